@@ -1,0 +1,85 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Swift 5 language mode: the NIO and libcurl callback code crosses threads through C callbacks whose
+// ownership the compiler cannot see; the invariants are documented where those callbacks are registered.
+let swiftSettings: [SwiftSetting] = []
+
+let package = Package(
+    name: "meshbench",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "meshbench", targets: ["meshbench"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "meshbench",
+            dependencies: [
+                "LabCore", "LoadGen", "Upstream", "KernelPath", "Accounting", "Orchestrator", "Report", "CLabSys",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LabCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CCurlShim",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(name: "CLabSys"),
+        .target(name: "LoadGen", dependencies: ["LabCore", "CCurlShim", "CLabSys"], swiftSettings: swiftSettings),
+        .target(
+            name: "Upstream",
+            dependencies: [
+                "LabCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        .target(name: "KernelPath", dependencies: ["LabCore", "CLibbpf"], swiftSettings: swiftSettings),
+        .target(name: "Accounting", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Orchestrator",
+            dependencies: ["LabCore", "LoadGen", "Upstream", "KernelPath", "Accounting", "Report", "CLabSys"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Report", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabCoreTests", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Upstream", "LabCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "UpstreamTests",
+            dependencies: [
+                "Upstream", "LabCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "AccountingTests", dependencies: ["Accounting"], swiftSettings: swiftSettings),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v5]
+)

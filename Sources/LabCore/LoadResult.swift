@@ -1,0 +1,110 @@
+import Foundation
+
+/// How a request ended when it did not end with a 2xx/3xx response. Every request the schedule issued lands in
+/// exactly one bucket: `requests == ok + errors`.
+public enum ErrorClass: String, CaseIterable, Codable, Sendable {
+    /// TCP connect refused, host unresolvable, no route.
+    case connect
+    /// The per-request timeout fired.
+    case timeout
+    /// The peer closed or reset the connection mid-exchange, or sent nothing.
+    case reset
+    /// A response arrived with status >= 400.
+    case http
+    /// A response arrived that is not valid HTTP (garbage, a broken HTTP/2 frame).
+    case `protocol`
+    /// The run ended while the request still waited for a free connection (open loop only). Its intended start
+    /// was inside the run, so it counts; it is never silently dropped.
+    case notSent = "not_sent"
+    /// Anything libcurl reports that fits none of the above.
+    case other
+}
+
+/// The per-path load block shared by `meshbench load --json` and each path in `report.json`.
+///
+/// Keys are spelled out so the schema stays stable as fields are added; every field added later must be optional
+/// or have a default so older readers and files keep working.
+public struct LoadResult: Codable, Sendable {
+    public var requests: UInt64 = 0
+    public var ok: UInt64 = 0
+    public var errors: UInt64 = 0
+    public var errorClasses: [String: UInt64] = Dictionary(uniqueKeysWithValues: ErrorClass.allCases.map { ($0.rawValue, 0) })
+    public var statusCodes: [String: UInt64] = [:]
+    /// Completed requests per second over the measured window.
+    public var achievedRPS: Double = 0
+    /// The rate asked for: a number, or "max" for closed loop.
+    public var requestedQPS: String = "max"
+    public var mode: String = "closed"
+    public var protocolName: String = "http1"
+    public var connections: Int = 0
+    /// TCP connections libcurl opened in the measured window; more than `connections` means reconnect churn.
+    public var connectionsOpened: UInt64 = 0
+    public var durationSeconds: Double = 0
+    public var warmupSeconds: Double = 0
+    public var bytesReceived: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    /// Latency from the intended start (coordinated-omission corrected). Equals the uncorrected one in closed loop.
+    public var latencyUs = LatencySummary()
+    /// Latency from the actual send.
+    public var latencyUncorrectedUs = LatencySummary()
+    /// How late each send was against its intended start (open loop; includes waiting for a free connection).
+    public var sendLatenessUs: LatencySummary?
+    /// Sends more than 1 ms behind schedule, as a fraction of all sends (fortio warns above 5%).
+    public var lateSendFraction: Double?
+    /// The most requests that waited at once for a free connection.
+    public var maxQueueDepth: UInt64?
+    /// Distinct recorded values and counts of the three histograms, for merging rounds and writing `.hgrm`.
+    public var histograms: RecordedHistograms?
+    public var startTime: String?
+    public var url: String?
+    /// libcurl's messages for failed requests and how often each occurred (the first ten distinct ones).
+    public var errorSamples: [String: UInt64]?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case requests, ok, errors
+        case errorClasses = "error_classes"
+        case statusCodes = "status_codes"
+        case achievedRPS = "achieved_rps"
+        case requestedQPS = "requested_qps"
+        case mode
+        case protocolName = "protocol"
+        case connections
+        case connectionsOpened = "connections_opened"
+        case durationSeconds = "duration_s"
+        case warmupSeconds = "warmup_s"
+        case bytesReceived = "bytes_received"
+        case bytesSent = "bytes_sent"
+        case latencyUs = "latency_us"
+        case latencyUncorrectedUs = "latency_uncorrected_us"
+        case sendLatenessUs = "send_lateness_us"
+        case lateSendFraction = "late_send_fraction"
+        case maxQueueDepth = "max_queue_depth"
+        case histograms
+        case startTime = "start_time"
+        case url
+        case errorSamples = "error_samples"
+    }
+
+    public mutating func count(_ cls: ErrorClass, _ n: UInt64 = 1) {
+        errorClasses[cls.rawValue, default: 0] += n
+        errors += n
+        requests += n
+    }
+}
+
+public struct RecordedHistograms: Codable, Sendable {
+    public var corrected: [[UInt64]]
+    public var uncorrected: [[UInt64]]
+    public var lateness: [[UInt64]]?
+    /// Durations of requests that ended in a transport error (no response), for fortio's ErrorsDurationHistogram.
+    public var errors: [[UInt64]]?
+
+    public init(corrected: [[UInt64]], uncorrected: [[UInt64]], lateness: [[UInt64]]?, errors: [[UInt64]]?) {
+        self.corrected = corrected
+        self.uncorrected = uncorrected
+        self.lateness = lateness
+        self.errors = errors
+    }
+}

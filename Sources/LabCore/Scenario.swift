@@ -1,0 +1,290 @@
+import Foundation
+
+/// One benchmark as a user describes it: which data-plane paths to compare, the load to drive through each, the
+/// upstream's behaviour and where every component may run.
+///
+/// `ScenarioLoader` builds it from YAML with line-numbered errors; tests and other modules build it directly. It is
+/// Codable with the YAML's snake_case keys because it is copied verbatim into `report.json`, so a report always
+/// says exactly what was asked for.
+public struct Scenario: Sendable, Equatable, Codable {
+    /// Used in the results folder name, hence the restricted alphabet (see `ScenarioLoader.namePattern`).
+    public var name: String
+    public var description: String?
+    /// Measured in this order within each round; never empty and free of duplicates.
+    public var paths: [PathName]
+    /// How many times every path is measured, interleaved, so drift hits each path alike.
+    public var rounds: Int
+    public var load: LoadSpec
+    public var server: ServerSpec
+    public var cpus: CPUPlacement
+    /// The folder results are written under.
+    public var output: String
+
+    public static let defaultRounds = 1
+    public static let defaultOutput = "results"
+
+    public init(name: String, description: String? = nil, paths: [PathName], rounds: Int = Scenario.defaultRounds,
+                load: LoadSpec, server: ServerSpec = ServerSpec(), cpus: CPUPlacement = CPUPlacement(),
+                output: String = Scenario.defaultOutput) {
+        self.name = name
+        self.description = description
+        self.paths = paths
+        self.rounds = rounds
+        self.load = load
+        self.server = server
+        self.cpus = cpus
+        self.output = output
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, paths, rounds, load, server, cpus, output
+    }
+
+    // Written out so an absent description stays absent in report.json instead of appearing as null, and so older
+    // reports without the optional blocks still decode.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        paths = try c.decode([PathName].self, forKey: .paths)
+        rounds = try c.decodeIfPresent(Int.self, forKey: .rounds) ?? Scenario.defaultRounds
+        load = try c.decode(LoadSpec.self, forKey: .load)
+        server = try c.decodeIfPresent(ServerSpec.self, forKey: .server) ?? ServerSpec()
+        cpus = try c.decodeIfPresent(CPUPlacement.self, forKey: .cpus) ?? CPUPlacement()
+        output = try c.decodeIfPresent(String.self, forKey: .output) ?? Scenario.defaultOutput
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encodeIfPresent(description, forKey: .description)
+        try c.encode(paths, forKey: .paths)
+        try c.encode(rounds, forKey: .rounds)
+        try c.encode(load, forKey: .load)
+        try c.encode(server, forKey: .server)
+        try c.encode(cpus, forKey: .cpus)
+        try c.encode(output, forKey: .output)
+    }
+}
+
+/// A data-plane path a request can take; DESIGN.md's "The paths" table says what each one is.
+public enum PathName: String, Sendable, Equatable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+    case direct
+    case sidecar
+    case ebpf
+    case sidecarEBPF = "sidecar-ebpf"
+
+    public var description: String { rawValue }
+}
+
+/// The offered rate: a fixed rate drives an open loop (requests are due at their intended times whether or not
+/// earlier ones finished), `max` a closed loop (each connection sends as soon as its previous response arrived).
+public enum QPS: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+    case max
+    case rate(Double)
+
+    /// The word that selects a closed loop, in YAML and in JSON.
+    public static let maxWord = "max"
+
+    public var description: String {
+        switch self {
+        case .max: return QPS.maxWord
+        case .rate(let r): return r == r.rounded() && abs(r) < 1e15 ? String(Int64(r)) : String(r)
+        }
+    }
+
+    /// A number for a rate and the string "max" for a closed loop, the way fortio's `-qps` reads.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let word = try? c.decode(String.self) {
+            guard word == QPS.maxWord else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "qps must be a number or \"max\"")
+            }
+            self = .max
+            return
+        }
+        let rate = try c.decode(Double.self)
+        guard rate.isFinite, rate > 0 else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "qps must be positive, got \(rate)")
+        }
+        self = .rate(rate)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .max: try c.encode(QPS.maxWord)
+        case .rate(let r): try c.encode(r)
+        }
+    }
+}
+
+/// When a measured run ends: after a time, or after a number of requests (fortio's `-t` and `-n`).
+public enum StopCondition: Sendable, Equatable, Hashable {
+    case duration(LabDuration)
+    case requests(Int)
+}
+
+/// The wire protocol between the load generator and the first hop. HTTP/2 is cleartext (h2c prior knowledge),
+/// since TLS between the sidecars is the mesh's business, not the client's.
+public enum HTTPProtocol: String, Sendable, Equatable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+    case http1
+    case h2
+
+    public var description: String { rawValue }
+}
+
+/// The request methods the load generator sends; the set a load test needs, not every registered method.
+public enum HTTPMethod: String, Sendable, Equatable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+    case get = "GET"
+    case head = "HEAD"
+    case post = "POST"
+    case put = "PUT"
+    case delete = "DELETE"
+    case patch = "PATCH"
+    case options = "OPTIONS"
+
+    public var description: String { rawValue }
+}
+
+/// The load driven through every path, identical for each so the paths differ only in the data plane.
+public struct LoadSpec: Sendable, Equatable, Codable {
+    public var qps: QPS
+    public var connections: Int
+    public var stop: StopCondition
+    /// Load sent before measuring, so connection set-up and cold caches do not land in the percentiles.
+    public var warmup: LabDuration
+    public var protocolKind: HTTPProtocol
+    /// Concurrent streams per connection; above 1 only with HTTP/2, where it is what multiplexing means.
+    public var streams: Int
+    public var method: HTTPMethod
+    /// Request body size in bytes.
+    public var requestSize: Int
+    /// Response body size in bytes; 1 KiB by default because Istio's published figures use 1 kB payloads.
+    public var responseSize: Int
+    /// Per-request timeout; a request that exceeds it counts as a `timeout` error.
+    public var timeout: LabDuration
+
+    /// More connections than this is a test of the host's file-descriptor limits, not of a data plane.
+    public static let maxConnections = 10_000
+    public static let defaultResponseSize = 1024
+    public static let defaultTimeout = LabDuration.seconds(3)
+
+    public init(qps: QPS, connections: Int, stop: StopCondition, warmup: LabDuration = .zero,
+                protocolKind: HTTPProtocol = .http1, streams: Int = 1, method: HTTPMethod = .get,
+                requestSize: Int = 0, responseSize: Int = LoadSpec.defaultResponseSize,
+                timeout: LabDuration = LoadSpec.defaultTimeout) {
+        self.qps = qps
+        self.connections = connections
+        self.stop = stop
+        self.warmup = warmup
+        self.protocolKind = protocolKind
+        self.streams = streams
+        self.method = method
+        self.requestSize = requestSize
+        self.responseSize = responseSize
+        self.timeout = timeout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case qps, connections, duration, requests, warmup
+        case protocolKind = "protocol"
+        case streams, method
+        case requestSize = "request_size"
+        case responseSize = "response_size"
+        case timeout
+    }
+
+    // The stop condition is flattened into `duration` or `requests`, exactly as the YAML spells it, so a report's
+    // scenario block can be pasted back into a scenario file.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        qps = try c.decode(QPS.self, forKey: .qps)
+        connections = try c.decode(Int.self, forKey: .connections)
+        if let d = try c.decodeIfPresent(LabDuration.self, forKey: .duration) {
+            stop = .duration(d)
+        } else {
+            stop = .requests(try c.decode(Int.self, forKey: .requests))
+        }
+        warmup = try c.decodeIfPresent(LabDuration.self, forKey: .warmup) ?? .zero
+        protocolKind = try c.decodeIfPresent(HTTPProtocol.self, forKey: .protocolKind) ?? .http1
+        streams = try c.decodeIfPresent(Int.self, forKey: .streams) ?? 1
+        method = try c.decodeIfPresent(HTTPMethod.self, forKey: .method) ?? .get
+        requestSize = try c.decodeIfPresent(Int.self, forKey: .requestSize) ?? 0
+        responseSize = try c.decodeIfPresent(Int.self, forKey: .responseSize) ?? LoadSpec.defaultResponseSize
+        timeout = try c.decodeIfPresent(LabDuration.self, forKey: .timeout) ?? LoadSpec.defaultTimeout
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(qps, forKey: .qps)
+        try c.encode(connections, forKey: .connections)
+        switch stop {
+        case .duration(let d): try c.encode(d, forKey: .duration)
+        case .requests(let n): try c.encode(n, forKey: .requests)
+        }
+        try c.encode(warmup, forKey: .warmup)
+        try c.encode(protocolKind, forKey: .protocolKind)
+        try c.encode(streams, forKey: .streams)
+        try c.encode(method, forKey: .method)
+        try c.encode(requestSize, forKey: .requestSize)
+        try c.encode(responseSize, forKey: .responseSize)
+        try c.encode(timeout, forKey: .timeout)
+    }
+}
+
+/// How the upstream test server behaves: its injected service time and how many event-loop threads it runs.
+public struct ServerSpec: Sendable, Equatable, Codable {
+    public var delay: DelayDistribution
+    public var threads: Int
+
+    public init(delay: DelayDistribution = .none, threads: Int = 1) {
+        self.delay = delay
+        self.threads = threads
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case delay, threads
+    }
+
+    // The delay travels as the same text a scenario file uses ("0", "exp:2ms", …), which `DelayDistribution.parse`
+    // reads back, rather than as a structure only this program would understand.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let text = try c.decodeIfPresent(String.self, forKey: .delay) {
+            guard let parsed = DelayDistribution.parse(text) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .delay, in: c, debugDescription: "'\(text)' is not \(DelayDistribution.allowedForms)")
+            }
+            delay = parsed
+        } else {
+            delay = .none
+        }
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 1
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(delay.description, forKey: .delay)
+        try c.encode(threads, forKey: .threads)
+    }
+}
+
+/// CPU indices each side may run on; `nil` leaves that side unpinned.
+///
+/// Pinning the load generator apart from the server side is what keeps loopback timings on small hosts from
+/// swinging tenfold, so the orchestrator records where each component actually ran next to this request.
+public struct CPUPlacement: Sendable, Equatable, Codable {
+    /// The load generator.
+    public var load: [Int]?
+    /// The upstream test server.
+    public var server: [Int]?
+    /// Sidecar proxies (the eBPF path has no proxy process to pin).
+    public var mesh: [Int]?
+
+    public init(load: [Int]? = nil, server: [Int]? = nil, mesh: [Int]? = nil) {
+        self.load = load
+        self.server = server
+        self.mesh = mesh
+    }
+}

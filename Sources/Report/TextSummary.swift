@@ -1,0 +1,73 @@
+import Foundation
+import LabCore
+
+/// The human summary a load run prints, wrk2-style: the corrected and uncorrected latency side by side, then counts.
+public enum TextSummary {
+    static func ms(_ us: Double) -> String {
+        if us >= 1_000_000 { return String(format: "%.2fs", us / 1e6) }
+        if us >= 1000 { return String(format: "%.2fms", us / 1000) }
+        return String(format: "%.0fus", us)
+    }
+
+    public static func render(_ r: LoadResult, title: String? = nil) -> String {
+        var out = ""
+        if let title { out += "\(title)\n" }
+        let target = r.url.map { " \($0)" } ?? ""
+        out += "\(r.mode == "open" ? "open loop at \(r.requestedQPS) rps" : "closed loop (max rate)")"
+        out += ", \(r.connections) connections, \(r.protocolName)\(target)\n"
+        let heads = ["p50", "p75", "p90", "p99", "p99.9", "max", "mean"].map { $0.padding(toLength: 10) }
+        out += "  " + "latency".padding(toLength: 12, withPad: " ", startingAt: 0) + " " + heads.joined(separator: " ") + "\n"
+        func row(_ name: String, _ s: LatencySummary) -> String {
+            let cells = [s.p50, s.p75, s.p90, s.p99, s.p999, s.max, s.mean].map { ms($0).padding(toLength: 10) }
+            return "  " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + cells.joined(separator: " ") + "\n"
+        }
+        if r.mode == "open" {
+            out += row("corrected", r.latencyUs)
+            out += row("uncorrected", r.latencyUncorrectedUs)
+            if let late = r.sendLatenessUs { out += row("send late", late) }
+        } else {
+            out += row("latency", r.latencyUncorrectedUs)
+        }
+        out += String(format: "  %llu requests in %.2fs: %.1f rps achieved", r.requests, r.durationSeconds, r.achievedRPS)
+        out += ", \(r.ok) ok, \(r.errors) errors\n"
+        let codes = r.statusCodes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        if !codes.isEmpty { out += "  status codes: \(codes)\n" }
+        let classes = r.errorClasses.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        if !classes.isEmpty {
+            out += "  errors: " + classes.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+        }
+        if let samples = r.errorSamples {
+            for (text, n) in samples.sorted(by: { $0.value > $1.value }).prefix(5) { out += "    \(n)× \(text)\n" }
+        }
+        out += String(format: "  transfer: %.1f MB received, %.1f MB sent; %llu connections opened\n",
+                      Double(r.bytesReceived) / 1e6, Double(r.bytesSent) / 1e6, r.connectionsOpened)
+        for warning in warnings(r) { out += "  WARNING: \(warning)\n" }
+        return out
+    }
+
+    /// What a reader must know before trusting the numbers.
+    public static func warnings(_ r: LoadResult) -> [String] {
+        var w: [String] = []
+        if r.mode == "open", let frac = r.lateSendFraction, frac > 0.05 {
+            w.append(String(format: "%.0f%% of sends started more than 1 ms after their intended time: this host or "
+                             + "target cannot sustain %@ rps with %d connections (achieved %.0f rps). Corrected "
+                             + "latencies include that queueing; raise --connections or lower --qps.",
+                            frac * 100, r.requestedQPS, r.connections, r.achievedRPS))
+        }
+        if let requested = Double(r.requestedQPS), r.achievedRPS > 0, r.achievedRPS < requested * 0.99 {
+            w.append(String(format: "achieved %.1f rps is %.1f%% below the requested %@ rps", r.achievedRPS,
+                            100 * (1 - r.achievedRPS / requested), r.requestedQPS))
+        }
+        if r.connectionsOpened > UInt64(r.connections) {
+            w.append("\(r.connectionsOpened) connections were opened for \(r.connections) slots: the target closed "
+                     + "connections, so some latencies include a new TCP handshake")
+        }
+        return w
+    }
+}
+
+extension String {
+    func padding(toLength n: Int) -> String {
+        count >= n ? self : String(repeating: " ", count: n - count) + self
+    }
+}

@@ -1,0 +1,274 @@
+import LabCore
+import NIOCore
+import NIOHTTP1
+
+/// What every connection's handlers share: the configuration, the prebuilt payload and the counters.
+struct UpstreamResources: Sendable {
+    var configuration: UpstreamConfiguration
+    var payload: ResponsePayload
+    var stats: UpstreamStatsRecorder
+}
+
+/// Answers the requests of one HTTP/1 connection or of one HTTP/2 stream.
+///
+/// Both protocols reach this handler as `HTTPServerRequestPart`s (NIO's HTTP/1 decoder, or the HTTP/2 stream codec),
+/// so a response is built the same way whichever protocol carried the request. On HTTP/1 NIO's pipelining handler
+/// holds back a pipelined request until the previous response has ended, so the handler sees one request at a time.
+final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private struct Receiving {
+        var head: HTTPRequestHead
+        var plan: Result<RequestPlan, RequestPlan.Rejection>
+        /// The request body kept so far for an echo; nil when the request does not echo.
+        var echoBody: ByteBuffer?
+        var echoTooLarge = false
+    }
+
+    private struct Response {
+        var request: HTTPRequestHead
+        var status: Int
+        var contentType: String
+        var body: Body
+        var rejected: Bool
+    }
+
+    private enum Body {
+        case payload(size: Int)
+        case bytes(ByteBuffer)
+
+        var count: Int {
+            switch self {
+            case .payload(let size): return size
+            case .bytes(let buffer): return buffer.readableBytes
+            }
+        }
+    }
+
+    private enum State {
+        case idle
+        case receiving(Receiving)
+        /// The injected service time is running; the response goes out when the task fires.
+        case serving(Scheduled<Void>)
+        case closed
+    }
+
+    private let resources: UpstreamResources
+    private let wireProtocol: WireProtocol
+    private var state: State = .idle
+    /// Seeded on first use: requests without service time never pay for it.
+    private var rng: SplitMix64?
+
+    init(resources: UpstreamResources, wireProtocol: WireProtocol) {
+        self.resources = resources
+        self.wireProtocol = wireProtocol
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .idle = state else {
+                // NIO's pipelining handler (HTTP/1) and the stream codec (HTTP/2) never deliver a second request
+                // before the first is answered; if one arrives anyway the connection's framing cannot be trusted.
+                closeAfterProtocolError(context: context)
+                return
+            }
+            let plan = RequestPlan.parse(uri: head.uri, configuration: resources.configuration)
+            let echoes = (try? plan.get())?.echo ?? false
+            state = .receiving(Receiving(head: head, plan: plan, echoBody: echoes ? ByteBuffer() : nil))
+            sendContinueIfExpected(context: context, head: head)
+
+        case .body(var chunk):
+            guard case .receiving(var receiving) = state else { return }
+            if var kept = receiving.echoBody {
+                // Drop the state's copy first so appending does not copy the kept bytes.
+                receiving.echoBody = nil
+                if kept.readableBytes + chunk.readableBytes <= resources.configuration.maxBodySize {
+                    kept.writeBuffer(&chunk)
+                    receiving.echoBody = kept
+                } else {
+                    receiving.echoTooLarge = true
+                }
+            }
+            state = .receiving(receiving)
+
+        case .end:
+            guard case .receiving(let receiving) = state else { return }
+            let response = makeResponse(receiving)
+            let serviceTime = sampleServiceTime(receiving)
+            guard serviceTime > 0 else {
+                state = .idle
+                send(response, context: context)
+                return
+            }
+            // Service time runs on the event loop's timer, never by blocking the loop: other connections on the same
+            // loop keep being served while this one waits.
+            let scheduled = context.eventLoop.assumeIsolated().scheduleTask(
+                in: .nanoseconds(Int64(clamping: serviceTime))
+            ) { [self] in
+                guard case .serving = self.state else { return }
+                self.state = .idle
+                self.send(response, context: context)
+            }
+            state = .serving(scheduled)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopServing()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopServing()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // NIO's protocol error handler has already answered a malformed HTTP/1 request with 400; for HTTP/2 the
+        // stream is reset. Either way this connection or stream is finished, and only it.
+        if error is HTTPParserError {
+            resources.stats.update { $0.protocolErrors += 1 }
+        }
+        stopServing()
+        context.close(promise: nil)
+    }
+
+    private func stopServing() {
+        if case .serving(let scheduled) = state {
+            scheduled.cancel()
+        }
+        state = .closed
+    }
+
+    private func closeAfterProtocolError(context: ChannelHandlerContext) {
+        resources.stats.update { $0.protocolErrors += 1 }
+        stopServing()
+        context.close(promise: nil)
+    }
+
+    /// Answers `Expect: 100-continue` on HTTP/1.1 so that clients such as curl send large echo bodies at once
+    /// instead of waiting a second for a go-ahead that never comes.
+    private func sendContinueIfExpected(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        guard wireProtocol == .http1, head.version == .http1_1,
+            head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        else { return }
+        let interim = HTTPResponseHead(version: head.version, status: .continue)
+        context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+    }
+
+    private func makeResponse(_ receiving: Receiving) -> Response {
+        switch receiving.plan {
+        case .failure(let rejection):
+            return textResponse(receiving.head, status: rejection.status, reason: rejection.reason)
+        case .success(let plan):
+            if receiving.echoTooLarge {
+                return textResponse(
+                    receiving.head,
+                    status: 413,
+                    reason: "echo: the request body is larger than this server's maximum of "
+                        + "\(resources.configuration.maxBodySize) bytes"
+                )
+            }
+            let body: Body = receiving.echoBody.map { .bytes($0) } ?? .payload(size: plan.bodySize)
+            return Response(
+                request: receiving.head,
+                status: plan.status,
+                contentType: "application/octet-stream",
+                body: body,
+                rejected: false
+            )
+        }
+    }
+
+    private func textResponse(_ request: HTTPRequestHead, status: Int, reason: String) -> Response {
+        var buffer = ByteBuffer()
+        buffer.writeString(reason + "\n")
+        return Response(
+            request: request,
+            status: status,
+            contentType: "text/plain; charset=utf-8",
+            body: .bytes(buffer),
+            rejected: true
+        )
+    }
+
+    /// Service time in nanoseconds: none for a rejected request (its answer is immediate, like a real server's input
+    /// validation), otherwise one draw from the request's distribution, clamped to the server's maximum.
+    private func sampleServiceTime(_ receiving: Receiving) -> UInt64 {
+        guard case .success(let plan) = receiving.plan, !receiving.echoTooLarge, plan.delay != .none else { return 0 }
+        var generator = rng ?? SplitMix64(seed: UInt64.random(in: .min ... .max))
+        let sample = plan.delay.sample(using: &generator)
+        rng = generator
+        return min(sample, resources.configuration.maxDelay.nanoseconds)
+    }
+
+    private func send(_ response: Response, context: ChannelHandlerContext) {
+        // The client may have gone while the service time ran; there is nobody to answer then.
+        guard context.channel.isActive else { return }
+
+        let status = HTTPResponseStatus(statusCode: response.status)
+        // 204 and 304 never carry a body (RFC 9110 15.3.5, 15.4.5); a HEAD response announces one it does not send.
+        let bodyAllowed = response.status != 204 && response.status != 304
+        let sendsBody = bodyAllowed && response.request.method != .HEAD
+        let keepAlive = wireProtocol == .http2 || response.request.isKeepAlive
+
+        var headers = HTTPHeaders()
+        if bodyAllowed {
+            headers.add(name: "content-type", value: response.contentType)
+            headers.add(name: "content-length", value: String(response.body.count))
+        }
+        if !keepAlive {
+            headers.add(name: "connection", value: "close")
+        } else if response.request.version == .http1_0 {
+            // HTTP/1.0 closes by default; a client that asked to keep the connection must hear that it may.
+            headers.add(name: "connection", value: "keep-alive")
+        }
+        let head = HTTPResponseHead(version: response.request.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+
+        if sendsBody {
+            switch response.body {
+            case .payload(let size):
+                resources.payload.forEachSlice(totalSize: size) { slice in
+                    context.write(wrapOutboundOut(.body(.byteBuffer(slice))), promise: nil)
+                }
+            case .bytes(let buffer):
+                if buffer.readableBytes > 0 {
+                    context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                }
+            }
+        }
+
+        resources.stats.update {
+            $0.requestsServed += 1
+            if response.rejected { $0.rejectedRequests += 1 }
+        }
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+/// A small, fast generator for service times: one per connection or stream, seeded from the system generator.
+///
+/// The system generator costs a system call per draw on Linux, which at tens of thousands of requests per second
+/// would show up in the server's CPU time; SplitMix64 passes BigCrush and needs no locking.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import LabCore
+import Orchestrator
+
+// A component started by `meshbench run` pins itself and joins its cgroup before any thread exists.
+ChildPlacement.adoptFromEnvironment()
+
+// Exit codes are DESIGN.md's: 0 ok, 1 run or gate failed, 2 bad input (argument-parser's own default for a usage
+// error is 64, so its errors are mapped here).
+do {
+    var command = try Meshbench.parseAsRoot()
+    if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+    } else {
+        try command.run()
+    }
+} catch let error as LabError {
+    FileHandle.standardError.write(Data("meshbench: error: \(error.message)\n".utf8))
+    exit(error.exitCode)
+} catch {
+    let code = Meshbench.exitCode(for: error)
+    let message = Meshbench.fullMessage(for: error)
+    if code == .success {
+        print(message)
+        exit(0)
+    }
+    if !message.isEmpty { FileHandle.standardError.write(Data("\(message)\n".utf8)) }
+    if code == .validationFailure { exit(2) }
+    exit(code.rawValue)
+}
