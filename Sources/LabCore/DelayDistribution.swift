@@ -16,10 +16,11 @@ public enum DelayDistribution: Hashable, Sendable, CustomStringConvertible {
     public static func parse(_ text: String) -> DelayDistribution? {
         let t = text.trimmingCharacters(in: .whitespaces)
         if t == "0" || t == "none" { return DelayDistribution.none }
-        let parts = t.split(separator: ":", maxSplits: 1).map(String.init)
-        if parts.count == 1 {
+        guard t.contains(":") else {
             return LabDuration.parse(t).map { $0 == .zero ? DelayDistribution.none : .fixed($0) }
         }
+        let parts = t.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 else { return nil }
         let (kind, arg) = (parts[0].lowercased(), parts[1])
         switch kind {
         case "fixed":

@@ -57,6 +57,8 @@ public struct LoadResult: Codable, Sendable {
     public var histograms: RecordedHistograms?
     public var startTime: String?
     public var url: String?
+    /// CPUs the load generator was allowed to run on, read by itself after it placed itself.
+    public var cpus: [Int]?
     /// libcurl's messages for failed requests and how often each occurred (the first ten distinct ones).
     public var errorSamples: [String: UInt64]?
 
@@ -85,6 +87,7 @@ public struct LoadResult: Codable, Sendable {
         case startTime = "start_time"
         case url
         case errorSamples = "error_samples"
+        case cpus
     }
 
     public mutating func count(_ cls: ErrorClass, _ n: UInt64 = 1) {

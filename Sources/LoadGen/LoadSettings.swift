@@ -94,17 +94,10 @@ public struct LoadSettings: Sendable {
         if let port = c.port, !(1...65535).contains(port) {
             throw LabError.badInput("port \(port) in '\(url)' is out of range (1-65535)")
         }
-        if !allowRemote && !isLoopback(host) {
+        if !allowRemote && !HostPort.isLoopback(host) {
             throw LabError.badInput("'\(host)' is not a loopback address; meshbench only sends load to 127.0.0.0/8, "
                                     + "::1 or localhost unless you pass --allow-remote")
         }
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if h == "localhost" || h == "::1" { return true }
-        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     public var plannedDurationLabel: String {

@@ -3,7 +3,7 @@ import LabCore
 
 /// The human summary a load run prints, wrk2-style: the corrected and uncorrected latency side by side, then counts.
 public enum TextSummary {
-    static func ms(_ us: Double) -> String {
+    public static func ms(_ us: Double) -> String {
         if us >= 1_000_000 { return String(format: "%.2fs", us / 1e6) }
         if us >= 1000 { return String(format: "%.2fms", us / 1000) }
         return String(format: "%.0fus", us)

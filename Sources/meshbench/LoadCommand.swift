@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LabCore
 import LoadGen
+import Orchestrator
 import Report
 
 #if canImport(Glibc)
@@ -73,6 +74,9 @@ extension Meshbench {
         @Flag(name: [.short, .long], help: "Print no summary.")
         var quiet = false
 
+        @Option(help: .hidden)
+        var progressLabel: String?
+
         func run() throws {
             let settings = try LoadSettings(
                 url: url, qps: qps, connections: connections, duration: duration, requests: requests, http2: http2,
@@ -89,12 +93,13 @@ extension Meshbench {
             signal(SIGTERM) { _ in loadStopRequested = 1 }
             signal(SIGPIPE, SIG_IGN)
 
-            let onTerminal = isatty(STDERR_FILENO) == 1 && !quiet
+            let onTerminal = isatty(STDERR_FILENO) == 1
+            let prefix = progressLabel.map { "\($0): " } ?? ""
             let progress: ((LoadProgress) -> Void)? = onTerminal ? { p in
                 let planned = p.plannedSeconds.map { String(format: "/%.0fs", $0) } ?? ""
                 let phase = p.warmingUp ? "warm-up " : ""
-                let line = String(format: "\r\u{1B}[K%@%.0fs%@  %.0f rps  p99 %.2fms  %llu done  %llu errors",
-                                  phase, p.elapsedSeconds, planned, p.recentRPS, Double(p.p99Microseconds) / 1000,
+                let line = String(format: "\r\u{1B}[K%@%@%.0fs%@  %.0f rps  p99 %.2fms  %llu done  %llu errors",
+                                  prefix, phase, p.elapsedSeconds, planned, p.recentRPS, Double(p.p99Microseconds) / 1000,
                                   p.completed, p.errors)
                 FileHandle.standardError.write(Data(line.utf8))
             } : nil
@@ -104,6 +109,7 @@ extension Meshbench {
             var result = try driver.run(stopRequested: { loadStopRequested != 0 })
             if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             result.startTime = startTime
+            result.cpus = ChildPlacement.currentCPUs()
 
             if let json { try JSONOutput.write(result, to: json) }
             if let fortioJson {

@@ -8,10 +8,16 @@ ChildPlacement.adoptFromEnvironment()
 
 // Exit codes are DESIGN.md's: 0 ok, 1 run or gate failed, 2 bad input (argument-parser's own default for a usage
 // error is 64, so its errors are mapped here).
+/// Calls the async `run()`; through the existential, overload resolution would pick the synchronous one.
+func runAsync<C: AsyncParsableCommand>(_ command: C) async throws {
+    var c = command
+    try await c.run()
+}
+
 do {
     var command = try Meshbench.parseAsRoot()
-    if var asyncCommand = command as? AsyncParsableCommand {
-        try await asyncCommand.run()
+    if let asyncCommand = command as? any AsyncParsableCommand {
+        try await runAsync(asyncCommand)
     } else {
         try command.run()
     }

@@ -102,10 +102,8 @@ import Testing
         #expect(DelayDistribution.parse(text) == nil)
     }
 
-    /// Kept disabled rather than dropped, so the gap stays visible: the scenario loader refuses blank text before
-    /// calling `parse`, but any other caller of `parse` with blank text would trap.
-    @Test(.disabled("DelayDistribution.parse traps on blank text: split(separator:) yields no parts, then parts[0]"),
-          arguments: ["", "   ", ":"])
+    /// Blank text reaches `parse` from the command line (`--delay ''`); it must be refused, never trap.
+    @Test(arguments: ["", "   ", ":", "::", "uniform:"])
     func rejectsBlankText(text: String) {
         #expect(DelayDistribution.parse(text) == nil)
     }

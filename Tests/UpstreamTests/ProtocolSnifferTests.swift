@@ -89,7 +89,7 @@ struct ProtocolSnifferTests {
         let (channel, stats) = try makeChannel()
         defer { _ = try? channel.finish() }
 
-        try? channel.writeInbound(ByteBuffer(string: "PRI * HTTP/1.1\r\nHost: x\r\n\r\n"))
+        _ = try? channel.writeInbound(ByteBuffer(string: "PRI * HTTP/1.1\r\nHost: x\r\n\r\n"))
         #expect(stats.snapshot.http1Connections == 1)
         #expect(stats.snapshot.http2Connections == 0)
     }

@@ -49,6 +49,14 @@ func armTimeout<T>(_ promise: EventLoopPromise<T>, on loop: EventLoop, what: Str
     promise.futureResult.whenComplete { _ in timer.cancel() }
 }
 
+/// Waits until `channel` is closed, by either side.
+func waitForClose(_ channel: Channel) async throws {
+    let promise = channel.eventLoop.makePromise(of: Void.self)
+    armTimeout(promise, on: channel.eventLoop, what: "the connection to close")
+    channel.closeFuture.cascade(to: promise)
+    try await promise.futureResult.get()
+}
+
 // MARK: - HTTP/1.1
 
 /// Collects responses in order and completes one waiting promise per response.
@@ -116,7 +124,7 @@ final class HTTP1TestConnection: Sendable {
 
     /// Sends one request; the future completes with its response.
     func send(
-        _ method: HTTPMethod = .GET,
+        _ method: NIOHTTP1.HTTPMethod = .GET,
         _ uri: String,
         headers extra: [(String, String)] = [],
         body: ByteBuffer? = nil
@@ -151,7 +159,7 @@ final class HTTP1TestConnection: Sendable {
     }
 
     func request(
-        _ method: HTTPMethod = .GET,
+        _ method: NIOHTTP1.HTTPMethod = .GET,
         _ uri: String,
         headers: [(String, String)] = [],
         body: ByteBuffer? = nil
@@ -165,9 +173,12 @@ final class HTTP1TestConnection: Sendable {
 }
 
 /// One request on a fresh connection.
-func http1Request(port: Int, _ method: HTTPMethod = .GET, _ uri: String, body: ByteBuffer? = nil) async throws
-    -> TestResponse
-{
+func http1Request(
+    port: Int,
+    _ method: NIOHTTP1.HTTPMethod = .GET,
+    _ uri: String,
+    body: ByteBuffer? = nil
+) async throws -> TestResponse {
     let connection = try await HTTP1TestConnection.connect(port: port)
     defer { Task { await connection.close() } }
     return try await connection.request(method, uri, body: body)
@@ -302,7 +313,11 @@ final class HTTP2TestConnection: Sendable {
         return HTTP2TestConnection(channel: channel, multiplexer: multiplexer, port: port)
     }
 
-    func request(_ method: HTTPMethod = .GET, _ uri: String, body: ByteBuffer? = nil) async throws -> TestResponse {
+    func request(
+        _ method: NIOHTTP1.HTTPMethod = .GET,
+        _ uri: String,
+        body: ByteBuffer? = nil
+    ) async throws -> TestResponse {
         let promise = channel.eventLoop.makePromise(of: TestResponse.self)
         armTimeout(promise, on: channel.eventLoop, what: "HTTP/2 \(method) \(uri)")
         let stream = try await multiplexer.createStreamChannel { stream in
@@ -339,7 +354,7 @@ final class ByteRecorder: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
-        received.withLockedValue { $0.writeBuffer(&chunk) }
+        received.withLockedValue { _ = $0.writeBuffer(&chunk) }
     }
 }
 
@@ -388,10 +403,7 @@ final class RawTestConnection: Sendable {
 
     /// Waits until the server closes the connection.
     func waitForClose() async throws {
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        armTimeout(promise, on: channel.eventLoop, what: "the server to close the connection")
-        channel.closeFuture.cascade(to: promise)
-        try await promise.futureResult.get()
+        try await UpstreamTests.waitForClose(channel)
     }
 
     func close() async {

@@ -1,0 +1,119 @@
+import Foundation
+import LabCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One lab component (`meshbench serve`, `meshbench load`, later the proxies) running as its own child process.
+///
+/// Placement travels in the environment (see `ChildPlacement`): the child pins itself, joins its cgroups and asks
+/// for a death signal before it creates a thread. The orchestrator only ever signals the PIDs it spawned.
+public final class ComponentProcess {
+    public let name: String
+    public let arguments: [String]
+    private let process = Process()
+    private let stdoutPipe = Pipe()
+    private let output = LockedBuffer()
+
+    /// - Parameters:
+    ///   - executable: the meshbench binary (the orchestrator's own).
+    ///   - cgroupProcs: `cgroup.procs` files the child joins.
+    ///   - cpus: CPUs the child pins itself to; empty leaves it unpinned.
+    ///   - stderrPath: a log file for the child's stderr, or nil to share the orchestrator's (for progress lines).
+    public init(name: String, executable: String, arguments: [String], cgroupProcs: [String], cpus: [Int],
+                stderrPath: String?) throws {
+        self.name = name
+        self.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env[ChildPlacement.parentVariable] = String(getpid())
+        env[ChildPlacement.cgroupProcsVariable] = cgroupProcs.joined(separator: ":")
+        env[ChildPlacement.cpusVariable] = cpus.map(String.init).joined(separator: ",")
+        process.environment = env
+        process.standardOutput = stdoutPipe
+        process.standardInput = FileHandle.nullDevice
+        if let stderrPath {
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            guard let handle = FileHandle(forWritingAtPath: stderrPath) else {
+                throw LabError.runFailed("cannot open log file \(stderrPath)")
+            }
+            process.standardError = handle
+        }
+        let buffer = output
+        stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { buffer.append(data) }
+        }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func start() throws {
+        do {
+            try process.run()
+        } catch {
+            throw LabError.runFailed("cannot start \(name): \(error.localizedDescription)")
+        }
+    }
+
+    /// Waits for a stdout line starting with `prefix` and returns the rest of it.
+    public func waitForLine(prefix: String, timeout: TimeInterval) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = output.lines().first(where: { $0.hasPrefix(prefix) }) {
+                return String(line.dropFirst(prefix.count))
+            }
+            if !process.isRunning {
+                throw LabError.runFailed("\(name) exited with status \(process.terminationStatus) before it was ready")
+            }
+            usleep(10_000)
+        }
+        throw LabError.runFailed("\(name) did not report '\(prefix)' within \(Int(timeout))s")
+    }
+
+    /// Waits for the process to exit; nil if it is still running at the deadline.
+    @discardableResult
+    public func waitForExit(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; by PID, and only this child.
+    public func stop(grace: TimeInterval = 5) {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        if waitForExit(timeout: grace) == nil {
+            kill(pid, SIGKILL)
+            waitForExit(timeout: 5)
+        }
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    public var stdoutText: String { output.text() }
+
+    deinit { stop(grace: 1) }
+}
+
+/// Bytes a reader thread appends and the orchestrator reads.
+final class LockedBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ d: Data) {
+        lock.lock()
+        data.append(d)
+        lock.unlock()
+    }
+
+    func text() -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func lines() -> [String] { text().split(separator: "\n").map(String.init) }
+}

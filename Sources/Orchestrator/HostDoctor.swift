@@ -1,0 +1,116 @@
+import Accounting
+import Foundation
+import KernelPath
+import LabCore
+import LoadGen
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What this host can run, checked rather than assumed: `meshbench doctor`.
+public struct HostDoctor {
+    public struct Check: Sendable {
+        public var name: String
+        public var ok: Bool
+        public var detail: String
+        /// The paths that cannot run while this check fails.
+        public var neededBy: [PathName]
+    }
+
+    public var checks: [Check] = []
+
+    public init(layout: CgroupLayout = .detect(), environment: [String: String] = ProcessInfo.processInfo.environment) {
+        let root = geteuid() == 0
+        let caps = Self.effectiveCapabilities()
+        let hasBPF = root || caps.contains(39) || caps.contains(21)   // CAP_BPF, or CAP_SYS_ADMIN before 5.8
+        let hasNetAdmin = root || caps.contains(12)
+        add("privileges", hasBPF && hasNetAdmin,
+            root ? "running as root" : "CAP_BPF \(hasBPF ? "yes" : "no"), CAP_NET_ADMIN \(hasNetAdmin ? "yes" : "no"); "
+                + "the eBPF paths need both (run as root)",
+            [.ebpf, .sidecarEBPF])
+
+        let writable = layout.v2Mount.map { access($0, W_OK) == 0 } ?? false
+        add("cgroup v2", layout.v2Mount != nil && writable,
+            layout.v2Mount == nil ? "no cgroup2 mount: the eBPF paths attach to cgroup v2"
+                : "\(layout.description)\(writable ? "" : "; not writable (needs root)")",
+            [.ebpf, .sidecarEBPF])
+        let accounting = layout.cpuSource != nil && layout.memorySource != nil
+        add("cgroup accounting", accounting,
+            "CPU from \(layout.cpuSource.map { "\($0)" } ?? "nowhere"), memory from "
+                + "\(layout.memorySource.map { "\($0)" } ?? "nowhere")",
+            [])
+
+        let bpffs = Self.mounts(ofType: "bpf")
+        add("bpffs", true,
+            bpffs.isEmpty ? "not mounted; not needed: the lab holds its programs through links and never pins"
+                : "mounted at \(bpffs.joined(separator: ", ")) (the lab never pins; informational)",
+            [])
+        let btf = FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux")
+        add("kernel BTF", btf, btf ? "/sys/kernel/btf/vmlinux present" : "/sys/kernel/btf/vmlinux missing",
+            [.ebpf, .sidecarEBPF])
+
+        for type in KernelProbe.ProgramType.allCases {
+            let needed: [PathName] = type == .cgroupSockopt ? [.sidecarEBPF] : [.ebpf, .sidecarEBPF]
+            switch KernelProbe.probe(type) {
+            case .supported: add("program type \(type.rawValue)", true, "the kernel loads it", needed)
+            case .unsupported: add("program type \(type.rawValue)", false, "this kernel cannot load it", needed)
+            case .cannotTell(let why): add("program type \(type.rawValue)", false, why, needed)
+            }
+        }
+
+        add("libcurl", true, CurlInfo.version, [])
+        add("libcurl HTTP/2", CurlInfo.supportsHTTP2,
+            CurlInfo.supportsHTTP2 ? "built with nghttp2" : "libcurl lacks HTTP/2: h2 scenarios cannot run", [])
+
+        let path = environment["PATH"] ?? "/usr/bin:/bin"
+        for (tool, purpose, needed) in [("nginx", "reference sidecar and benchmark peer", [PathName.sidecar]),
+                                        ("haproxy", "reference sidecar", [PathName.sidecar]),
+                                        ("wrk", "benchmark peer (scripts/bench-loadgen.sh)", []),
+                                        ("h2load", "HTTP/2 benchmark peer (scripts/bench-loadgen.sh)", []),
+                                        ("clang", "builds the BPF programs", [PathName.ebpf, .sidecarEBPF]),
+                                        ("bpftool", "inspects attached BPF programs", [])] {
+            let found = Self.which(tool, path: path)
+            add(tool, found != nil, found.map { "\($0) (\(purpose))" } ?? "not installed: \(purpose); run scripts/setup.sh",
+                needed)
+        }
+    }
+
+    private mutating func add(_ name: String, _ ok: Bool, _ detail: String, _ neededBy: [PathName]) {
+        checks.append(Check(name: name, ok: ok, detail: detail, neededBy: neededBy))
+    }
+
+    /// Per path: nil when it can run here, else the reasons it cannot.
+    public func blockers(for path: PathName) -> [String] {
+        var reasons = checks.filter { !$0.ok && $0.neededBy.contains(path) }.map { "\($0.name): \($0.detail)" }
+        if let missing = ScenarioRunner.unavailableReason(path) { reasons.append(missing) }
+        return reasons
+    }
+
+    public var everyPathCanRun: Bool { PathName.allCases.allSatisfy { blockers(for: $0).isEmpty } }
+
+    static func effectiveCapabilities() -> Set<Int> {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { return [] }
+        return Set((0..<64).filter { mask & (1 << UInt64($0)) != 0 })
+    }
+
+    static func mounts(ofType type: String) -> [String] {
+        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2, halves[1].split(separator: " ").first.map(String.init) == type else { return nil }
+            let left = halves[0].split(separator: " ")
+            return left.count >= 5 ? String(left[4]) : nil
+        }
+    }
+
+    static func which(_ tool: String, path: String) -> String? {
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"] {
+            let candidate = "\(dir)/\(tool)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}

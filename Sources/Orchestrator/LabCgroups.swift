@@ -1,0 +1,142 @@
+import Accounting
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lab's own cgroups: `meshbench/<run-id>/<path>/<component>` under the v2 mount and under the v1 hierarchies
+/// that hold cpuacct and memory (hybrid hosts), so every component's CPU and memory are accounted separately.
+///
+/// The orchestrator removes its cgroups at the end; `removeStale` removes those of runs that were killed, at the
+/// next start. Nothing outside `meshbench/` is ever touched.
+public final class LabCgroups {
+    public static let rootName = "meshbench"
+
+    public let runID: String
+    public let layout: CgroupLayout
+    /// Hierarchy mount points the lab creates its tree under (v2 first, then distinct v1 mounts).
+    public let mounts: [String]
+    private var createdDirectories: [String] = []
+
+    /// - Throws: `LabError.runFailed`-style messages when the host has no writable cgroup hierarchy.
+    public init(runID: String, layout: CgroupLayout) throws {
+        self.runID = runID
+        self.layout = layout
+        var m: [String] = []
+        if let v2 = layout.v2Mount { m.append(v2) }
+        for controller in ["cpuacct", "memory"] {
+            if let v1 = layout.v1Mounts[controller], !m.contains(v1) { m.append(v1) }
+        }
+        mounts = m
+        guard !mounts.isEmpty else { throw CgroupError("this host has no cgroup hierarchy mounted") }
+        guard access(mounts[0], W_OK) == 0 else {
+            throw CgroupError("cannot write to \(mounts[0]) (needs root): components run without their own cgroups")
+        }
+    }
+
+    /// Run ids carry the orchestrator's PID so a later run can tell whether their owner is still alive.
+    public static func makeRunID(pid: Int32 = getpid(), date: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss"
+        return "\(f.string(from: date))-\(pid)"
+    }
+
+    /// Creates the component's cgroup in every hierarchy and returns its `cgroup.procs` files and relative path.
+    public func create(path: String, component: String) throws -> (procs: [String], relative: String) {
+        let relative = "\(Self.rootName)/\(runID)/\(path)/\(component)"
+        var procs: [String] = []
+        for mount in mounts {
+            var dir = mount
+            for part in relative.split(separator: "/") {
+                dir += "/\(part)"
+                if mkdir(dir, 0o755) == 0 {
+                    createdDirectories.append(dir)
+                } else if errno != EEXIST {
+                    throw CgroupError("cannot create cgroup \(dir): \(String(cString: strerror(errno)))")
+                }
+            }
+            procs.append(dir + "/cgroup.procs")
+        }
+        return (procs, relative)
+    }
+
+    /// The directory of a component's cgroup in one hierarchy.
+    public func directory(in mount: String, relative: String) -> String { mount + "/" + relative }
+
+    /// Removes every directory this run created, deepest first. Safe to call twice.
+    public func removeAll() {
+        for dir in createdDirectories.reversed() {
+            Self.removeDirectory(dir)
+        }
+        createdDirectories.removeAll()
+    }
+
+    /// Removes the cgroups of lab runs whose orchestrator is gone. Processes still inside them are lab components
+    /// from that run (their death signal failed to arrive); they are ended by PID before the directories go.
+    /// - Returns: the run directories removed.
+    @discardableResult
+    public static func removeStale(layout: CgroupLayout) -> [String] {
+        var removed: [String] = []
+        var mounts = [layout.v2Mount].compactMap { $0 }
+        for c in ["cpuacct", "memory"] { if let m = layout.v1Mounts[c], !mounts.contains(m) { mounts.append(m) } }
+        for mount in mounts {
+            let root = mount + "/" + rootName
+            guard let runs = try? FileManager.default.contentsOfDirectory(atPath: root) else { continue }
+            for run in runs where !isAlive(runID: run) {
+                removeTree(root + "/" + run)
+                removed.append(root + "/" + run)
+            }
+            // Leave the shared `meshbench` directory only if another live run still uses it.
+            if (try? FileManager.default.contentsOfDirectory(atPath: root))?.isEmpty == true { rmdir(root) }
+        }
+        return removed
+    }
+
+    /// Removes `meshbench/` itself when no run is left in it.
+    public func removeRootIfEmpty() {
+        for mount in mounts {
+            let root = mount + "/" + Self.rootName
+            if (try? FileManager.default.contentsOfDirectory(atPath: root))?.isEmpty == true { rmdir(root) }
+        }
+    }
+
+    static func isAlive(runID: String) -> Bool {
+        guard let pidText = runID.split(separator: "-").last, let pid = Int32(pidText) else { return false }
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+        return comm.hasPrefix("meshbench")
+    }
+
+    private static func removeTree(_ dir: String) {
+        let children = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        for child in children {
+            var isDir: ObjCBool = false
+            let path = dir + "/" + child
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+                removeTree(path)
+            }
+        }
+        removeDirectory(dir)
+    }
+
+    private static func removeDirectory(_ dir: String) {
+        if rmdir(dir) == 0 || errno == ENOENT { return }
+        // Still populated: end the leftover lab processes (listed by the kernel, so only ours), then retry briefly.
+        let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+        for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) where pid != getpid() {
+            kill(pid, SIGKILL)
+        }
+        for _ in 0..<50 {
+            if rmdir(dir) == 0 || errno == ENOENT { return }
+            usleep(20_000)
+        }
+    }
+}
+
+public struct CgroupError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}

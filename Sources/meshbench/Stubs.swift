@@ -1,6 +1,0 @@
-import ArgumentParser
-extension Meshbench {
-    struct Run: ParsableCommand {}
-    struct Serve: ParsableCommand {}
-    struct Doctor: ParsableCommand {}
-}
