@@ -51,6 +51,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -74,12 +75,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AccountingTests", dependencies: ["Accounting"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),
+        // Runs the built binary; depends on nothing so it tests the product the way a user meets it.
+        .testTarget(name: "MeshbenchCLITests", swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )

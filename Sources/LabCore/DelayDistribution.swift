@@ -55,14 +55,20 @@ public enum DelayDistribution: Hashable, Sendable, CustomStringConvertible {
         case .exponential(let mean):
             // Inverse transform; 1 - u keeps log away from zero.
             let u = Double.random(in: 0..<1, using: &rng)
-            return UInt64(-log(1 - u) * Double(mean.nanoseconds))
+            return Self.clampedNanoseconds(-log(1 - u) * Double(mean.nanoseconds))
         case .normal(let mean, let sd):
             // Box-Muller.
             let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
             let u2 = Double.random(in: 0..<1, using: &rng)
             let z = sqrt(-2 * log(u1)) * cos(2 * .pi * u2)
-            return UInt64(max(0, Double(mean.nanoseconds) + z * Double(sd.nanoseconds)))
+            return Self.clampedNanoseconds(Double(mean.nanoseconds) + z * Double(sd.nanoseconds))
         }
+    }
+
+    /// A draw far in the tail of a huge mean could exceed UInt64; converting that would trap.
+    static func clampedNanoseconds(_ value: Double) -> UInt64 {
+        guard value.isFinite, value > 0 else { return 0 }
+        return value >= 1.8e19 ? UInt64.max : UInt64(value)
     }
 
     public var description: String {

@@ -68,7 +68,7 @@ public final class LabCgroups {
 
     /// Removes every directory this run created, deepest first. Safe to call twice.
     public func removeAll() {
-        for dir in createdDirectories.reversed() {
+        for dir in createdDirectories.reversed() where !mounts.contains(where: { dir == $0 + "/" + Self.rootName }) {
             Self.removeDirectory(dir)
         }
         createdDirectories.removeAll()
@@ -84,13 +84,12 @@ public final class LabCgroups {
         for c in ["cpuacct", "memory"] { if let m = layout.v1Mounts[c], !mounts.contains(m) { mounts.append(m) } }
         for mount in mounts {
             let root = mount + "/" + rootName
-            guard let runs = try? FileManager.default.contentsOfDirectory(atPath: root) else { continue }
-            for run in runs where !isAlive(runID: run) {
+            for run in subdirectories(of: root) where !isAlive(runID: run) {
                 removeTree(root + "/" + run)
                 removed.append(root + "/" + run)
             }
-            // Leave the shared `meshbench` directory only if another live run still uses it.
-            if (try? FileManager.default.contentsOfDirectory(atPath: root))?.isEmpty == true { rmdir(root) }
+            // The shared `meshbench` directory goes when no run, live or dead, is left in it.
+            if FileManager.default.fileExists(atPath: root) && subdirectories(of: root).isEmpty { rmdir(root) }
         }
         return removed
     }
@@ -99,7 +98,16 @@ public final class LabCgroups {
     public func removeRootIfEmpty() {
         for mount in mounts {
             let root = mount + "/" + Self.rootName
-            if (try? FileManager.default.contentsOfDirectory(atPath: root))?.isEmpty == true { rmdir(root) }
+            if FileManager.default.fileExists(atPath: root) && Self.subdirectories(of: root).isEmpty { rmdir(root) }
+        }
+    }
+
+    /// Child cgroups of a cgroup directory (its control files are regular files and are left out).
+    static func subdirectories(of dir: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return entries.filter { entry in
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: dir + "/" + entry, isDirectory: &isDir) && isDir.boolValue
         }
     }
 
@@ -111,27 +119,22 @@ public final class LabCgroups {
     }
 
     private static func removeTree(_ dir: String) {
-        let children = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        for child in children {
-            var isDir: ObjCBool = false
-            let path = dir + "/" + child
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                removeTree(path)
-            }
-        }
+        for child in subdirectories(of: dir) { removeTree(dir + "/" + child) }
         removeDirectory(dir)
     }
 
+    /// rmdir of a leaf cgroup. A cgroup that still holds processes (EBUSY with no child cgroups) holds leftover lab
+    /// components, listed by the kernel, so only ours: they are ended by PID and the removal retried briefly.
     private static func removeDirectory(_ dir: String) {
-        if rmdir(dir) == 0 || errno == ENOENT { return }
-        // Still populated: end the leftover lab processes (listed by the kernel, so only ours), then retry briefly.
+        if rmdir(dir) == 0 || errno != EBUSY { return }
+        guard subdirectories(of: dir).isEmpty else { return }
         let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
         for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) where pid != getpid() {
             kill(pid, SIGKILL)
         }
         for _ in 0..<50 {
-            if rmdir(dir) == 0 || errno == ENOENT { return }
             usleep(20_000)
+            if rmdir(dir) == 0 || errno != EBUSY { return }
         }
     }
 }

@@ -24,10 +24,13 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         /// The request body kept so far for an echo; nil when the request does not echo.
         var echoBody: ByteBuffer?
         var echoTooLarge = false
+        /// Set for a request that asks to switch protocols; see `asksToSwitchProtocols`.
+        var closeAfterResponse = false
     }
 
     private struct Response {
         var request: HTTPRequestHead
+        var closeAfterResponse: Bool
         var status: Int
         var contentType: String
         var body: Body
@@ -74,15 +77,29 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
                 closeAfterProtocolError(context: context)
                 return
             }
-            let plan = RequestPlan.parse(uri: head.uri, configuration: resources.configuration)
+            // CONNECT asks for a tunnel, which an origin server does not provide. NIO's encoder sends any answer to
+            // CONNECT without a body, so the reason below only reaches HTTP/2 clients; the status says enough.
+            let plan: Result<RequestPlan, RequestPlan.Rejection> =
+                head.method == .CONNECT
+                ? .failure(RequestPlan.Rejection(status: 405, reason: "CONNECT: this is an origin server, not a proxy"))
+                : RequestPlan.parse(uri: head.uri, configuration: resources.configuration)
             let echoes = (try? plan.get())?.echo ?? false
-            state = .receiving(Receiving(head: head, plan: plan, echoBody: echoes ? ByteBuffer() : nil))
+            state = .receiving(
+                Receiving(
+                    head: head,
+                    plan: plan,
+                    echoBody: echoes ? ByteBuffer() : nil,
+                    closeAfterResponse: asksToSwitchProtocols(head)
+                )
+            )
             sendContinueIfExpected(context: context, head: head)
 
         case .body(var chunk):
             guard case .receiving(var receiving) = state else { return }
             if var kept = receiving.echoBody {
-                // Drop the state's copy first so appending does not copy the kept bytes.
+                // Drop every other reference to the kept bytes first, so that appending writes in place instead of
+                // copying the whole body on every chunk.
+                state = .idle
                 receiving.echoBody = nil
                 if kept.readableBytes + chunk.readableBytes <= resources.configuration.maxBodySize {
                     kept.writeBuffer(&chunk)
@@ -157,14 +174,24 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
     }
 
+    /// Whether an HTTP/1 request asks to switch protocols (`Upgrade: h2c`, `Upgrade: websocket`, `CONNECT`).
+    ///
+    /// The server switches to nothing and answers over HTTP/1.1, but NIO's decoder stops parsing after any such
+    /// request (apple/swift-nio#2570), so a following request on the connection would never be read. Closing after
+    /// the answer makes the client reconnect instead of hang. Clients that want h2c use prior knowledge; the upgrade
+    /// dance of RFC 7540 section 3.2 was dropped from HTTP/2 by RFC 9113.
+    private func asksToSwitchProtocols(_ head: HTTPRequestHead) -> Bool {
+        wireProtocol == .http1 && (head.method == .CONNECT || head.headers.contains(name: "upgrade"))
+    }
+
     private func makeResponse(_ receiving: Receiving) -> Response {
         switch receiving.plan {
         case .failure(let rejection):
-            return textResponse(receiving.head, status: rejection.status, reason: rejection.reason)
+            return textResponse(receiving, status: rejection.status, reason: rejection.reason)
         case .success(let plan):
             if receiving.echoTooLarge {
                 return textResponse(
-                    receiving.head,
+                    receiving,
                     status: 413,
                     reason: "echo: the request body is larger than this server's maximum of "
                         + "\(resources.configuration.maxBodySize) bytes"
@@ -173,6 +200,7 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
             let body: Body = receiving.echoBody.map { .bytes($0) } ?? .payload(size: plan.bodySize)
             return Response(
                 request: receiving.head,
+                closeAfterResponse: receiving.closeAfterResponse,
                 status: plan.status,
                 contentType: "application/octet-stream",
                 body: body,
@@ -181,11 +209,12 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
-    private func textResponse(_ request: HTTPRequestHead, status: Int, reason: String) -> Response {
+    private func textResponse(_ receiving: Receiving, status: Int, reason: String) -> Response {
         var buffer = ByteBuffer()
         buffer.writeString(reason + "\n")
         return Response(
-            request: request,
+            request: receiving.head,
+            closeAfterResponse: receiving.closeAfterResponse,
             status: status,
             contentType: "text/plain; charset=utf-8",
             body: .bytes(buffer),
@@ -211,7 +240,7 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         // 204 and 304 never carry a body (RFC 9110 15.3.5, 15.4.5); a HEAD response announces one it does not send.
         let bodyAllowed = response.status != 204 && response.status != 304
         let sendsBody = bodyAllowed && response.request.method != .HEAD
-        let keepAlive = wireProtocol == .http2 || response.request.isKeepAlive
+        let keepAlive = wireProtocol == .http2 || (response.request.isKeepAlive && !response.closeAfterResponse)
 
         var headers = HTTPHeaders()
         if bodyAllowed {

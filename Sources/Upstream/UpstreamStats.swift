@@ -2,7 +2,7 @@ import NIOConcurrencyHelpers
 
 /// Counters of what the server did since it started. A run compares them with the load generator's own counts to
 /// catch requests that went somewhere else (a proxy answering from its own error path, for example).
-public struct UpstreamStats: Sendable, Equatable {
+public struct UpstreamStats: Sendable, Equatable, Codable {
     /// Responses the server finished writing, whatever their status.
     public var requestsServed: Int = 0
     /// Connections that spoke HTTP/1.x.
@@ -13,7 +13,7 @@ public struct UpstreamStats: Sendable, Equatable {
     public var http2Streams: Int = 0
     /// Connections open right now, including those whose protocol is not known yet.
     public var openConnections: Int = 0
-    /// Requests answered with 400 or 413 because a query parameter was bad or an echo body too large.
+    /// Requests refused with 400, 405 or 413: a bad query parameter, a CONNECT, an echo body over the limit.
     public var rejectedRequests: Int = 0
     /// Connections closed because their bytes were not valid HTTP/1.1 or HTTP/2.
     public var protocolErrors: Int = 0

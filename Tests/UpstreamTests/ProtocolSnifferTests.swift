@@ -6,7 +6,7 @@ import Testing
 
 @testable import Upstream
 
-/// The sniffer in an EmbeddedChannel: every byte boundary is under the test's control, which loopback TCP does not give.
+/// The sniffer in an EmbeddedChannel: every byte boundary is under the test's control, as loopback TCP's is not.
 @Suite("Protocol sniffing")
 struct ProtocolSnifferTests {
     static let preface = ProtocolSniffer.http2Preface

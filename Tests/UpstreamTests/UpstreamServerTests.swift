@@ -52,7 +52,9 @@ struct UpstreamServerTests {
             try await raw.send(
                 "GET /?size=3&delay=30ms HTTP/1.1\r\nHost: x\r\n\r\nGET /?size=5 HTTP/1.1\r\nHost: x\r\n\r\n"
             )
-            let text = try await raw.waitUntil("two responses") { $0.components(separatedBy: "HTTP/1.1 200").count == 3 }
+            let text = try await raw.waitUntil("two responses") {
+                $0.components(separatedBy: "HTTP/1.1 200").count == 3
+            }
             let lengths = text.lowercased().components(separatedBy: "content-length: ").dropFirst().map { $0.prefix(1) }
             #expect(lengths == ["3", "5"])
             await raw.close()
@@ -145,6 +147,43 @@ struct UpstreamServerTests {
         }
     }
 
+    @Test func upgradeRequestsAreAnsweredOverHTTP1AndThenClosed() async throws {
+        try await withServer(UpstreamConfiguration(responseSize: 2)) { server, port in
+            let raw = try await RawTestConnection.connect(port: port)
+            // What `curl --http2` sends on cleartext: an h2c upgrade, which this server declines.
+            try await raw.send(
+                "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                    + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+            )
+            try await raw.waitForClose()
+            #expect(raw.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(raw.text.lowercased().contains("connection: close\r\n"))
+            #expect(raw.text.hasSuffix("\r\n\r\nme"))
+            #expect(server.stats.protocolErrors == 0)
+        }
+    }
+
+    @Test func connectIsRefused() async throws {
+        try await withServer { server, port in
+            let raw = try await RawTestConnection.connect(port: port)
+            try await raw.send("CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n")
+            try await raw.waitForClose()
+            #expect(raw.text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+            #expect(server.stats.rejectedRequests == 1)
+        }
+    }
+
+    @Test func anHTTP2PrefaceInsideAnHTTP1ConnectionIsMalformedHTTP1() async throws {
+        try await withServer { server, port in
+            let raw = try await RawTestConnection.connect(port: port)
+            try await raw.send(Array("GET /?size=1 HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + ProtocolPreface.bytes)
+            try await raw.waitForClose()
+            #expect(raw.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(raw.text.contains("HTTP/1.1 400 Bad Request\r\n"))
+            #expect(try await http1Request(port: port, .GET, "/").status == 200)
+        }
+    }
+
     @Test func injectedDelayIsAtLeastTheRequestedTime() async throws {
         try await withServer { _, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
@@ -183,17 +222,18 @@ struct UpstreamServerTests {
     @Test func clientThatLeavesDuringTheDelayHarmsNothing() async throws {
         try await withServer { server, port in
             let raw = try await RawTestConnection.connect(port: port)
-            try await raw.send("GET /?delay=200ms HTTP/1.1\r\nHost: x\r\n\r\n")
+            // Delays long enough that the server sees both clients leave first, even on a busy 2-core machine.
+            try await raw.send("GET /?delay=1s HTTP/1.1\r\nHost: x\r\n\r\n")
             await raw.close()
 
             let h2 = try await HTTP2TestConnection.connect(port: port)
-            let abandoned = Task { try await h2.request(.GET, "/?delay=200ms") }
+            let abandoned = Task { try await h2.request(.GET, "/?delay=1s") }
             try await Task.sleep(for: .milliseconds(20))
             await h2.close()
             _ = await abandoned.result
 
             // Past both delays: the scheduled answers have fired (or been cancelled) by now.
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(1200))
             let after = try await http1Request(port: port, .GET, "/?size=3")
             #expect(after.status == 200 && after.body.readableBytes == 3)
             // Only the last request was answered: the abandoned ones were dropped, not written to closed channels.
@@ -354,6 +394,19 @@ struct UpstreamCurlTests {
             #expect(result.status == 0)
             #expect(result.output == "2 200 3000")
             #expect(server.stats.http2Connections == 1)
+        }
+    }
+
+    @Test func curlHTTP2UpgradeAttemptFallsBackToHTTP1() async throws {
+        try await withServer(UpstreamConfiguration(responseSize: 10)) { _, port in
+            // Two URLs: curl would reuse the connection for the second; it must not hang after the declined upgrade.
+            let result = try await runCurl([
+                "--http2", "-o", "/dev/null", "-o", "/dev/null",
+                "-w", "%{http_version} %{response_code} %{size_download};",
+                "http://127.0.0.1:\(port)/a", "http://127.0.0.1:\(port)/b",
+            ])
+            #expect(result.status == 0)
+            #expect(result.output == "1.1 200 10;1.1 200 10;")
         }
     }
 

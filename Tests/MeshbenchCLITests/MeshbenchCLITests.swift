@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `meshbench` binary, run as a user would: exit codes, messages, and an end-to-end `run`.
+@Suite(.serialized)
+struct MeshbenchCLITests {
+    /// The binary sits next to the test bundle in the build folder (`swift build --build-tests` builds both).
+    static var binary: String? {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("meshbench").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func meshbench(_ args: [String], timeout: TimeInterval = 120) throws -> Output? {
+        guard let binary = Self.binary else {
+            print("skipped: meshbench binary not built next to the tests (run swift build --build-tests)")
+            return nil
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        let outData = LockedData()
+        let errData = LockedData()
+        let readers = DispatchGroup()
+        DispatchQueue.global().async(group: readers) { outData.set(out.fileHandleForReading.readDataToEndOfFile()) }
+        DispatchQueue.global().async(group: readers) { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            Issue.record("meshbench \(args) did not finish within \(timeout)s")
+        }
+        p.waitUntilExit()
+        _ = readers.wait(timeout: .now() + 10)
+        return Output(status: p.terminationStatus, stdout: outData.text, stderr: errData.text)
+    }
+
+    func tempDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "meshbench-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func badLoadInputExitsTwoWithAReason() throws {
+        guard let r = try meshbench(["load", "htp:/nope", "--qps", "10"]) else { return }
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("not a valid URL"))
+        guard let q = try meshbench(["load", "http://127.0.0.1:1/", "--qps=-3"]) else { return }
+        #expect(q.status == 2)
+        #expect(q.stderr.contains("--qps must be a positive number"))
+        guard let missing = try meshbench(["load", "http://127.0.0.1:1/"]) else { return }
+        #expect(missing.status == 2, "a missing required option is a usage error: exit 2")
+    }
+
+    @Test func anUnreachableTargetIsCountedNotFatal() throws {
+        guard let r = try meshbench(["load", "http://127.0.0.1:1/", "--qps", "20", "-c", "2", "-d", "500ms"]) else {
+            return
+        }
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("errors: connect=10"), "\(r.stdout)")
+    }
+
+    @Test func aBadScenarioNamesTheFileAndLine() throws {
+        let dir = try tempDir()
+        let file = dir + "/bad.yaml"
+        try "name: bad\npaths: [direct]\nload:\n  qps: -5\n  connections: 4\n  duration: 1s\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        guard let r = try meshbench(["run", file, "--out", dir]) else { return }
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("bad.yaml:4:"), "\(r.stderr)")
+        #expect(r.stderr.contains("qps"))
+        guard let missing = try meshbench(["run", dir + "/nope.yaml"]) else { return }
+        #expect(missing.status == 2)
+    }
+
+    /// The whole pipeline: a scenario with two rounds of `direct` and a path this version cannot run.
+    @Test func runWritesAReportWithTheDirectPath() throws {
+        let dir = try tempDir()
+        let file = dir + "/e2e.yaml"
+        try """
+            name: e2e
+            paths: [direct, sidecar]
+            rounds: 2
+            load:
+              qps: 200
+              connections: 4
+              duration: 1s
+              response_size: 512
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        guard let r = try meshbench(["run", file, "--out", dir, "--quiet"]) else { return }
+        #expect(r.status == 0, "\(r.stderr)")
+        let runDir = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(runDir.hasPrefix(dir + "/") && runDir.hasSuffix("-e2e"))
+        let data = try #require(FileManager.default.contents(atPath: runDir + "/report.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(report["schema"] as? String == "meshbench.report/v1")
+        let host = try #require(report["host"] as? [String: Any])
+        #expect(host["kernel"] != nil && host["cpus"] != nil && host["cgroup_layout"] != nil)
+        #expect((report["scenario"] as? [String: Any])?["name"] as? String == "e2e")
+        let paths = try #require(report["paths"] as? [[String: Any]])
+        #expect(paths.map { $0["name"] as? String } == ["direct", "sidecar"])
+        let direct = paths[0]
+        #expect(direct["status"] as? String == "ok")
+        #expect(direct["requests"] as? Int == 400, "two rounds of 200 requests")
+        #expect(direct["errors"] as? Int == 0)
+        #expect(direct["achieved_rps"] as? Double != nil)
+        for block in ["latency_us", "latency_uncorrected_us"] {
+            let l = try #require(direct[block] as? [String: Any])
+            for key in ["p50", "p75", "p90", "p99", "p999", "max", "mean"] { #expect(l[key] is Double || l[key] is Int) }
+        }
+        #expect((direct["rounds"] as? [Any])?.count == 2)
+        let components = try #require(direct["components"] as? [String: [String: Any]])
+        #expect(Set(components.keys) == ["load", "server"])
+        if geteuid() == 0 {
+            #expect((components["server"]?["cgroup"] as? String)?.hasSuffix("/direct/server") == true)
+            // Pinned apart when the host has two CPUs or more.
+            let load = components["load"]?["cpus"] as? [Int] ?? []
+            let server = components["server"]?["cpus"] as? [Int] ?? []
+            if ProcessInfo.processInfo.activeProcessorCount >= 2 {
+                #expect(!load.isEmpty && Set(load).isDisjoint(with: server), "load \(load) server \(server)")
+            }
+        }
+        #expect(paths[1]["status"] as? String == "skipped")
+        #expect((paths[1]["reason"] as? String)?.isEmpty == false)
+        #expect(FileManager.default.fileExists(atPath: runDir + "/direct.fortio.json"))
+        #expect(FileManager.default.fileExists(atPath: runDir + "/direct.hgrm"))
+        // The lab's cgroups are gone when the run ends.
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified/meshbench")) ?? []
+        #expect(!leftovers.contains { $0.hasSuffix("-e2e") })
+    }
+
+    @Test func doctorExitCodeMatchesWhatItPrints() throws {
+        guard let r = try meshbench(["doctor"]) else { return }
+        #expect(r.stdout.contains("path direct:"))
+        let everyPath = !r.stdout.contains("cannot run")
+        #expect(r.status == (everyPath ? 0 : 1))
+    }
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ d: Data) {
+        lock.lock()
+        data = d
+        lock.unlock()
+    }
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
