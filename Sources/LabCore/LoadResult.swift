@@ -37,6 +37,8 @@ public struct LoadResult: Codable, Sendable {
     public var mode: String = "closed"
     public var protocolName: String = "http1"
     public var connections: Int = 0
+    /// Load generator threads (lanes), each with its own share of the connections.
+    public var threads: Int?
     /// TCP connections libcurl opened in the measured window; more than `connections` means reconnect churn.
     public var connectionsOpened: UInt64 = 0
     public var durationSeconds: Double = 0
@@ -57,6 +59,9 @@ public struct LoadResult: Codable, Sendable {
     public var histograms: RecordedHistograms?
     public var startTime: String?
     public var url: String?
+    /// The load generator's own CPU use over the whole run (warm-up included), so a reader can tell whether the
+    /// generator, not the target, was the bottleneck.
+    public var loadgenCPU: ProcessCPU?
     /// CPUs the load generator was allowed to run on, read by itself after it placed itself.
     public var cpus: [Int]?
     /// libcurl's messages for failed requests and how often each occurred (the first ten distinct ones).
@@ -72,7 +77,7 @@ public struct LoadResult: Codable, Sendable {
         case requestedQPS = "requested_qps"
         case mode
         case protocolName = "protocol"
-        case connections
+        case connections, threads
         case connectionsOpened = "connections_opened"
         case durationSeconds = "duration_s"
         case warmupSeconds = "warmup_s"
@@ -88,6 +93,7 @@ public struct LoadResult: Codable, Sendable {
         case url
         case errorSamples = "error_samples"
         case cpus
+        case loadgenCPU = "loadgen_cpu"
     }
 
     public mutating func count(_ cls: ErrorClass, _ n: UInt64 = 1) {
@@ -109,5 +115,43 @@ public struct RecordedHistograms: Codable, Sendable {
         self.uncorrected = uncorrected
         self.lateness = lateness
         self.errors = errors
+    }
+}
+
+/// CPU time a process used over a wall-clock window.
+public struct ProcessCPU: Codable, Sendable, Equatable {
+    public var userSeconds: Double
+    public var systemSeconds: Double
+    public var wallSeconds: Double
+
+    public init(userSeconds: Double, systemSeconds: Double, wallSeconds: Double) {
+        self.userSeconds = userSeconds
+        self.systemSeconds = systemSeconds
+        self.wallSeconds = wallSeconds
+    }
+
+    /// Average vCPUs used: CPU seconds per wall second.
+    public var vcpu: Double { wallSeconds > 0 ? (userSeconds + systemSeconds) / wallSeconds : 0 }
+
+    enum CodingKeys: String, CodingKey {
+        case userSeconds = "user_s"
+        case systemSeconds = "sys_s"
+        case wallSeconds = "wall_s"
+        case vcpu
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        userSeconds = try c.decode(Double.self, forKey: .userSeconds)
+        systemSeconds = try c.decode(Double.self, forKey: .systemSeconds)
+        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(userSeconds, forKey: .userSeconds)
+        try c.encode(systemSeconds, forKey: .systemSeconds)
+        try c.encode(wallSeconds, forKey: .wallSeconds)
+        try c.encode(vcpu, forKey: .vcpu)
     }
 }

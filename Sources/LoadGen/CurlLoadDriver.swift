@@ -52,9 +52,10 @@ public struct CurlError: Error, CustomStringConvertible {
 /// Drives a `LoadEngine` with libcurl's multi interface on the calling thread.
 ///
 /// The event loop is libcurl's "multi_socket" design (its hiperfifo example): curl tells us which sockets to watch
-/// (CURLMOPT_SOCKETFUNCTION) and when it needs a timeout (CURLMOPT_TIMERFUNCTION); we wait in epoll with a timerfd
-/// armed to the earliest of curl's timeout and the next intended send, so a send is late by the kernel's wake-up
-/// time, not by a millisecond-rounded poll timeout (wrk2's ±1 ms). Each request slot owns one easy handle; libcurl
+/// (CURLMOPT_SOCKETFUNCTION) and when it needs a timeout (CURLMOPT_TIMERFUNCTION); we wait in epoll_pwait2 with a
+/// nanosecond timeout to the earliest of curl's timeout and the next intended send, so a send is late by the
+/// kernel's wake-up time, not by a millisecond-rounded poll timeout (wrk2's ±1 ms), and no timerfd syscalls are
+/// spent per request. Each request slot owns one easy handle; libcurl
 /// pools the connections (at most `connections`, multiplexed for HTTP/2).
 public final class CurlLoadDriver {
     private let request: LoadRequest
@@ -70,8 +71,11 @@ public final class CurlLoadDriver {
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var bodyBuffer: UnsafeMutablePointer<UInt8>?
     private var epollFD: Int32 = -1
-    private var timerFD: Int32 = -1
-    private var watched: Set<Int32> = []
+    /// Sockets registered in epoll with their event mask. A socket curl stops watching stays registered ("parked")
+    /// until it has an event or curl watches it again: a kept-alive connection is re-watched for every request, and
+    /// skipping the EPOLL_CTL_DEL/ADD pair saves two syscalls per request.
+    private var registered: [Int32: UInt32] = [:]
+    private var parked: Set<Int32> = []
     private var curlDeadlineNs: UInt64?
     private var errorSamples: [String: UInt64] = [:]
     /// TCP sockets libcurl holds open now (HTTP/2 connection bookkeeping, see `send`).
@@ -92,12 +96,21 @@ public final class CurlLoadDriver {
     /// Runs the plan to its end and returns the measured result. Throws only when libcurl or the OS cannot set up
     /// the run; failed requests are results, not errors.
     public func run(stopRequested: @escaping () -> Bool = { false }) throws -> LoadResult {
-        try setUp()
+        try prepare()
+        return try run(startNs: clock(), stopRequested: stopRequested)
+    }
+
+    /// Creates the handles; call before `run(startNs:)` so set-up is not charged to the first requests.
+    public func prepare() throws {
+        if multi == nil { try setUp() }
+    }
+
+    /// Runs a prepared plan whose schedule starts at `startNs` (shared by every lane of a multi-threaded run).
+    public func run(startNs start: UInt64, stopRequested: @escaping () -> Bool) throws -> LoadResult {
+        try prepare()
         defer { tearDown() }
         // Timers may fire up to the thread's slack late (50 µs by default); one microsecond keeps sends on time.
         _ = CLabSys_set_timer_slack(1_000)
-
-        let start = clock()
         let engine = LoadEngine(plan: plan, startNs: start)
         let hardDeadline = engine.drainDeadlineNs.map { $0 + plan.requestTimeout.nanoseconds + 1_000_000_000 }
         var nextProgress = start + 1_000_000_000
@@ -143,18 +156,18 @@ public final class CurlLoadDriver {
             if let d = engine.drainDeadlineNs, d > now { wake = min(wake, d) }
             if progress != nil { wake = min(wake, nextProgress) }
             if wake <= now { continue }
-            armTimer(at: wake)
-
-            let n = epoll_wait(epollFD, &events, Int32(events.count), -1)
+            var timeout = timespec(tv_sec: Int((wake - now) / 1_000_000_000), tv_nsec: Int((wake - now) % 1_000_000_000))
+            let n = epoll_pwait2(epollFD, &events, Int32(events.count), &timeout, nil)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw LabError.runFailed("epoll_wait failed: \(String(cString: strerror(errno)))")
+                throw LabError.runFailed("epoll_pwait2 failed: \(String(cString: strerror(errno)))")
             }
             for i in 0..<Int(n) {
                 let fd = events[i].data.fd
-                if fd == timerFD {
-                    var expirations: UInt64 = 0
-                    _ = read(timerFD, &expirations, 8)
+                if parked.contains(fd) {
+                    // curl is not watching this idle connection; drop it from epoll now that it has something to say
+                    // (usually the peer closing it). curl finds out when it next checks the connection.
+                    unregister(fd)
                     continue
                 }
                 var flags: Int32 = 0
@@ -288,8 +301,11 @@ public final class CurlLoadDriver {
 
     // MARK: - Set-up
 
+    /// curl_global_init is not thread-safe in libcurl 7.88: done once, before any lane's thread starts.
+    static let globalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+
     private func setUp() throws {
-        guard curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK else {
+        guard Self.globalInit == CURLE_OK else {
             throw LabError.runFailed("libcurl could not initialise (curl_global_init)")
         }
         guard let m = curl_multi_init() else { throw LabError.runFailed("libcurl: curl_multi_init returned NULL") }
@@ -316,15 +332,8 @@ public final class CurlLoadDriver {
         }
 
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
-        timerFD = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK | TFD_CLOEXEC))
-        guard epollFD >= 0, timerFD >= 0 else {
-            throw LabError.runFailed("cannot create epoll/timerfd: \(String(cString: strerror(errno)))")
-        }
-        var ev = epoll_event()
-        ev.events = EPOLLIN.rawValue
-        ev.data.fd = timerFD
-        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, timerFD, &ev) == 0 else {
-            throw LabError.runFailed("epoll_ctl(timerfd) failed: \(String(cString: strerror(errno)))")
+        guard epollFD >= 0 else {
+            throw LabError.runFailed("cannot create an epoll instance: \(String(cString: strerror(errno)))")
         }
 
         // Headers: the user's, and an empty Expect so a body never waits for "100 Continue".
@@ -373,7 +382,11 @@ public final class CurlLoadDriver {
             return fd
         }, me), "CURLOPT_OPENSOCKETFUNCTION")
         try check(CCurlShim_easy_setopt_closesocket(easy, { clientp, fd in
-            if let clientp { Unmanaged<CurlLoadDriver>.fromOpaque(clientp).takeUnretainedValue().liveSockets -= 1 }
+            if let clientp {
+                let driver = Unmanaged<CurlLoadDriver>.fromOpaque(clientp).takeUnretainedValue()
+                driver.liveSockets -= 1
+                driver.unregister(fd)
+            }
             return close(fd)
         }, me), "CURLOPT_CLOSESOCKETFUNCTION")
         // The slot number (+1, so it is never NULL) finds the ticket when the transfer completes.
@@ -425,32 +438,42 @@ public final class CurlLoadDriver {
         bodyBuffer?.deallocate()
         bodyBuffer = nil
         if epollFD >= 0 { close(epollFD) }
-        if timerFD >= 0 { close(timerFD) }
         epollFD = -1
-        timerFD = -1
-        watched.removeAll()
+        registered.removeAll()
+        parked.removeAll()
     }
 
     // MARK: - Event loop plumbing
 
     fileprivate func watch(socket: curl_socket_t, what: Int32) {
         if what == CURL_POLL_REMOVE {
-            if watched.remove(socket) != nil { epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, nil) }
+            if registered[socket] != nil { parked.insert(socket) }
             return
         }
+        var mask: UInt32 = 0
+        if what & CURL_POLL_IN != 0 { mask |= EPOLLIN.rawValue }
+        if what & CURL_POLL_OUT != 0 { mask |= EPOLLOUT.rawValue }
+        parked.remove(socket)
+        if registered[socket] == mask { return }
         var ev = epoll_event()
         ev.data.fd = socket
-        if what & CURL_POLL_IN != 0 { ev.events |= EPOLLIN.rawValue }
-        if what & CURL_POLL_OUT != 0 { ev.events |= EPOLLOUT.rawValue }
-        let op = watched.contains(socket) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD
-        if epoll_ctl(epollFD, op, socket, &ev) == 0 { watched.insert(socket) }
+        ev.events = mask
+        if registered[socket] != nil {
+            if epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, &ev) == 0 {
+                registered[socket] = mask
+                return
+            }
+        }
+        // Not registered, or the kernel forgot it (the fd was closed and its number reused): add it.
+        if epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, &ev) == 0
+            || (errno == EEXIST && epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, &ev) == 0) {
+            registered[socket] = mask
+        }
     }
 
-    private func armTimer(at deadlineNs: UInt64) {
-        var spec = itimerspec()
-        spec.it_value.tv_sec = Int(deadlineNs / 1_000_000_000)
-        spec.it_value.tv_nsec = Int(deadlineNs % 1_000_000_000)
-        timerfd_settime(timerFD, Int32(TFD_TIMER_ABSTIME), &spec, nil)
+    fileprivate func unregister(_ socket: curl_socket_t) {
+        if registered.removeValue(forKey: socket) != nil { epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, nil) }
+        parked.remove(socket)
     }
 }
 

@@ -44,6 +44,10 @@ public final class LoadEngine {
     public private(set) var errorDurations = LatencyHistogram()
     public private(set) var result = LoadResult()
     private var lateSends: UInt64 = 0
+    /// Responses by status code; an array because a dictionary keyed by String costs a conversion and a hash per
+    /// request on the hot path. Turned into `statusCodes` at the end.
+    private var transportFailures: UInt64 = 0
+    private var statusCounts = [UInt64](repeating: 0, count: 1000)
     private var maxQueueDepth: UInt64 = 0
     private var lastMeasuredCompletionNs: UInt64?
 
@@ -55,6 +59,7 @@ public final class LoadEngine {
     public init(plan: LoadPlan, startNs: UInt64) {
         self.plan = plan
         self.startNs = startNs
+        nextIndex = plan.lane
         switch plan.rate {
         case .closedLoop:
             intervalNs = 0
@@ -121,7 +126,8 @@ public final class LoadEngine {
             while nextIndex < due && inFlight < plan.concurrency {
                 tickets.append(issue(index: nextIndex, intended: intendedStart(nextIndex), now: now))
             }
-            if due > nextIndex { maxQueueDepth = max(maxQueueDepth, UInt64(due - nextIndex)) }
+            let queued = laneCount(from: nextIndex, to: due)
+            if queued > 0 { maxQueueDepth = max(maxQueueDepth, UInt64(queued)) }
         case .closedLoop:
             while inFlight < plan.concurrency && closedLoopMaySend(now: now) {
                 tickets.append(issue(index: nextIndex, intended: now, now: now))
@@ -133,14 +139,23 @@ public final class LoadEngine {
     private func closedLoopMaySend(now: UInt64) -> Bool {
         switch plan.stop {
         case .duration: return now < (scheduleEndNs ?? 0)
-        case .requests(let n): return measuredSent < n
+        case .requests(let n):
+            let share = n / plan.lanes + (plan.lane < n % plan.lanes ? 1 : 0)
+            return measuredSent < share
         }
+    }
+
+    /// How many global indices in [from, to) belong to this plan's lane.
+    private func laneCount(from: Int, to: Int) -> Int {
+        guard to > from else { return 0 }
+        let first = from + ((plan.lane - from % plan.lanes) + plan.lanes) % plan.lanes
+        return first < to ? (to - 1 - first) / plan.lanes + 1 : 0
     }
 
     private func issue(index: Int, intended: UInt64, now: UInt64) -> RequestTicket {
         let measured = isMeasured(index: index, sentNs: now)
         let ticket = RequestTicket(index: index, intendedNs: intended, sentNs: now, measured: measured)
-        nextIndex += 1
+        nextIndex += plan.lanes
         inFlight += 1
         if measured {
             measuredSent += 1
@@ -166,7 +181,7 @@ public final class LoadEngine {
         case .response(let status):
             corrected.record(nanoseconds: now &- ticket.intendedNs)
             uncorrected.record(nanoseconds: now &- ticket.sentNs)
-            result.statusCodes[String(status), default: 0] += 1
+            statusCounts[min(max(status, 0), statusCounts.count - 1)] += 1
             if status >= 400 {
                 result.count(.http)
             } else {
@@ -175,7 +190,7 @@ public final class LoadEngine {
             }
         case .failed(let cls):
             errorDurations.record(nanoseconds: now &- ticket.sentNs)
-            result.statusCodes["-1", default: 0] += 1
+            transportFailures += 1
             result.count(cls)
         }
     }
@@ -212,7 +227,7 @@ public final class LoadEngine {
     /// Measured requests of the schedule that were never handed to the transport.
     private var unsentMeasured: Int {
         guard let total = scheduledCount else { return 0 }
-        return max(0, total - max(nextIndex, warmupCount))
+        return laneCount(from: max(nextIndex, warmupCount), to: total)
     }
 
     /// Live figures for a progress line.
@@ -222,6 +237,9 @@ public final class LoadEngine {
     /// what was still in flight by completing it as a timeout).
     public func finish(endNs: UInt64) -> LoadResult {
         var r = result
+        for (status, n) in statusCounts.enumerated() where n > 0 { r.statusCodes[String(status)] = n }
+        // fortio's convention: -1 for requests that got no HTTP response.
+        if transportFailures > 0 { r.statusCodes["-1"] = transportFailures }
         // Stopped early or out of drain time: the rest of the schedule was due (or would have been) and is counted.
         if unsentMeasured > 0 { r.count(.notSent, UInt64(unsentMeasured)) }
         r.requestedQPS = plan.requestedQPSLabel

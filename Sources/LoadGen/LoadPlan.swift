@@ -23,6 +23,10 @@ public struct LoadPlan: Sendable, Equatable {
     public var concurrency: Int
     /// How long queued and in-flight requests may still run after the schedule ends; also the per-request timeout.
     public var requestTimeout: LabDuration
+    /// This plan's share of a run split over `lanes` threads: it takes the requests whose global index i has
+    /// i % lanes == lane, so the global open-loop schedule is kept exactly (wrk2 splits its rate the same way).
+    public var lane = 0
+    public var lanes = 1
 
     public init(rate: Rate, stop: Stop, warmup: LabDuration = .zero, concurrency: Int,
                 requestTimeout: LabDuration = .seconds(3)) {
@@ -38,5 +42,17 @@ public struct LoadPlan: Sendable, Equatable {
         case .closedLoop: return "max"
         case .openLoop(let qps): return qps == qps.rounded() ? String(Int(qps)) : String(qps)
         }
+    }
+}
+
+extension LoadPlan {
+    /// The plan of one of `count` threads. Concurrency and a request count are divided as evenly as possible; the
+    /// schedule, warm-up, duration and timeout stay global.
+    public func split(lane: Int, of count: Int) -> LoadPlan {
+        var p = self
+        p.lane = lane
+        p.lanes = count
+        p.concurrency = concurrency / count + (lane < concurrency % count ? 1 : 0)
+        return p
     }
 }

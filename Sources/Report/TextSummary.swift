@@ -14,7 +14,9 @@ public enum TextSummary {
         if let title { out += "\(title)\n" }
         let target = r.url.map { " \($0)" } ?? ""
         out += "\(r.mode == "open" ? "open loop at \(r.requestedQPS) rps" : "closed loop (max rate)")"
-        out += ", \(r.connections) connections, \(r.protocolName)\(target)\n"
+        out += ", \(r.connections) connections"
+        if let t = r.threads, t > 1 { out += " on \(t) threads" }
+        out += ", \(r.protocolName)\(target)\n"
         let heads = ["p50", "p75", "p90", "p99", "p99.9", "max", "mean"].map { $0.padding(toLength: 10) }
         out += "  " + "latency".padding(toLength: 12, withPad: " ", startingAt: 0) + " " + heads.joined(separator: " ") + "\n"
         func row(_ name: String, _ s: LatencySummary) -> String {
@@ -41,6 +43,10 @@ public enum TextSummary {
         }
         out += String(format: "  transfer: %.1f MB received, %.1f MB sent; %llu connections opened\n",
                       Double(r.bytesReceived) / 1e6, Double(r.bytesSent) / 1e6, r.connectionsOpened)
+        if let cpu = r.loadgenCPU {
+            out += String(format: "  load generator CPU: %.3f vCPU (%.2fs user, %.2fs sys over %.2fs)\n", cpu.vcpu,
+                          cpu.userSeconds, cpu.systemSeconds, cpu.wallSeconds)
+        }
         for warning in warnings(r) { out += "  WARNING: \(warning)\n" }
         return out
     }

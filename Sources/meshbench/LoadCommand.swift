@@ -38,6 +38,9 @@ extension Meshbench {
         @Option(name: [.short, .customLong("requests")], help: "Measure exactly this many requests instead of a duration.")
         var requests: Int?
 
+        @Option(name: [.short, .long], help: "Threads, each with its own libcurl multi handle and share of the connections.")
+        var threads: Int = 1
+
         @Flag(help: "HTTP/2 with prior knowledge (h2c), multiplexed on the connections.")
         var http2 = false
 
@@ -82,6 +85,10 @@ extension Meshbench {
                 url: url, qps: qps, connections: connections, duration: duration, requests: requests, http2: http2,
                 streams: streams, method: method, bodySize: bodySize, headers: headers, warmup: warmup,
                 timeout: timeout, allowRemote: allowRemote)
+            guard (1...LoadRunner.maxThreads).contains(threads), threads <= connections else {
+                throw LabError.badInput("--threads must be between 1 and \(min(LoadRunner.maxThreads, connections)) "
+                                        + "(at most --connections), got \(threads)")
+            }
             for path in [json, fortioJson].compactMap({ $0 }) {
                 let dir = (path as NSString).deletingLastPathComponent
                 var isDir: ObjCBool = false
@@ -105,8 +112,8 @@ extension Meshbench {
             } : nil
 
             let startTime = ISO8601DateFormatter().string(from: Date())
-            let driver = CurlLoadDriver(request: settings.request, plan: settings.plan, progress: progress)
-            var result = try driver.run(stopRequested: { loadStopRequested != 0 })
+            var result = try LoadRunner.run(request: settings.request, plan: settings.plan, threads: threads,
+                                            progress: progress, stopRequested: { loadStopRequested != 0 })
             if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             result.startTime = startTime
             result.cpus = ChildPlacement.currentCPUs()

@@ -45,6 +45,20 @@ struct CurlLoadDriverTests {
         }
     }
 
+    @Test func threadsShareTheScheduleAndTheConnections() async throws {
+        try await withServer { port in
+            let settings = try LoadSettings(
+                url: "http://127.0.0.1:\(port)/", qps: "300", connections: 4, duration: "1s", requests: nil,
+                http2: false, streams: 1, method: "GET", bodySize: "0", headers: [], warmup: "0s", timeout: "2s",
+                allowRemote: false)
+            let r = try LoadRunner.run(request: settings.request, plan: settings.plan, threads: 2)
+            #expect(r.requests == 300 && r.ok == 300)
+            #expect(r.threads == 2 && r.connections == 4)
+            #expect(r.latencyUs.count == 300)
+            #expect((r.loadgenCPU?.wallSeconds ?? 0) > 0.9)
+        }
+    }
+
     @Test func closedLoopRequestCountIsExact() async throws {
         try await withServer { port in
             let r = try run("http://127.0.0.1:\(port)/", connections: 3, requests: 500)

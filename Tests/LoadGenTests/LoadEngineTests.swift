@@ -170,4 +170,43 @@ struct LoadEngineTests {
         #expect(late.map(\.intendedNs) == [333_333_333, 666_666_667])
         #expect(late.allSatisfy { $0.sentNs == 700_000_000 })
     }
+
+    /// Split over three lanes, the union of the lanes' sends is exactly the one global schedule, and a request count
+    /// is shared out with nothing lost.
+    @Test func lanesPartitionTheGlobalSchedule() {
+        let plan = LoadPlan(rate: .openLoop(qps: 1000), stop: .duration(.milliseconds(100)), concurrency: 9)
+        let single = Simulation(serviceNs: { _ in 100_000 })
+        var intended: [UInt64] = []
+        var requests: UInt64 = 0
+        for lane in 0..<3 {
+            let lanePlan = plan.split(lane: lane, of: 3)
+            #expect(lanePlan.concurrency == 3)
+            let engine = LoadEngine(plan: lanePlan, startNs: 0)
+            var now: UInt64 = 0
+            while let wake = engine.nextWake(now: now), wake < 200_000_000 {
+                now = wake
+                for t in engine.dispatch(now: now) {
+                    #expect(t.index % 3 == lane)
+                    intended.append(t.intendedNs)
+                    engine.complete(t, at: now + 100_000, outcome: .response(status: 200))
+                }
+            }
+            requests += engine.finish(endNs: now).requests
+        }
+        let whole = LoadEngine(plan: plan, startNs: 0)
+        #expect(intended.sorted() == (0..<100).map { whole.intendedStart($0) })
+        #expect(requests == 100)
+        #expect(single.run(plan).0.requests == 100)
+
+        let counted = LoadPlan(rate: .closedLoop, stop: .requests(10), concurrency: 3)
+        let total = (0..<3).map { Simulation(serviceNs: { _ in 1_000 }).run(counted.split(lane: $0, of: 3)).0.requests }
+        #expect(total == [4, 3, 3])
+    }
+
+    @Test func queuedRequestsOfALaneAreCountedAsNotSent() {
+        let plan = LoadPlan(rate: .openLoop(qps: 100), stop: .duration(.seconds(1)), concurrency: 2)
+        let lanes = (0..<2).map { LoadEngine(plan: plan.split(lane: $0, of: 2), startNs: 0) }
+        for engine in lanes { engine.stop() }
+        #expect(lanes.map { $0.finish(endNs: 0).errorClasses["not_sent"] } == [50, 50])
+    }
 }

@@ -4,9 +4,8 @@
 // lab needs both to pin components and to tie children's lifetime to the orchestrator (DESIGN.md, process model).
 #pragma once
 #include <sys/types.h>
-// epoll and timerfd are not part of Swift's Glibc module; importing them through here is how NIO's CNIOLinux does it.
+// epoll (epoll_pwait2) is not part of Swift's Glibc module; importing them through here is how NIO's CNIOLinux does it.
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 
 /// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to this process when its parent thread exits.
 int CLabSys_set_parent_death_signal(int signal);

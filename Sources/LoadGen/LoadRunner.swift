@@ -1,0 +1,114 @@
+import Foundation
+import LabCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a load over one or more threads ("lanes"), each with its own libcurl multi handle, its share of the
+/// connections and every `threads`-th request of the one global schedule; then merges their results.
+public enum LoadRunner {
+    public static let maxThreads = 64
+
+    public static func run(request: LoadRequest, plan: LoadPlan, threads: Int = 1,
+                           progress: ((LoadProgress) -> Void)? = nil,
+                           stopRequested: @escaping @Sendable () -> Bool = { false }) throws -> LoadResult {
+        let lanes = max(1, min(threads, request.connections))
+        let board = ProgressBoard(lanes: lanes, report: progress)
+        var drivers: [CurlLoadDriver] = []
+        for lane in 0..<lanes {
+            var laneRequest = request
+            laneRequest.connections = request.connections / lanes + (lane < request.connections % lanes ? 1 : 0)
+            let lanePlan = lanes == 1 ? plan : plan.split(lane: lane, of: lanes)
+            let driver = CurlLoadDriver(request: laneRequest, plan: lanePlan,
+                                        progress: progress == nil ? nil : { board.update(lane: lane, $0) })
+            try driver.prepare()
+            drivers.append(driver)
+        }
+
+        let usageBefore = processCPUSeconds()
+        // A short lead so every lane is waiting when the shared schedule begins.
+        let start = MonotonicClock.now() + (lanes > 1 ? 2_000_000 : 0)
+        var result: LoadResult
+        if lanes == 1 {
+            result = try drivers[0].run(startNs: start, stopRequested: stopRequested)
+        } else {
+            let outcomes = LaneOutcomes(count: lanes)
+            let group = DispatchGroup()
+            for (lane, driver) in drivers.enumerated() {
+                let thread = Thread {
+                    outcomes.set(lane, Result { try driver.run(startNs: start, stopRequested: stopRequested) })
+                    group.leave()
+                }
+                thread.name = "meshbench-load-\(lane)"
+                group.enter()
+                thread.start()
+            }
+            group.wait()
+            result = LoadResult.mergeConcurrent(try outcomes.all())
+        }
+        let end = MonotonicClock.now()
+        let usageAfter = processCPUSeconds()
+        result.loadgenCPU = ProcessCPU(userSeconds: usageAfter.user - usageBefore.user,
+                                       systemSeconds: usageAfter.system - usageBefore.system,
+                                       wallSeconds: Double(end - start) / 1e9)
+        result.threads = lanes
+        return result
+    }
+
+    /// User and system CPU seconds of this process (all threads) so far.
+    static func processCPUSeconds() -> (user: Double, system: Double) {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return (seconds(usage.ru_utime), seconds(usage.ru_stime))
+    }
+}
+
+/// Each lane's latest progress; lane 0's report prints the sum, so the line shows the whole run.
+final class ProgressBoard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var latest: [LoadProgress?]
+    private let report: ((LoadProgress) -> Void)?
+
+    init(lanes: Int, report: ((LoadProgress) -> Void)?) {
+        latest = Array(repeating: nil, count: lanes)
+        self.report = report
+    }
+
+    func update(lane: Int, _ p: LoadProgress) {
+        lock.lock()
+        latest[lane] = p
+        let all = latest.compactMap { $0 }
+        lock.unlock()
+        guard lane == 0, let report else { return }
+        var sum = p
+        sum.completed = all.reduce(0) { $0 + $1.completed }
+        sum.errors = all.reduce(0) { $0 + $1.errors }
+        sum.recentRPS = all.reduce(0) { $0 + $1.recentRPS }
+        sum.p99Microseconds = all.map(\.p99Microseconds).max() ?? p.p99Microseconds
+        report(sum)
+    }
+}
+
+final class LaneOutcomes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<LoadResult, Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ lane: Int, _ r: Result<LoadResult, Error>) {
+        lock.lock()
+        results[lane] = r
+        lock.unlock()
+    }
+
+    func all() throws -> [LoadResult] {
+        lock.lock()
+        defer { lock.unlock() }
+        return try results.map { r in
+            guard let r else { throw LabError.runFailed("internal: a load thread ended without a result") }
+            return try r.get()
+        }
+    }
+}
