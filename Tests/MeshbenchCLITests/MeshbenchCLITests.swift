@@ -80,6 +80,38 @@ struct MeshbenchCLITests {
         #expect(r.stdout.contains("errors: connect=10"), "\(r.stdout)")
     }
 
+    /// A rate the target cannot carry: 2 connections to a server that takes 20 ms per request can do 100 rps, not
+    /// 1000. The run still ends on time, says so, and accounts for every request it was asked to send.
+    @Test func aRateTheTargetCannotReachIsReportedNotHidden() throws {
+        guard let binary = Self.binary else { return }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binary)
+        server.arguments = ["serve", "--listen", "127.0.0.1:0", "--delay", "20ms"]
+        let out = Pipe()
+        server.standardOutput = out
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let address = try #require(line.split(separator: "\n").first?.split(separator: " ").last.map(String.init))
+        let dir = try tempDir()
+        guard let r = try meshbench(["load", "http://\(address)/", "--qps", "1000", "-c", "2", "-d", "1s",
+                                     "--timeout", "1s", "--json", dir + "/r.json"]) else { return }
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("WARNING"), "\(r.stdout)")
+        #expect(r.stdout.contains("cannot sustain 1000 rps"))
+        let data = try #require(FileManager.default.contents(atPath: dir + "/r.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let requests = json["requests"] as? Int ?? 0
+        let ok = json["ok"] as? Int ?? 0
+        let errors = json["errors"] as? Int ?? 0
+        #expect(requests == 1000, "every scheduled request is counted")
+        #expect(requests == ok + errors)
+        #expect((json["achieved_rps"] as? Double ?? 1000) < 200)
+    }
+
     @Test func aBadScenarioNamesTheFileAndLine() throws {
         let dir = try tempDir()
         let file = dir + "/bad.yaml"

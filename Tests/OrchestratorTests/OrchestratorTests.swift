@@ -90,8 +90,8 @@ struct LabCgroupsTests {
         try sleeper.run()
         try "\(sleeper.processIdentifier)\n".write(toFile: procs[0], atomically: false, encoding: .utf8)
 
-        let removed = LabCgroups.removeStale(layout: layout)
-        #expect(removed.contains { $0.hasSuffix("20200101T000000-4194303") })
+        LabCgroups.removeStale(layout: layout)
+        // Removed by this sweep or by a concurrent `meshbench run` test's sweep at its start: either way, gone.
         for p in procs { #expect(!FileManager.default.fileExists(atPath: p)) }
         sleeper.waitUntilExit()
         #expect(sleeper.terminationReason == .uncaughtSignal, "the leftover lab process was ended")
