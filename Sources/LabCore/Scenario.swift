@@ -19,13 +19,16 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var cpus: CPUPlacement
     /// The folder results are written under.
     public var output: String
+    /// How the sidecar paths are built: which proxy, how many hops, which features.
+    public var sidecar: SidecarSpec
 
     public static let defaultRounds = 1
     public static let defaultOutput = "results"
 
     public init(name: String, description: String? = nil, paths: [PathName], rounds: Int = Scenario.defaultRounds,
                 load: LoadSpec, server: ServerSpec = ServerSpec(), cpus: CPUPlacement = CPUPlacement(),
-                output: String = Scenario.defaultOutput) {
+                output: String = Scenario.defaultOutput, sidecar: SidecarSpec = SidecarSpec()) {
+        self.sidecar = sidecar
         self.name = name
         self.description = description
         self.paths = paths
@@ -37,7 +40,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, paths, rounds, load, server, cpus, output
+        case name, description, paths, rounds, load, server, cpus, output, sidecar
     }
 
     // Written out so an absent description stays absent in report.json instead of appearing as null, and so older
@@ -52,6 +55,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         server = try c.decodeIfPresent(ServerSpec.self, forKey: .server) ?? ServerSpec()
         cpus = try c.decodeIfPresent(CPUPlacement.self, forKey: .cpus) ?? CPUPlacement()
         output = try c.decodeIfPresent(String.self, forKey: .output) ?? Scenario.defaultOutput
+        sidecar = try c.decodeIfPresent(SidecarSpec.self, forKey: .sidecar) ?? SidecarSpec()
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -64,6 +68,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         try c.encode(server, forKey: .server)
         try c.encode(cpus, forKey: .cpus)
         try c.encode(output, forKey: .output)
+        try c.encode(sidecar, forKey: .sidecar)
     }
 }
 
@@ -286,5 +291,55 @@ public struct CPUPlacement: Sendable, Equatable, Codable {
         self.load = load
         self.server = server
         self.mesh = mesh
+    }
+}
+
+/// The sidecar paths' proxies. Istio's published setup is two sidecars (client and server side) with mTLS and
+/// telemetry on, which is the default here.
+public struct SidecarSpec: Sendable, Equatable, Codable {
+    /// Which proxy plays the sidecar: the lab's own, or a production C proxy as the bar it is measured against.
+    public enum Implementation: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
+        case swift, nginx, haproxy
+    }
+
+    /// Mesh features that cost something, each of which can be turned off to measure its share.
+    public enum Feature: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
+        case mtls
+        case metrics
+        case accessLog = "access_log"
+        case retries
+    }
+
+    /// One or more implementations; several run as separate variants of the path in the same interleaved rounds.
+    public var implementations: [Implementation]
+    /// 2: outbound and inbound sidecar (Istio's topology); 1: the outbound one only.
+    public var hops: Int
+    public var features: [Feature]
+    /// Worker threads (event loops, nginx workers, haproxy threads) per proxy.
+    public var threads: Int
+
+    public static let defaultFeatures: [Feature] = [.mtls, .metrics]
+
+    public init(implementations: [Implementation] = [.swift], hops: Int = 2,
+                features: [Feature] = SidecarSpec.defaultFeatures, threads: Int = 1) {
+        self.implementations = implementations
+        self.hops = hops
+        self.features = features
+        self.threads = threads
+    }
+
+    public func has(_ feature: Feature) -> Bool { features.contains(feature) }
+
+    enum CodingKeys: String, CodingKey {
+        case implementations = "impl"
+        case hops, features, threads
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        implementations = try c.decodeIfPresent([Implementation].self, forKey: .implementations) ?? [.swift]
+        hops = try c.decodeIfPresent(Int.self, forKey: .hops) ?? 2
+        features = try c.decodeIfPresent([Feature].self, forKey: .features) ?? SidecarSpec.defaultFeatures
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 1
     }
 }

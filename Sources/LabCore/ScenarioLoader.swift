@@ -13,11 +13,12 @@ import Yams
 /// top-level key the line where the top-level mapping starts.
 public enum ScenarioLoader {
     /// Top-level keys, in the order the format documents them (and the order "allowed:" lists them).
-    static let rootKeys = ["name", "description", "paths", "rounds", "load", "server", "cpus", "output"]
+    static let rootKeys = ["name", "description", "paths", "rounds", "load", "server", "sidecar", "cpus", "output"]
     static let loadKeys = ["qps", "connections", "duration", "requests", "warmup", "protocol", "streams", "method",
                            "request_size", "response_size", "timeout"]
     static let serverKeys = ["delay", "threads"]
     static let cpuKeys = ["load", "server", "mesh"]
+    static let sidecarKeys = ["impl", "hops", "features", "threads"]
 
     /// Reads and parses the file at `path`; messages name the file as the user wrote it.
     public static func load(file path: String) throws -> Scenario {
@@ -172,10 +173,13 @@ struct ScenarioReader {
         let server = fields["server"].map { serverSpec($0) } ?? ServerSpec()
         let cpus = fields["cpus"].map { cpuPlacement($0) } ?? CPUPlacement()
         let output = fields["output"].map { text($0, allowed: "a folder path") } ?? Scenario.defaultOutput
+        let sidecar = fields["sidecar"].map { sidecarSpec($0) } ?? SidecarSpec()
 
-        guard let name, let paths, let rounds, let load, let server, let cpus, let output else { return nil }
+        guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar else {
+            return nil
+        }
         return Scenario(name: name, description: description ?? nil, paths: paths, rounds: rounds, load: load,
-                        server: server, cpus: cpus, output: output)
+                        server: server, cpus: cpus, output: output, sidecar: sidecar)
     }
 
     /// The name becomes part of a results folder name, so it may not carry a separator or be `.`/`..`.
@@ -329,6 +333,69 @@ struct ScenarioReader {
         fail(entry.valueLine, "'delay' must be one of \(DelayDistribution.allowedForms), "
              + "got \(Self.shown(entry.value))")
         return nil
+    }
+
+    // MARK: - sidecar
+
+    mutating func sidecarSpec(_ entry: ScenarioEntry) -> SidecarSpec? {
+        if Self.isNull(entry.value) { return SidecarSpec() }
+        guard let fields = fields(of: entry.value, label: "sidecar", line: entry.keyLine, valueLine: entry.valueLine,
+                                  allowed: ScenarioLoader.sidecarKeys) else { return nil }
+        let impls = fields["impl"].map { wordList($0, of: SidecarSpec.Implementation.self, allowEmpty: false) }
+            ?? [.swift]
+        let hops = fields["hops"].map { integer($0, min: 1, max: 2) } ?? 2
+        let features = fields["features"].map { wordList($0, of: SidecarSpec.Feature.self, allowEmpty: true) }
+            ?? SidecarSpec.defaultFeatures
+        let threads = fields["threads"].map { integer($0, min: 1, max: 64) } ?? 1
+        guard let impls, let hops, var features, let threads else { return nil }
+        // The default features are Istio's (mTLS and telemetry); with one hop there is no peer to do mTLS with.
+        if hops == 1 && fields["features"] == nil { features.removeAll { $0 == .mtls } }
+        if hops == 1 && features.contains(.mtls), let line = fields["features"]?.valueLine {
+            fail(line, "'features' lists mtls, which needs 'hops: 2': mTLS runs between the two sidecars; "
+                 + "remove mtls or set hops to 2")
+            return nil
+        }
+        return SidecarSpec(implementations: impls, hops: hops, features: features, threads: threads)
+    }
+
+    /// One word or a list of words from an enum's raw values, without repeats.
+    mutating func wordList<T: RawRepresentable & CaseIterable & Equatable>(
+        _ entry: ScenarioEntry, of type: T.Type, allowEmpty: Bool
+    ) -> [T]? where T.RawValue == String {
+        let canonical = T.allCases.map(\.rawValue)
+        let allowed = "one of \(canonical.joined(separator: ", ")), or a list of them"
+        var nodes: [Node]
+        switch entry.value {
+        case .scalar(let s) where !Self.isNull(s): nodes = [entry.value]
+        case .sequence(let items): nodes = Array(items)
+        default:
+            if allowEmpty && Self.isNull(entry.value) { return [] }
+            fail(entry.valueLine, "'\(entry.label)' must be \(allowed), got \(Self.shown(entry.value))")
+            return nil
+        }
+        if nodes.isEmpty && !allowEmpty {
+            fail(entry.valueLine, "'\(entry.label)' must name at least one; allowed: \(allowed)")
+            return nil
+        }
+        var values: [T] = []
+        var ok = true
+        for node in nodes {
+            let line = node.mark?.line ?? entry.valueLine
+            guard case .scalar(let s) = node, let value = T(rawValue: s.string) else {
+                let hint = { if case .scalar(let s) = node { return Self.suggestion(for: s.string, among: canonical) }
+                             return "" }()
+                fail(line, "'\(entry.label)' must be \(allowed), got \(Self.shown(node))\(hint)")
+                ok = false
+                continue
+            }
+            if values.contains(value) {
+                fail(line, "'\(entry.label)' lists '\(s.string)' twice")
+                ok = false
+                continue
+            }
+            values.append(value)
+        }
+        return ok ? values : nil
     }
 
     mutating func cpuPlacement(_ entry: ScenarioEntry) -> CPUPlacement? {

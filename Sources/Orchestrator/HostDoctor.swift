@@ -64,8 +64,8 @@ public struct HostDoctor {
             CurlInfo.supportsHTTP2 ? "built with nghttp2" : "libcurl lacks HTTP/2: h2 scenarios cannot run", [])
 
         let path = environment["PATH"] ?? "/usr/bin:/bin"
-        for (tool, purpose, needed) in [("nginx", "reference sidecar and benchmark peer", [PathName.sidecar]),
-                                        ("haproxy", "reference sidecar", [PathName.sidecar]),
+        for (tool, purpose, needed) in [("nginx", "reference sidecar (sidecar.impl nginx) and benchmark peer", [PathName]()),
+                                        ("haproxy", "reference sidecar (sidecar.impl haproxy)", []),
                                         ("wrk", "benchmark peer (scripts/bench-loadgen.sh)", []),
                                         ("h2load", "HTTP/2 benchmark peer (scripts/bench-loadgen.sh)", []),
                                         ("clang", "builds the BPF programs", [PathName.ebpf, .sidecarEBPF]),

@@ -57,7 +57,14 @@ public final class ScenarioRunner {
 
     /// CPU sets for each component: the scenario's, checked against what this process may use, or a default that
     /// keeps the load generator apart from the server side (the last CPU for load, the others for the rest).
-    public static func placement(for scenario: Scenario, available: [Int]) throws -> (load: [Int], server: [Int]) {
+    /// Where each kind of component runs.
+    public struct Placement: Equatable, Sendable {
+        public var load: [Int]
+        public var server: [Int]
+        public var mesh: [Int]
+    }
+
+    public static func placement(for scenario: Scenario, available: [Int]) throws -> Placement {
         func check(_ list: [Int]?, _ key: String) throws -> [Int]? {
             guard let list else { return nil }
             for cpu in list where !available.contains(cpu) {
@@ -69,10 +76,11 @@ public final class ScenarioRunner {
         }
         let load = try check(scenario.cpus.load, "load")
         let server = try check(scenario.cpus.server, "server")
-        _ = try check(scenario.cpus.mesh, "mesh")
+        let mesh = try check(scenario.cpus.mesh, "mesh")
         let defaultLoad = available.count >= 2 ? [available[available.count - 1]] : available
         let defaultServer = available.count >= 2 ? Array(available.dropLast()) : available
-        return (load ?? defaultLoad, server ?? defaultServer)
+        // Sidecars share the server side's CPUs unless told otherwise: they are the server side's mesh.
+        return Placement(load: load ?? defaultLoad, server: server ?? defaultServer, mesh: mesh ?? server ?? defaultServer)
     }
 
     public func run() throws -> Outcome {
@@ -98,46 +106,69 @@ public final class ScenarioRunner {
             cgroups?.removeRootIfEmpty()
         }
 
-        var results: [PathName: [LoadResult]] = [:]
-        var placements: [PathName: [String: ComponentPlacement]] = [:]
-        var failures: [PathName: String] = [:]
-        let runnable = scenario.paths.filter { Self.unavailableReason($0) == nil }
+        // TLS material for mTLS between sidecars: a CA and two identities made for this run; the private keys are
+        // deleted when the run ends.
+        let needsTLS = scenario.paths.contains(.sidecar) && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
+        let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls") : nil
+        defer { tls?.removePrivateKeys() }
+
+        let variants = PathVariant.all(for: scenario)
+        var rounds: [PathVariant: [RoundOutcome]] = [:]
+        var failures: [PathVariant: String] = [:]
+        let runnable = variants.filter { Self.unavailableReason($0.path) == nil }
 
         roundLoop: for round in 1...scenario.rounds {
-            for path in runnable where failures[path] == nil {
+            for variant in runnable where failures[variant] == nil {
                 if runInterruptRequested != 0 { break roundLoop }
-                log("round \(round)/\(scenario.rounds): \(path)")
+                log("round \(round)/\(scenario.rounds): \(variant.name)")
                 do {
-                    let (result, placement) = try runDirect(
-                        path: path, round: round, cpus: cpus, cgroups: cgroups, runDirectory: runDirectory, logs: logs)
-                    results[path, default: []].append(result)
-                    placements[path] = placement
+                    let outcome = try runRound(variant, round: round, cpus: cpus, cgroups: cgroups, tls: tls,
+                                               runDirectory: runDirectory, logs: logs)
+                    rounds[variant, default: []].append(outcome)
                 } catch {
-                    failures[path] = "round \(round): \(error)"
-                    log("\(path) failed: \(error)")
+                    failures[variant] = "round \(round): \(error)"
+                    log("\(variant.name) failed: \(error)")
                 }
             }
         }
 
         var paths: [PathReport] = []
-        for path in scenario.paths {
-            if let reason = Self.unavailableReason(path) {
-                paths.append(PathReport(name: path.rawValue, status: .skipped, reason: reason))
+        for variant in variants {
+            if let reason = Self.unavailableReason(variant.path) {
+                var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
+                skipped.path = variant.path.rawValue
+                skipped.impl = variant.impl?.rawValue
+                paths.append(skipped)
                 continue
             }
-            let rounds = results[path] ?? []
-            var report = PathReport(name: path.rawValue, status: .ok, load: LoadResult.merge(rounds),
-                                    rounds: rounds.enumerated().map { RoundReport(round: $0.offset + 1, result: $0.element) },
-                                    components: placements[path] ?? [:])
-            if let failure = failures[path] {
+            let done = rounds[variant] ?? []
+            var report = PathReport(
+                name: variant.name, status: .ok, load: LoadResult.merge(done.map(\.result)),
+                rounds: done.enumerated().map { RoundReport(round: $0.offset + 1, result: $0.element.result) },
+                components: done.last?.placement ?? [:])
+            report.path = variant.path.rawValue
+            report.impl = variant.impl?.rawValue
+            if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
+                                          meshComponents: variant.meshComponents,
+                                          achievedRPS: report.load.achievedRPS, source: layout) {
+                report.cpu = usage.cpu
+                report.memoryMB = usage.memory
+            }
+            if let failure = failures[variant] {
                 report.status = .failed
                 report.reason = failure
-            } else if rounds.count < scenario.rounds {
+            } else if done.count < scenario.rounds {
                 report.status = .failed
-                report.reason = "interrupted after \(rounds.count) of \(scenario.rounds) rounds"
+                report.reason = "interrupted after \(done.count) of \(scenario.rounds) rounds"
             }
             if let note = cgroupNote, report.status == .ok { report.reason = note }
             paths.append(report)
+        }
+        // Added latency against `direct` from this same run; without a direct baseline there is nothing to add to.
+        if let direct = paths.first(where: { $0.name == PathName.direct.rawValue && $0.status == .ok }) {
+            for i in paths.indices where paths[i].name != direct.name && paths[i].status == .ok {
+                paths[i].addedLatencyUs = AddedLatency(path: paths[i].load.latencyUs, direct: direct.load.latencyUs)
+            }
         }
 
         let report = RunReport(
@@ -152,52 +183,116 @@ public final class ScenarioRunner {
     /// Why a path cannot run in this build, or nil when it can.
     public static func unavailableReason(_ path: PathName) -> String? {
         switch path {
-        case .direct: return nil
-        case .sidecar, .ebpf, .sidecarEBPF:
-            return "the \(path) path is not available in this version of meshbench yet; only 'direct' runs"
+        case .direct, .sidecar: return nil
+        case .ebpf, .sidecarEBPF:
+            return "the \(path) path is not available in this version of meshbench yet"
         }
     }
 
-    /// One round of the direct path: `serve` on the server CPUs, `load` against it on the load CPUs.
-    func runDirect(path: PathName, round: Int, cpus: (load: [Int], server: [Int]), cgroups: LabCgroups?,
-                   runDirectory: String, logs: String) throws -> (LoadResult, [String: ComponentPlacement]) {
+    /// What one round of one path produced.
+    struct RoundOutcome {
+        var result: LoadResult
+        var placement: [String: ComponentPlacement]
+        var usage: WindowReport?
+        /// Resident set (peak, current) of the long-running components at the end of the load.
+        var residentSets: [String: (peak: UInt64, current: UInt64)]
+    }
+
+    /// One round of one path: the app, the path's proxies (if any) in front of it, then the load generator against
+    /// the front; CPU and memory of every component are read from its cgroup over the load's lifetime.
+    func runRound(_ variant: PathVariant, round: Int, cpus: Placement, cgroups: LabCgroups?, tls: LabTLSMaterial?,
+                  runDirectory: String, logs: String) throws -> RoundOutcome {
         let scenario = options.scenario
         let spec = scenario.load
-        let serverGroup = try cgroups?.create(path: path.rawValue, component: "server")
-        let loadGroup = try cgroups?.create(path: path.rawValue, component: "load")
+        let tag = "round\(round)-\(variant.fileTag)"
+        var started: [ComponentProcess] = []
+        defer { for c in started.reversed() { c.stop() } }
+        var placement: [String: ComponentPlacement] = [:]
+        var groups: [String: String] = [:]
 
+        func cgroup(_ component: String) throws -> (procs: [String], relative: String)? {
+            guard let g = try cgroups?.create(path: variant.fileTag, component: component) else { return nil }
+            groups[component] = g.relative
+            return g
+        }
+
+        // The app.
+        let serverGroup = try cgroup("server")
         let serverArgs = ["serve", "--listen", "127.0.0.1:0", "--response-size", String(spec.responseSize),
                           "--delay", scenario.server.delay.description, "--threads", String(scenario.server.threads)]
         let server = try ComponentProcess(
             name: "server", executable: options.executable, arguments: serverArgs,
-            cgroupProcs: serverGroup?.procs ?? [], cpus: cpus.server,
-            stderrPath: "\(logs)/round\(round)-\(path)-server.log")
+            cgroupProcs: serverGroup?.procs ?? [], cpus: cpus.server, stderrPath: "\(logs)/\(tag)-server.log")
         try server.start()
-        defer { server.stop() }
-        let address = try server.waitForLine(prefix: "listening on ", timeout: 15)
-        let serverCPUs = ChildPlacement.currentCPUs(pid: server.pid)
+        started.append(server)
+        var front = try server.waitForLine(prefix: "listening on ", timeout: 15)
+        placement["server"] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: server.pid),
+                                                 cgroup: serverGroup?.relative, command: serverArgs)
 
-        let jsonPath = "\(logs)/round\(round)-\(path)-load.json"
-        var loadArgs = ["load", "http://\(address)/", "--qps", spec.qps.description,
+        // The sidecars, inbound first so the outbound one has somewhere to send.
+        if variant.path == .sidecar, let impl = variant.impl {
+            let hops = scenario.sidecar.hops == 2 ? [SidecarRole.inbound, .outbound] : [.outbound]
+            for role in hops {
+                let name = "sidecar-\(role.rawValue)"
+                let group = try cgroup(name)
+                let side = role == .inbound ? tls?.inbound : tls?.outbound
+                let launch = try SidecarLauncher(
+                    impl: impl, role: role, upstream: front, tls: side, spec: scenario.sidecar,
+                    meshbench: options.executable, workDirectory: "\(runDirectory)/proxies/\(tag)-\(name)",
+                    logs: logs, tag: "\(tag)-\(name)")
+                let process = try ComponentProcess(
+                    name: name, executable: options.executable, arguments: launch.arguments,
+                    cgroupProcs: group?.procs ?? [], cpus: cpus.mesh, stderrPath: "\(logs)/\(tag)-\(name).log")
+                try process.start()
+                started.append(process)
+                front = try launch.waitUntilReady(process)
+                placement[name] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: process.pid),
+                                                     cgroup: group?.relative, command: launch.displayCommand)
+            }
+        }
+
+        // The load generator, with the accounting window around it.
+        let loadGroup = try cgroup("load")
+        let jsonPath = "\(logs)/\(tag)-load.json"
+        var loadArgs = ["load", "http://\(front)/", "--qps", spec.qps.description,
                         "--connections", String(spec.connections), "--method", spec.method.rawValue,
                         "--body-size", String(spec.requestSize), "--warmup", spec.warmup.description,
                         "--timeout", spec.timeout.description, "--json", jsonPath, "--quiet",
-                        "--progress-label", "round \(round)/\(scenario.rounds) \(path)"]
+                        "--progress-label", "round \(round)/\(scenario.rounds) \(variant.name)"]
         switch spec.stop {
         case .duration(let d): loadArgs += ["--duration", d.description]
         case .requests(let n): loadArgs += ["--requests", String(n)]
         }
         if spec.protocolKind == .h2 { loadArgs += ["--http2", "--streams", String(spec.streams)] }
+        var window: AccountingWindow?
+        var accountingNote: String?
+        do {
+            let components = groups.compactMapValues { layout.cgroups(at: $0) }
+            if !components.isEmpty { window = try AccountingWindow.start(components: components) }
+        } catch {
+            accountingNote = "\(error)"
+        }
         let toTerminal = options.verbose && isatty(STDERR_FILENO) == 1
         let load = try ComponentProcess(
             name: "load", executable: options.executable, arguments: loadArgs,
             cgroupProcs: loadGroup?.procs ?? [], cpus: cpus.load,
-            stderrPath: toTerminal ? nil : "\(logs)/round\(round)-\(path)-load.log")
+            stderrPath: toTerminal ? nil : "\(logs)/\(tag)-load.log")
         try load.start()
-        defer { load.stop() }
+        started.append(load)
         guard let status = load.waitForExit(timeout: maxLoadSeconds(spec)) else {
             throw LabError.runFailed("the load generator did not finish within \(Int(maxLoadSeconds(spec)))s")
         }
+        var usage: WindowReport?
+        do {
+            usage = try window?.finish()
+        } catch {
+            accountingNote = "\(error)"
+        }
+        var residentSets: [String: (peak: UInt64, current: UInt64)] = [:]
+        for component in started where component.name != "load" {
+            if let rss = component.residentSet() { residentSets[component.name] = rss }
+        }
+        if let note = accountingNote { log("accounting unavailable for \(variant.name): \(note)") }
         guard status == 0 else {
             throw LabError.runFailed("the load generator exited with status \(status); see \(logs)")
         }
@@ -210,11 +305,8 @@ public final class ScenarioRunner {
         } catch {
             throw LabError.runFailed("cannot read \(jsonPath): \(error)")
         }
-        let placement = [
-            "server": ComponentPlacement(cpus: serverCPUs, cgroup: serverGroup?.relative, command: serverArgs),
-            "load": ComponentPlacement(cpus: result.cpus ?? [], cgroup: loadGroup?.relative, command: loadArgs),
-        ]
-        return (result, placement)
+        placement["load"] = ComponentPlacement(cpus: result.cpus ?? [], cgroup: loadGroup?.relative, command: loadArgs)
+        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets)
     }
 
     /// The longest a load run may take before it is considered hung: its plan plus two timeouts and a margin.

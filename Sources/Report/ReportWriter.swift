@@ -6,6 +6,8 @@ public enum ReportWriter {
     public static func write(_ report: RunReport, to directory: String) throws {
         try JSONOutput.write(report, to: directory + "/report.json")
         for path in report.paths where path.status != .skipped && path.load.requests > 0 {
+            // `sidecar/nginx` names a file `sidecar-nginx`, never a subfolder.
+            let file = path.name.replacingOccurrences(of: "/", with: "-")
             let planned: String
             switch report.scenario.load.stop {
             case .duration(let d): planned = d.description
@@ -15,13 +17,13 @@ public enum ReportWriter {
                 result: path.load, labels: "\(report.scenario.name) \(path.name)",
                 requestTimeout: report.scenario.load.timeout, plannedDuration: planned,
                 version: "meshbench \(report.meshbenchVersion)")
-            try JSONOutput.write(fortio, to: "\(directory)/\(path.name).fortio.json")
+            try JSONOutput.write(fortio, to: "\(directory)/\(file).fortio.json")
             let corrected = LatencyHistogram(recordedValues: path.load.histograms?.corrected ?? [])
             let text = corrected.percentileDistribution()
             do {
-                try text.write(toFile: "\(directory)/\(path.name).hgrm", atomically: true, encoding: .utf8)
+                try text.write(toFile: "\(directory)/\(file).hgrm", atomically: true, encoding: .utf8)
             } catch {
-                throw LabError.runFailed("cannot write \(directory)/\(path.name).hgrm: \(error.localizedDescription)")
+                throw LabError.runFailed("cannot write \(directory)/\(file).hgrm: \(error.localizedDescription)")
             }
         }
     }

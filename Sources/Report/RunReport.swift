@@ -130,13 +130,22 @@ public struct PathReport: Codable, Sendable {
         case ok, skipped, failed
     }
 
+    /// The path and, for sidecar paths, the proxy: `sidecar` is the Swift sidecar, `sidecar/nginx` the nginx one.
     public var name: String
+    public var path: String?
+    public var impl: String?
     public var status: Status
     /// Why a path was skipped or failed, in words a user can act on.
     public var reason: String?
     public var load: LoadResult
     public var rounds: [RoundReport]
     public var components: [String: ComponentPlacement]
+    /// CPU per component from its cgroup over the measurement windows, and the mesh's share per 1000 rps.
+    public var cpu: PathCPU?
+    /// Memory per component from its cgroup, MB.
+    public var memoryMB: PathMemory?
+    /// This path's latency minus `direct`'s, measured in the same run (µs).
+    public var addedLatencyUs: AddedLatency?
 
     public init(name: String, status: Status, reason: String? = nil, load: LoadResult = LoadResult(),
                 rounds: [RoundReport] = [], components: [String: ComponentPlacement] = [:]) {
@@ -149,16 +158,23 @@ public struct PathReport: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, status, reason, rounds, components
+        case name, path, impl, status, reason, rounds, components, cpu
+        case memoryMB = "memory_mb"
+        case addedLatencyUs = "added_latency_us"
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
+        try c.encodeIfPresent(path, forKey: .path)
+        try c.encodeIfPresent(impl, forKey: .impl)
         try c.encode(status, forKey: .status)
         try c.encodeIfPresent(reason, forKey: .reason)
         try c.encode(rounds, forKey: .rounds)
         try c.encode(components, forKey: .components)
+        try c.encodeIfPresent(cpu, forKey: .cpu)
+        try c.encodeIfPresent(memoryMB, forKey: .memoryMB)
+        try c.encodeIfPresent(addedLatencyUs, forKey: .addedLatencyUs)
         // The load block sits beside name and status, as the schema promises (`paths[i].latency_us`).
         try load.encode(to: encoder)
     }
@@ -170,6 +186,136 @@ public struct PathReport: Codable, Sendable {
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
         rounds = try c.decodeIfPresent([RoundReport].self, forKey: .rounds) ?? []
         components = try c.decodeIfPresent([String: ComponentPlacement].self, forKey: .components) ?? [:]
+        path = try c.decodeIfPresent(String.self, forKey: .path)
+        impl = try c.decodeIfPresent(String.self, forKey: .impl)
+        cpu = try c.decodeIfPresent(PathCPU.self, forKey: .cpu)
+        memoryMB = try c.decodeIfPresent(PathMemory.self, forKey: .memoryMB)
+        addedLatencyUs = try c.decodeIfPresent(AddedLatency.self, forKey: .addedLatencyUs)
         load = try LoadResult(from: decoder)
+    }
+}
+
+/// CPU a path burned. `mesh_vcpu_per_1000rps` counts only the mesh's components (the sidecars; later the BPF
+/// programs), divided by the achieved rate in thousands — Istio's "vCPU per 1000 rps per proxy" is this divided by
+/// the number of proxies (`mesh_vcpu_per_1000rps_per_proxy`). Every component is listed so nothing is hidden.
+public struct PathCPU: Codable, Sendable, Equatable {
+    public var meshVCPUPer1000RPS: Double?
+    public var meshVCPUPer1000RPSPerProxy: Double?
+    public var meshVCPU: Double?
+    public var totalVCPU: Double
+    public var components: [String: ComponentCPU]
+    /// Host-wide softirq time over the windows: loopback packet processing charged to no cgroup.
+    public var hostSoftirqSeconds: Double?
+    public var windowSeconds: Double
+    /// Where the numbers come from, e.g. "cgroup v1 cpuacct".
+    public var source: String
+
+    public init(meshVCPUPer1000RPS: Double?, meshVCPUPer1000RPSPerProxy: Double?, meshVCPU: Double?,
+                totalVCPU: Double, components: [String: ComponentCPU], hostSoftirqSeconds: Double?,
+                windowSeconds: Double, source: String) {
+        self.meshVCPUPer1000RPS = meshVCPUPer1000RPS
+        self.meshVCPUPer1000RPSPerProxy = meshVCPUPer1000RPSPerProxy
+        self.meshVCPU = meshVCPU
+        self.totalVCPU = totalVCPU
+        self.components = components
+        self.hostSoftirqSeconds = hostSoftirqSeconds
+        self.windowSeconds = windowSeconds
+        self.source = source
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case meshVCPUPer1000RPS = "mesh_vcpu_per_1000rps"
+        case meshVCPUPer1000RPSPerProxy = "mesh_vcpu_per_1000rps_per_proxy"
+        case meshVCPU = "mesh_vcpu"
+        case totalVCPU = "total_vcpu"
+        case components
+        case hostSoftirqSeconds = "host_softirq_s"
+        case windowSeconds = "window_s"
+        case source
+    }
+}
+
+public struct ComponentCPU: Codable, Sendable, Equatable {
+    public var vcpu: Double
+    public var userSeconds: Double
+    public var systemSeconds: Double
+
+    public init(vcpu: Double, userSeconds: Double, systemSeconds: Double) {
+        self.vcpu = vcpu
+        self.userSeconds = userSeconds
+        self.systemSeconds = systemSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vcpu
+        case userSeconds = "user_s"
+        case systemSeconds = "sys_s"
+    }
+}
+
+public struct PathMemory: Codable, Sendable, Equatable {
+    /// The largest cgroup peak of any one mesh component (per proxy, as Istio states it).
+    public var meshPeak: Double?
+    /// The largest resident-set peak of any one mesh component.
+    public var meshRSSPeak: Double?
+    public var components: [String: ComponentMemory]
+    public var source: String
+
+    public init(meshPeak: Double?, meshRSSPeak: Double? = nil, components: [String: ComponentMemory], source: String) {
+        self.meshPeak = meshPeak
+        self.meshRSSPeak = meshRSSPeak
+        self.components = components
+        self.source = source
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case meshPeak = "mesh_peak"
+        case meshRSSPeak = "mesh_rss_peak"
+        case components, source
+    }
+}
+
+public struct ComponentMemory: Codable, Sendable, Equatable {
+    /// Peak over the measurement windows, MB; nil where the kernel keeps no peak. This is what the cgroup was
+    /// charged: anonymous memory plus page cache this cgroup touched first (shared libraries already cached by
+    /// another process are charged there), as container memory metrics count it.
+    public var peak: Double?
+    /// At the end of the last window, MB.
+    public var current: Double?
+    /// The process's own resident set (VmHWM, VmRSS from /proc), MB: shared pages included, for comparison with
+    /// `top` and `ps`.
+    public var rssPeak: Double?
+    public var rss: Double?
+
+    public init(peak: Double?, current: Double?, rssPeak: Double? = nil, rss: Double? = nil) {
+        self.peak = peak
+        self.current = current
+        self.rssPeak = rssPeak
+        self.rss = rss
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case peak, current
+        case rssPeak = "rss_peak"
+        case rss
+    }
+}
+
+public struct AddedLatency: Codable, Sendable, Equatable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    /// Which latency the difference is taken of (`latency_us`: from the intended start).
+    public var basis: String
+
+    public init(p50: Double, p90: Double, p99: Double, basis: String = "latency_us") {
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.basis = basis
+    }
+
+    public init(path: LatencySummary, direct: LatencySummary) {
+        self.init(p50: path.p50 - direct.p50, p90: path.p90 - direct.p90, p99: path.p99 - direct.p99)
     }
 }

@@ -668,3 +668,70 @@ import Testing
         #expect(try JSONDecoder().decode(Scenario.self, from: data) == scenario)
     }
 }
+
+/// The `sidecar` block: implementations (one or a list), hops, features.
+struct SidecarScenarioTests {
+    let base = """
+        name: s
+        paths: [direct, sidecar]
+        load:
+          qps: 1000
+          connections: 16
+          duration: 10s
+
+        """
+
+    @Test func defaultsAreIstiosSetup() throws {
+        let s = try ScenarioLoader.parse(yaml: base, file: "s.yaml")
+        #expect(s.sidecar == SidecarSpec(implementations: [.swift], hops: 2, features: [.mtls, .metrics], threads: 1))
+    }
+
+    @Test func listsAndSingleWordsBothWork() throws {
+        let s = try ScenarioLoader.parse(yaml: base + """
+            sidecar:
+              impl: [swift, nginx, haproxy]
+              features: [mtls, metrics, access_log, retries]
+              threads: 2
+            """, file: "s.yaml")
+        #expect(s.sidecar.implementations == [.swift, .nginx, .haproxy])
+        #expect(s.sidecar.features == [.mtls, .metrics, .accessLog, .retries])
+        #expect(s.sidecar.threads == 2)
+        let one = try ScenarioLoader.parse(yaml: base + "sidecar:\n  impl: nginx\n  features: []\n", file: "s.yaml")
+        #expect(one.sidecar.implementations == [.nginx] && one.sidecar.features.isEmpty)
+    }
+
+    @Test func oneHopDropsTheDefaultMTLSAndRefusesAnExplicitOne() throws {
+        let s = try ScenarioLoader.parse(yaml: base + "sidecar:\n  hops: 1\n", file: "s.yaml")
+        #expect(s.sidecar.hops == 1 && s.sidecar.features == [.metrics])
+        #expect(throws: LabError.self) {
+            try ScenarioLoader.parse(yaml: base + "sidecar:\n  hops: 1\n  features: [mtls]\n", file: "s.yaml")
+        }
+    }
+
+    @Test(arguments: [
+        ("sidecar:\n  impl: envoy\n", "s.yaml:8:", "'impl' must be one of swift, nginx, haproxy"),
+        ("sidecar:\n  impl: [nginx, nginx]\n", "s.yaml:8:", "twice"),
+        ("sidecar:\n  hops: 3\n", "s.yaml:8:", "'hops' must be an integer from 1 to 2"),
+        ("sidecar:\n  features: [mtsl]\n", "s.yaml:8:", "did you mean 'mtls'"),
+        ("sidecar:\n  impls: swift\n", "s.yaml:8:", "unknown key 'impls'"),
+    ])
+    func badSidecarBlocksNameTheLine(tail: String, line: String, message: String) {
+        do {
+            _ = try ScenarioLoader.parse(yaml: base + tail, file: "s.yaml")
+            Issue.record("accepted: \(tail)")
+        } catch let e as LabError {
+            #expect(e.message.contains(line), "\(e.message)")
+            #expect(e.message.contains(message), "\(e.message)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    @Test func theSidecarBlockRoundTripsThroughJSON() throws {
+        let s = try ScenarioLoader.parse(yaml: base + "sidecar:\n  impl: [haproxy]\n  hops: 2\n", file: "s.yaml")
+        let data = try JSONEncoder().encode(s)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"impl\":[\"haproxy\"]"))
+        #expect(try JSONDecoder().decode(Scenario.self, from: data) == s)
+    }
+}

@@ -125,13 +125,14 @@ struct MeshbenchCLITests {
         #expect(missing.status == 2)
     }
 
-    /// The whole pipeline: a scenario with two rounds of `direct` and a path this version cannot run.
-    @Test func runWritesAReportWithTheDirectPath() throws {
+    /// The whole pipeline: two interleaved rounds of `direct` and of the Swift sidecar pair with mTLS and metrics,
+    /// plus a path this version cannot run.
+    @Test func runWritesAReportWithDirectAndSidecarPaths() throws {
         let dir = try tempDir()
         let file = dir + "/e2e.yaml"
         try """
             name: e2e
-            paths: [direct, sidecar]
+            paths: [direct, sidecar, ebpf]
             rounds: 2
             load:
               qps: 200
@@ -150,33 +151,53 @@ struct MeshbenchCLITests {
         #expect(host["kernel"] != nil && host["cpus"] != nil && host["cgroup_layout"] != nil)
         #expect((report["scenario"] as? [String: Any])?["name"] as? String == "e2e")
         let paths = try #require(report["paths"] as? [[String: Any]])
-        #expect(paths.map { $0["name"] as? String } == ["direct", "sidecar"])
-        let direct = paths[0]
-        #expect(direct["status"] as? String == "ok")
-        #expect(direct["requests"] as? Int == 400, "two rounds of 200 requests")
-        #expect(direct["errors"] as? Int == 0)
-        #expect(direct["achieved_rps"] as? Double != nil)
-        for block in ["latency_us", "latency_uncorrected_us"] {
-            let l = try #require(direct[block] as? [String: Any])
-            for key in ["p50", "p75", "p90", "p99", "p999", "max", "mean"] { #expect(l[key] is Double || l[key] is Int) }
+        #expect(paths.map { $0["name"] as? String } == ["direct", "sidecar", "ebpf"])
+        for path in paths.prefix(2) {
+            let name = path["name"] as? String ?? "?"
+            #expect(path["status"] as? String == "ok", "\(name): \(path["reason"] ?? "")")
+            #expect(path["requests"] as? Int == 400, "\(name): two rounds of 200 requests")
+            #expect(path["errors"] as? Int == 0, "\(name)")
+            #expect(path["achieved_rps"] as? Double != nil)
+            for block in ["latency_us", "latency_uncorrected_us"] {
+                let l = try #require(path[block] as? [String: Any])
+                for key in ["p50", "p75", "p90", "p99", "p999", "max", "mean"] {
+                    #expect(l[key] is Double || l[key] is Int, "\(name) \(block).\(key)")
+                }
+            }
+            #expect((path["rounds"] as? [Any])?.count == 2)
         }
-        #expect((direct["rounds"] as? [Any])?.count == 2)
-        let components = try #require(direct["components"] as? [String: [String: Any]])
-        #expect(Set(components.keys) == ["load", "server"])
+        let direct = paths[0]
+        let sidecar = paths[1]
+        let components = try #require(sidecar["components"] as? [String: [String: Any]])
+        #expect(Set(components.keys) == ["load", "server", "sidecar-outbound", "sidecar-inbound"])
+        #expect(Set((direct["components"] as? [String: Any] ?? [:]).keys) == ["load", "server"])
+        let added = try #require(sidecar["added_latency_us"] as? [String: Any])
+        #expect(added["p50"] != nil && added["p90"] != nil && added["p99"] != nil)
+        #expect(direct["added_latency_us"] == nil)
         if geteuid() == 0 {
-            #expect((components["server"]?["cgroup"] as? String)?.hasSuffix("/direct/server") == true)
-            // Pinned apart when the host has two CPUs or more.
+            #expect((components["server"]?["cgroup"] as? String)?.hasSuffix("/sidecar/server") == true)
             let load = components["load"]?["cpus"] as? [Int] ?? []
             let server = components["server"]?["cpus"] as? [Int] ?? []
             if ProcessInfo.processInfo.activeProcessorCount >= 2 {
                 #expect(!load.isEmpty && Set(load).isDisjoint(with: server), "load \(load) server \(server)")
             }
+            // Accounting from the cgroups: every component, and the mesh's share.
+            let cpu = try #require(sidecar["cpu"] as? [String: Any])
+            let cpuComponents = try #require(cpu["components"] as? [String: [String: Any]])
+            #expect(Set(cpuComponents.keys) == ["load", "server", "sidecar-outbound", "sidecar-inbound"])
+            #expect((cpu["mesh_vcpu_per_1000rps"] as? Double ?? 0) > 0)
+            #expect((cpuComponents["sidecar-inbound"]?["vcpu"] as? Double ?? 0) > 0)
+            let memory = try #require(sidecar["memory_mb"] as? [String: Any])
+            #expect((memory["mesh_peak"] as? Double ?? 0) > 0)
+            #expect((direct["cpu"] as? [String: Any])?["mesh_vcpu_per_1000rps"] == nil, "direct has no mesh")
         }
-        #expect(paths[1]["status"] as? String == "skipped")
-        #expect((paths[1]["reason"] as? String)?.isEmpty == false)
+        #expect(paths[2]["status"] as? String == "skipped")
+        #expect((paths[2]["reason"] as? String)?.isEmpty == false)
         #expect(FileManager.default.fileExists(atPath: runDir + "/direct.fortio.json"))
+        #expect(FileManager.default.fileExists(atPath: runDir + "/sidecar.fortio.json"))
         #expect(FileManager.default.fileExists(atPath: runDir + "/direct.hgrm"))
-        // The lab's cgroups are gone when the run ends.
+        // Private keys do not outlive the run; the lab's cgroups are gone.
+        #expect(!FileManager.default.fileExists(atPath: runDir + "/tls/inbound-key.pem"))
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified/meshbench")) ?? []
         #expect(!leftovers.contains { $0.hasSuffix("-e2e") })
     }

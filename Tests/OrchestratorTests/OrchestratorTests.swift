@@ -42,11 +42,33 @@ struct PlacementTests {
         }
     }
 
-    @Test func onlyDirectRunsInThisVersion() {
+    @Test func directAndSidecarRunInThisVersion() {
         #expect(ScenarioRunner.unavailableReason(.direct) == nil)
-        for p in [PathName.sidecar, .ebpf, .sidecarEBPF] {
+        #expect(ScenarioRunner.unavailableReason(.sidecar) == nil)
+        for p in [PathName.ebpf, .sidecarEBPF] {
             #expect(ScenarioRunner.unavailableReason(p)?.contains("not available") == true)
         }
+    }
+
+    @Test func sidecarsShareTheServerSideCPUsByDefault() throws {
+        let p = try ScenarioRunner.placement(for: scenario(), available: [0, 1])
+        #expect(p.mesh == [0])
+        let own = try ScenarioRunner.placement(
+            for: Scenario(name: "t", paths: [.sidecar],
+                          load: LoadSpec(qps: .rate(100), connections: 1, stop: .duration(.seconds(1))),
+                          cpus: CPUPlacement(load: [1], server: [0], mesh: [1])),
+            available: [0, 1])
+        #expect(own.mesh == [1])
+    }
+
+    @Test func variantsNameTheReferenceProxies() {
+        let s = Scenario(name: "t", paths: [.direct, .sidecar],
+                         load: LoadSpec(qps: .rate(100), connections: 1, stop: .duration(.seconds(1))),
+                         sidecar: SidecarSpec(implementations: [.swift, .nginx, .haproxy]))
+        let v = PathVariant.all(for: s)
+        #expect(v.map(\.name) == ["direct", "sidecar", "sidecar/nginx", "sidecar/haproxy"])
+        #expect(v.map(\.fileTag) == ["direct", "sidecar", "sidecar-nginx", "sidecar-haproxy"])
+        #expect(v[0].meshComponents.isEmpty && v[2].meshComponents == ["sidecar-outbound", "sidecar-inbound"])
     }
 }
 

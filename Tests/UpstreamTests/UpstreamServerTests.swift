@@ -343,8 +343,14 @@ struct UpstreamServerTests {
         let h1 = try await HTTP1TestConnection.connect(port: port)
         let h2 = try await HTTP2TestConnection.connect(port: port)
         let idle = try await HTTP1TestConnection.connect(port: port)
-        let h1Response = h1.send(.GET, "/?delay=150ms")
-        let h2Response = Task { try await h2.request(.GET, "/?delay=150ms") }
+        let h1Response = h1.send(.GET, "/?delay=1s")
+        let h2Response = Task { try await h2.request(.GET, "/?delay=1s") }
+        // Stop only once both requests are in the server (a fixed sleep is not enough on a loaded machine): the h2
+        // stream is counted when it opens, and the h1 request was sent before it on an already open connection.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while server.stats.http2Streams < 1 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         try await Task.sleep(for: .milliseconds(50))
 
         try await server.stop()

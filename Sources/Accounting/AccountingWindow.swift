@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A cgroup in one hierarchy: which hierarchy, and the path below its root.
+public struct CgroupLocation: Equatable, Sendable, CustomStringConvertible {
+    public var source: CgroupSource
+    /// Relative to the hierarchy root, e.g. `meshbench/RUN/direct/server`.
+    public var path: String
+
+    public init(source: CgroupSource, path: String) {
+        self.source = source
+        self.path = path
+    }
+
+    public var description: String { "\(path) in \(source)" }
+}
+
+/// Where one component's CPU and memory are accounted. On hybrid hosts these are different hierarchies.
+public struct ComponentCgroups: Equatable, Sendable {
+    public var cpu: CgroupLocation
+    /// nil when no hierarchy on the host holds the memory controller: the component's memory is then not reported.
+    public var memory: CgroupLocation?
+
+    public init(cpu: CgroupLocation, memory: CgroupLocation?) {
+        self.cpu = cpu
+        self.memory = memory
+    }
+}
+
+extension CgroupLayout {
+    /// The cgroup at `path` (relative to the hierarchy roots) in the hierarchies this host accounts CPU and memory
+    /// in, or nil when there is no CPU accounting at all.
+    public func cgroups(at path: String) -> ComponentCgroups? {
+        guard let cpu = cpuSource else { return nil }
+        return ComponentCgroups(
+            cpu: CgroupLocation(source: cpu, path: path),
+            memory: memorySource.map { CgroupLocation(source: $0, path: path) })
+    }
+}
+
+/// What one component used during a window.
+public struct ComponentUsage: Equatable, Sendable {
+    /// CPU time over the window (integer nanoseconds; see `CPUSample`).
+    public var cpu: CPUSample
+    /// CPU seconds per wall second: 1.0 is one CPU kept busy for the whole window.
+    public var vcpu: Double
+    public var userSeconds: Double { cpu.userSeconds }
+    public var systemSeconds: Double { cpu.systemSeconds }
+    public var cpuSeconds: Double { cpu.totalSeconds }
+    /// Memory at the end of the window; nil when the host accounts no memory.
+    public var memory: MemorySample?
+    /// Whether `peakBytes` covers the window only (the peak was reset at the start) or the cgroup's whole life.
+    public var peakIsWindowOnly: Bool
+    /// Why the peak could not be reset, when it could not.
+    public var peakResetFailure: String?
+
+    public var peakBytes: UInt64? { memory?.peakBytes }
+    public var currentBytes: UInt64? { memory?.currentBytes }
+
+    public init(cpu: CPUSample, vcpu: Double, memory: MemorySample?, peakIsWindowOnly: Bool,
+                peakResetFailure: String?) {
+        self.cpu = cpu
+        self.vcpu = vcpu
+        self.memory = memory
+        self.peakIsWindowOnly = peakIsWindowOnly
+        self.peakResetFailure = peakResetFailure
+    }
+}
+
+/// The result of an accounting window.
+public struct WindowReport: Equatable, Sendable {
+    /// CLOCK_MONOTONIC time between the start and the end snapshot.
+    public var wallSeconds: Double
+    public var components: [String: ComponentUsage]
+    /// Host CPU ticks over the window (all CPUs and per CPU), from /proc/stat.
+    public var host: ProcStatSample
+
+    public init(wallSeconds: Double, components: [String: ComponentUsage], host: ProcStatSample) {
+        self.wallSeconds = wallSeconds
+        self.components = components
+        self.host = host
+    }
+
+    /// Softirq seconds over the window on all CPUs: loopback network processing lands there and in no cgroup.
+    public var hostSoftirqSeconds: Double { host.total.softirq }
+    /// Softirq seconds per CPU, to tell the load generator's CPUs from the server side's when they are pinned apart.
+    public var softirqSecondsPerCPU: [Int: Double] { host.perCPU.mapValues(\.softirq) }
+}
+
+/// A measurement window over a set of named components: start it before the load, finish it after, and get each
+/// component's vCPU, user/system time and memory peak, plus the host's softirq time, over exactly that interval.
+///
+/// Starting resets every component's memory peak (where the kernel allows), so peaks belong to the window and not to
+/// the warm-up before it. Holds the v2 peak descriptors until it is released.
+public struct AccountingWindow: Sendable {
+    public let components: [String: ComponentCgroups]
+    public let startNanoseconds: UInt64
+    let clock: @Sendable () -> UInt64
+    let cpuReader: CgroupCPUReader
+    let memoryReader: CgroupMemoryReader
+    let procStatReader: ProcStatReader
+    let startCPU: [String: CPUSample]
+    let startHost: ProcStatSample
+    let peakResets: [String: PeakReset]
+
+    /// CLOCK_MONOTONIC in nanoseconds: never the wall clock, which can step during a run.
+    public static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Takes the start snapshot.
+    ///
+    /// - Parameters:
+    ///   - root: filesystem root for cgroup mounts and /proc ("/" on a host, a fixture directory in tests).
+    ///   - ticksPerSecond: USER_HZ for /proc/stat.
+    ///   - resetPeaks: reset each component's memory peak first (false keeps whole-life peaks).
+    ///   - clock: monotonic nanoseconds; injected by tests.
+    public static func start(
+        components: [String: ComponentCgroups],
+        root: String = "/",
+        ticksPerSecond: UInt64 = ProcStatReader.clockTicksPerSecond,
+        resetPeaks: Bool = true,
+        clock: @escaping @Sendable () -> UInt64 = { AccountingWindow.monotonicNanoseconds() }
+    ) throws -> AccountingWindow {
+        let cpuReader = CgroupCPUReader(root: root)
+        let memoryReader = CgroupMemoryReader(root: root)
+        let procStatReader = ProcStatReader(root: root, ticksPerSecond: ticksPerSecond)
+        var resets: [String: PeakReset] = [:]
+        if resetPeaks {
+            for (name, cgroups) in components {
+                if let memory = cgroups.memory {
+                    resets[name] = memoryReader.resetPeak(memory.source, path: memory.path)
+                }
+            }
+        }
+        // The clock is read right before the counters at the start and right after them at the end, so the wall
+        // interval encloses the CPU interval and vCPU is never overstated by the time the reads take.
+        let start = clock()
+        var cpu: [String: CPUSample] = [:]
+        for (name, cgroups) in components {
+            cpu[name] = try cpuReader.read(cgroups.cpu.source, path: cgroups.cpu.path)
+        }
+        let host = try procStatReader.read()
+        return AccountingWindow(
+            components: components, startNanoseconds: start, clock: clock, cpuReader: cpuReader,
+            memoryReader: memoryReader, procStatReader: procStatReader, startCPU: cpu, startHost: host,
+            peakResets: resets)
+    }
+
+    /// Takes the end snapshot and returns the usage over the window. Can be called more than once (each call
+    /// measures from the same start).
+    public func finish() throws -> WindowReport {
+        let host = try procStatReader.read()
+        var cpuEnd: [String: CPUSample] = [:]
+        for (name, cgroups) in components {
+            cpuEnd[name] = try cpuReader.read(cgroups.cpu.source, path: cgroups.cpu.path)
+        }
+        let end = clock()
+        let wallNanoseconds = end >= startNanoseconds ? end - startNanoseconds : 0
+        let wallSeconds = Double(wallNanoseconds) / 1e9
+
+        var usage: [String: ComponentUsage] = [:]
+        for (name, cgroups) in components {
+            guard let begin = startCPU[name], let last = cpuEnd[name] else { continue }
+            guard let delta = last.delta(since: begin) else {
+                let dir = cpuReader.directory(of: cgroups.cpu.source, path: cgroups.cpu.path)
+                let file = cgroups.cpu.source.isV2 ? "cpu.stat" : "cpuacct.usage"
+                throw AccountingError.counterWentBackwards(
+                    path: dir + "/" + file, start: begin.totalNanoseconds, end: last.totalNanoseconds)
+            }
+            var memory: MemorySample?
+            var windowOnly = false
+            var failure: String?
+            if let m = cgroups.memory {
+                let reset = peakResets[name]
+                memory = try memoryReader.read(m.source, path: m.path, peak: reset?.handle)
+                windowOnly = reset?.worked ?? false
+                if case .notReset(let reason)? = reset { failure = reason }
+            }
+            // A zero-length window has no rate; 0 rather than infinity keeps reports and JSON finite.
+            let vcpu = wallNanoseconds > 0 ? delta.totalSeconds / wallSeconds : 0
+            usage[name] = ComponentUsage(
+                cpu: delta, vcpu: vcpu, memory: memory, peakIsWindowOnly: windowOnly, peakResetFailure: failure)
+        }
+        return WindowReport(wallSeconds: wallSeconds, components: usage, host: host.delta(since: startHost))
+    }
+}
+
+extension CgroupSource {
+    /// Whether this is the cgroup v2 hierarchy.
+    public var isV2: Bool {
+        if case .v2 = self { return true }
+        return false
+    }
+}

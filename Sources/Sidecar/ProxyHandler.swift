@@ -1,0 +1,689 @@
+import NIOCore
+import NIOHTTP1
+
+/// Forwards the requests of one downstream HTTP/1.1 connection, or of one HTTP/2 stream, to pooled upstream
+/// connections and streams the responses back.
+///
+/// Both downstream protocols reach this handler as `HTTPServerRequestPart`s (NIO's HTTP/1 decoder behind its
+/// pipelining handler, or the HTTP/2 stream codec), so one handler serves both, one request at a time.
+///
+/// Forwarding follows the connect-proxy example's GlueHandler: a read on one side becomes a write on the other, a
+/// read-complete becomes a flush, and a side that cannot take more stops the other side's reads (`read` is held back
+/// here for the request body and in `UpstreamConnectionHandler` for the response body) until its writability returns.
+/// Nothing is buffered beyond one read's worth, except a request body kept for a retry when retries are on.
+///
+/// Errors become the statuses a production proxy gives: 503 when no connection could be made, 502 when the upstream
+/// went away before answering, 504 when it did not answer in time, 400 and 431 for requests that cannot be parsed.
+/// A response that has started cannot become an error status, so a failure after that resets the downstream (closes
+/// the HTTP/1 connection, or resets the HTTP/2 stream). Every failure ends this request or connection and only it.
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// No request: waiting for a head.
+        case idle
+        /// A request is waiting for an upstream connection: a new one, a pooled one freeing up, or a retry's back-off.
+        case awaitingUpstream
+        case forwarding(UpstreamConnectionHandler)
+        /// The response is complete (or was a local reply) but the request body is still arriving; it is dropped.
+        case responded
+        case closed
+    }
+
+    /// What the pending timer is for. Only the slow paths schedule one: waiting for a connection, backing off.
+    private enum TimerPurpose {
+        case waitingForConnection
+        case backoff
+    }
+
+    /// One request's bookkeeping, replaced at every request head.
+    private struct Exchange {
+        /// The head as it goes upstream; kept for a retry.
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        var requestID = ""
+        var downstreamVersion = HTTPVersion.http1_1
+        /// The downstream connection stays open after the response (always true on HTTP/2).
+        var keepAlive = true
+        /// The outgoing head frames a body; if not, body bytes are dropped instead of smuggled as a next request.
+        var framesBody = true
+        var startedAt = NIODeadline.uptimeNanoseconds(0)
+        var deadline = NIODeadline.uptimeNanoseconds(0)
+        var requestEnded = false
+        var trailers: HTTPHeaders?
+        var responseStarted = false
+        var status = 0
+        var attempts = 0
+        /// Retries are on, the method is idempotent and the body so far fits the replay buffer.
+        var retryable = false
+        var replayBytes = 0
+        /// Counted in the loop's retries in flight.
+        var isRetry = false
+        var lastFailedEndpoint: Int?
+        /// Request body bytes received and response body bytes sent.
+        var bytesIn = 0
+        var bytesOut = 0
+        /// The endpoint of the current attempt, while it is counted in that endpoint's active requests.
+        var endpoint: EndpointPool?
+        /// The endpoint of the latest attempt, for metrics and the access log.
+        var lastEndpoint: EndpointPool?
+        /// Counted in the loop's requests in flight; cleared when the request is accounted for.
+        var inFlight = false
+    }
+
+    private let loop: LoopContext
+    private let isHTTP2: Bool
+    /// The downstream peer's IP address for `x-forwarded-for`, worked out once per connection.
+    private let clientAddress: String?
+    /// The HTTP/1 connection's header and idle timer, told when a request starts and ends; nil on HTTP/2.
+    private let timeouts: DownstreamTimeoutHandler?
+
+    private var state: State = .idle
+    private var context: ChannelHandlerContext?
+    private var exchange = Exchange()
+    /// A `read` held back because the request cannot go anywhere yet.
+    private var pendingRead = false
+    /// Request parts that arrived before the upstream connection; reused from request to request.
+    private var queued = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
+    /// The request body so far, for a retry; only filled while `exchange.retryable`.
+    private var replay: [ByteBuffer] = []
+    private var timer: Scheduled<Void>?
+
+    init(loop: LoopContext, isHTTP2: Bool, clientAddress: String?, timeouts: DownstreamTimeoutHandler?) {
+        self.loop = loop
+        self.isHTTP2 = isHTTP2
+        self.clientAddress = clientAddress
+        self.timeouts = timeouts
+    }
+
+    // MARK: Downstream events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        abortExchange(status: 0)
+        state = .closed
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            receivedHead(head, context: context)
+        case .body(let buffer):
+            receivedBody(buffer)
+        case .end(let trailers):
+            receivedEnd(trailers)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .forwarding(let connection) = state {
+            connection.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        switch state {
+        case .awaitingUpstream:
+            pendingRead = true
+        case .forwarding(let connection) where !connection.isWritable:
+            pendingRead = true
+        case .idle, .forwarding, .responded, .closed:
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .forwarding(let connection) = state {
+            connection.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client went away: whatever is in flight for it is abandoned. An upstream connection mid-request cannot
+        // be reused, so it is closed rather than returned to the pool.
+        abortExchange(status: 0)
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let parserError = error as? HTTPParserError, !isHTTP2 {
+            // NIO's pipelining handler lets a reply through after a parser error; the connection closes after it,
+            // since the rest of its bytes cannot be framed.
+            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            rejectMalformedRequest(status: status, context: context)
+            return
+        }
+        abortExchange(status: 0)
+        state = .closed
+        context.close(promise: nil)
+    }
+
+    private var exchangeActive: Bool {
+        switch state {
+        case .awaitingUpstream, .forwarding, .responded: return true
+        case .idle, .closed: return false
+        }
+    }
+
+    private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard case .idle = state else {
+            // NIO's pipelining handler and the HTTP/2 codec never deliver a second head before the first request
+            // ended; if one arrives anyway, the framing of this connection cannot be trusted.
+            abortExchange(status: 0)
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
+        timeouts?.requestHeadReceived()
+        loop.counters.requests += 1
+
+        var outgoing = head
+        let rewrite = HeaderRewriting.rewriteRequest(
+            &outgoing,
+            clientAddress: clientAddress,
+            makeRequestID: loop.makeRequestID
+        )
+        let now = context.eventLoop.now
+        exchange = Exchange(
+            head: outgoing,
+            requestID: rewrite.requestID,
+            downstreamVersion: head.version,
+            // A request that asks to switch protocols makes NIO's HTTP/1 decoder stop parsing after it
+            // (apple/swift-nio#2570): answer it, then close, so that the client reconnects instead of hanging.
+            keepAlive: isHTTP2 || (head.isKeepAlive && !rewrite.asksUpgrade),
+            framesBody: rewrite.framesBody,
+            startedAt: now,
+            deadline: now + loop.requestTimeout,
+            retryable: loop.retryPolicy != nil && Self.isIdempotent(head.method),
+            inFlight: true
+        )
+        loop.requestsInFlight += 1
+        if !replay.isEmpty {
+            replay.removeAll(keepingCapacity: true)
+        }
+        queued.removeAll(keepingCapacity: true)
+
+        guard head.method != .CONNECT else {
+            // A sidecar forwards requests, it does not open tunnels.
+            exchange.keepAlive = false
+            state = .awaitingUpstream
+            localReply(.methodNotAllowed)
+            return
+        }
+        startAttempt()
+    }
+
+    private func receivedBody(_ buffer: ByteBuffer) {
+        exchange.bytesIn += buffer.readableBytes
+        switch state {
+        case .forwarding(let connection):
+            guard exchange.framesBody else { return }
+            keepForReplay(buffer)
+            connection.write(.body(.byteBuffer(buffer)))
+        case .awaitingUpstream:
+            guard exchange.framesBody else { return }
+            keepForReplay(buffer)
+            queued.append(.body(.byteBuffer(buffer)))
+        case .idle, .responded, .closed:
+            break
+        }
+    }
+
+    private func receivedEnd(_ trailers: HTTPHeaders?) {
+        switch state {
+        case .forwarding(let connection):
+            exchange.requestEnded = true
+            exchange.trailers = trailers
+            connection.write(.end(trailers))
+            connection.flush()
+        case .awaitingUpstream:
+            exchange.requestEnded = true
+            exchange.trailers = trailers
+            queued.append(.end(trailers))
+        case .responded:
+            exchange.requestEnded = true
+            state = .idle
+            timeouts?.exchangeFinished()
+            releaseHeldRead()
+        case .idle, .closed:
+            break
+        }
+    }
+
+    private func keepForReplay(_ buffer: ByteBuffer) {
+        guard exchange.retryable, let policy = loop.retryPolicy else { return }
+        if exchange.replayBytes + buffer.readableBytes <= policy.maxReplayBytes {
+            replay.append(buffer)
+            exchange.replayBytes += buffer.readableBytes
+        } else {
+            exchange.retryable = false
+            replay.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private func releaseHeldRead() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    /// RFC 9110 section 9.2.2: the methods a client may repeat without changing the outcome.
+    static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: return true
+        default: return false
+        }
+    }
+
+    // MARK: Attempts
+
+    private func startAttempt() {
+        let endpoint = loop.pool.pick(excluding: exchange.lastFailedEndpoint)
+        exchange.endpoint = endpoint
+        exchange.lastEndpoint = endpoint
+        exchange.attempts += 1
+        endpoint.activeRequests += 1
+        state = .awaitingUpstream
+        switch endpoint.lease(for: self) {
+        case .ready(let connection):
+            attach(connection)
+        case .waiting:
+            armTimer(at: exchange.deadline, for: .waitingForConnection)
+        }
+    }
+
+    /// The pool made or freed a connection for this request.
+    func leaseSucceeded(_ connection: UpstreamConnectionHandler, from endpoint: EndpointPool) {
+        guard case .awaitingUpstream = state, exchange.endpoint === endpoint else {
+            // This request gave up meanwhile; someone else may use the connection.
+            endpoint.checkIn(connection)
+            return
+        }
+        attach(connection)
+    }
+
+    /// The pool could not connect on this request's behalf.
+    func leaseFailed(_ error: Error, from endpoint: EndpointPool) {
+        guard case .awaitingUpstream = state, exchange.endpoint === endpoint else { return }
+        cancelTimer()
+        leaveEndpoint()
+        attemptFailed(status: .serviceUnavailable)
+    }
+
+    private func attach(_ connection: UpstreamConnectionHandler) {
+        cancelTimer()
+        state = .forwarding(connection)
+        connection.attach(self, deadline: exchange.deadline)
+        connection.write(.head(exchange.head))
+        while let part = queued.popFirst() {
+            connection.write(part)
+        }
+        connection.flush()
+        if connection.isWritable {
+            releaseHeldRead()
+        }
+    }
+
+    private func leaveEndpoint() {
+        if let endpoint = exchange.endpoint {
+            endpoint.activeRequests -= 1
+            exchange.endpoint = nil
+        }
+    }
+
+    /// An attempt failed before any response reached the client: retry if allowed, otherwise answer `status`.
+    private func attemptFailed(status: HTTPResponseStatus) {
+        if mayRetry() {
+            retry()
+        } else {
+            localReply(status)
+        }
+    }
+
+    private func mayRetry() -> Bool {
+        guard let policy = loop.retryPolicy, exchange.retryable, !exchange.responseStarted,
+            exchange.attempts <= policy.maxRetries
+        else { return false }
+        let otherRetries = loop.retriesInFlight - (exchange.isRetry ? 1 : 0)
+        return policy.budgetAllows(retriesInFlight: otherRetries, requestsInFlight: loop.requestsInFlight)
+    }
+
+    private func retry() {
+        loop.counters.retries += 1
+        exchange.lastEndpoint?.endpoint.metrics?.retries.increment()
+        if !exchange.isRetry {
+            exchange.isRetry = true
+            loop.retriesInFlight += 1
+        }
+        exchange.lastFailedEndpoint = exchange.lastEndpoint?.index
+        queued.removeAll(keepingCapacity: true)
+        for buffer in replay {
+            queued.append(.body(.byteBuffer(buffer)))
+        }
+        if exchange.requestEnded {
+            queued.append(.end(exchange.trailers))
+        }
+        state = .awaitingUpstream
+
+        let backoff = backoffNanoseconds(afterAttempt: exchange.attempts)
+        if backoff > 0, let context {
+            armTimer(at: context.eventLoop.now + .nanoseconds(backoff), for: .backoff)
+        } else {
+            startAttempt()
+        }
+    }
+
+    /// Envoy's back-off: uniformly random up to base * 2^(attempt-1), so that retries of many failed requests spread
+    /// out instead of arriving together.
+    private func backoffNanoseconds(afterAttempt attempt: Int) -> Int64 {
+        guard let base = loop.retryPolicy?.backoffBase.nanoseconds, base > 0 else { return 0 }
+        let ceiling = base << UInt64(min(max(attempt - 1, 0), 10))
+        return Int64(clamping: loop.nextRandom() % (ceiling + 1))
+    }
+
+    // MARK: Upstream events (from the leased UpstreamConnectionHandler)
+
+    var downstreamIsWritable: Bool { context?.channel.isWritable ?? true }
+
+    func upstreamRead(_ part: HTTPClientResponsePart, from connection: UpstreamConnectionHandler) {
+        guard case .forwarding(let current) = state, current === connection, let context else { return }
+        switch part {
+        case .head(var head):
+            let code = head.status.code
+            if code == 101 {
+                // The proxy stripped `Upgrade`, so a switch of protocols was never asked for; the connection now
+                // speaks something else and cannot carry this response.
+                state = .awaitingUpstream
+                connection.abandon()
+                leaveEndpoint()
+                localReply(.badGateway)
+                return
+            }
+            if code < 200 {
+                // 100 Continue and friends: the client may be waiting for one before it sends its body.
+                if exchange.downstreamVersion != .http1_0 {
+                    context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+                }
+                return
+            }
+            if code == 502 || code == 503 || code == 504, mayRetry() {
+                // The rest of this response is not wanted, so the connection is mid-message: close it.
+                state = .awaitingUpstream
+                connection.abandon()
+                leaveEndpoint()
+                retry()
+                return
+            }
+            exchange.responseStarted = true
+            exchange.status = Int(code)
+            HeaderRewriting.rewriteResponse(
+                &head,
+                downstreamVersion: exchange.downstreamVersion,
+                closeDownstream: !exchange.keepAlive
+            )
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+        case .body(let buffer):
+            exchange.bytesOut += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            responseCompleted(trailers: trailers, connection: connection, context: context)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable, case .forwarding = state {
+            releaseHeldRead()
+        }
+    }
+
+    /// The upstream connection closed while leased to this request.
+    func upstreamClosed(from connection: UpstreamConnectionHandler) {
+        guard case .forwarding(let current) = state, current === connection else { return }
+        if exchange.responseStarted {
+            resetDownstream()
+        } else {
+            state = .awaitingUpstream
+            leaveEndpoint()
+            attemptFailed(status: .badGateway)
+        }
+    }
+
+    /// The request's deadline passed while it was on `connection`.
+    func upstreamTimedOut(from connection: UpstreamConnectionHandler) {
+        guard case .forwarding(let current) = state, current === connection else { return }
+        state = .awaitingUpstream
+        connection.abandon()
+        leaveEndpoint()
+        if exchange.responseStarted {
+            resetDownstream()
+        } else {
+            // A timed-out request is not retried: its time is up whichever endpoint would answer.
+            localReply(.gatewayTimeout)
+        }
+    }
+
+    // MARK: Ending an exchange
+
+    private func responseCompleted(
+        trailers: HTTPHeaders?,
+        connection: UpstreamConnectionHandler,
+        context: ChannelHandlerContext
+    ) {
+        // Every state change happens before the final write: on HTTP/1 that write lets NIO's pipelining handler
+        // deliver the next pipelined request to this handler at once.
+        let requestEnded = exchange.requestEnded
+        state = requestEnded ? .idle : .responded
+        connection.finish(requestComplete: requestEnded)
+        leaveEndpoint()
+        account()
+        if requestEnded {
+            timeouts?.exchangeFinished()
+        }
+        let heldRead = pendingRead
+        pendingRead = false
+        if exchange.keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        } else {
+            state = .closed
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
+        if heldRead {
+            context.read()
+        }
+    }
+
+    /// Answers the request from the proxy itself (no upstream response to forward).
+    private func localReply(_ status: HTTPResponseStatus) {
+        guard let context else { return }
+        guard !exchange.responseStarted else {
+            resetDownstream()
+            return
+        }
+        cancelTimer()
+        exchange.responseStarted = true
+        exchange.status = Int(status.code)
+        loop.counters.localReplies += 1
+
+        let requestEnded = exchange.requestEnded
+        // An HTTP/1 request whose body is still coming cannot be skipped reliably: close after the reply, as Envoy
+        // does. An HTTP/2 stream is reset instead, which leaves the connection's other streams alone.
+        let closeConnection = !isHTTP2 && (!requestEnded || !exchange.keepAlive)
+        let resetStream = isHTTP2 && !requestEnded
+        state = closeConnection || resetStream ? .closed : .idle
+        account()
+        if requestEnded {
+            timeouts?.exchangeFinished()
+        }
+
+        let body = Self.localReplyBody(for: status)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain")
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        if closeConnection {
+            headers.add(name: "connection", value: "close")
+        }
+        let version = isHTTP2 ? exchange.downstreamVersion : .http1_1
+        let head = HTTPResponseHead(version: version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        if closeConnection || resetStream {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            releaseHeldRead()
+        }
+    }
+
+    /// Envoy's wording, so that people who know Envoy recognise the cause.
+    static func localReplyBody(for status: HTTPResponseStatus) -> String {
+        switch status {
+        case .serviceUnavailable: return "no healthy upstream: upstream connect error\n"
+        case .badGateway: return "upstream connect error or disconnect/reset before headers\n"
+        case .gatewayTimeout: return "upstream request timeout\n"
+        case .methodNotAllowed: return "CONNECT is not supported by this proxy\n"
+        default: return status.reasonPhrase + "\n"
+        }
+    }
+
+    /// A started response failed: the client must not take a truncated body for a whole one, so the stream ends
+    /// abruptly (the HTTP/1 connection closes, the HTTP/2 stream is reset).
+    private func resetDownstream() {
+        cancelTimer()
+        loop.counters.resetsAfterResponseStarted += 1
+        if case .forwarding(let connection) = state {
+            connection.abandon()
+        }
+        leaveEndpoint()
+        account()
+        state = .closed
+        context?.close(promise: nil)
+    }
+
+    /// An HTTP/1 request NIO's decoder could not parse: answered with `status` if no response has started, then the
+    /// connection closes.
+    private func rejectMalformedRequest(status: HTTPResponseStatus, context: ChannelHandlerContext) {
+        let responseStarted = exchangeActive && exchange.responseStarted
+        if exchangeActive {
+            abortExchange(status: Int(status.code))
+        }
+        state = .closed
+        guard !responseStarted else {
+            context.close(promise: nil)
+            return
+        }
+        loop.counters.localReplies += 1
+        var headers = HTTPHeaders()
+        headers.add(name: "content-length", value: "0")
+        headers.add(name: "connection", value: "close")
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Drops whatever the current request holds upstream (a queued wait, a leased connection) and accounts for it
+    /// with `status` unless a response status is known already.
+    private func abortExchange(status: Int) {
+        cancelTimer()
+        switch state {
+        case .awaitingUpstream:
+            exchange.endpoint?.cancel(self)
+        case .forwarding(let connection):
+            state = .awaitingUpstream
+            connection.abandon()
+        case .idle, .responded, .closed:
+            break
+        }
+        leaveEndpoint()
+        if exchange.inFlight && !exchange.responseStarted {
+            exchange.status = status
+        }
+        account()
+    }
+
+    /// Counts the request once: the loop's in-flight numbers, metrics and the access log when they are on.
+    private func account() {
+        guard exchange.inFlight else { return }
+        exchange.inFlight = false
+        loop.requestsInFlight -= 1
+        if exchange.isRetry {
+            loop.retriesInFlight -= 1
+        }
+        loop.counters.responses += 1
+
+        let metrics = exchange.lastEndpoint?.endpoint.metrics
+        let log = loop.accessLog
+        guard metrics != nil || log != nil else { return }
+        let elapsed = loop.eventLoop.now - exchange.startedAt
+        metrics?.record(
+            status: exchange.status,
+            seconds: Double(elapsed.nanoseconds) / 1e9,
+            bytesFromUpstream: exchange.bytesOut,
+            bytesToUpstream: exchange.bytesIn
+        )
+        log?.append(
+            method: exchange.head.method,
+            uri: exchange.head.uri,
+            status: exchange.status,
+            durationNanoseconds: elapsed.nanoseconds,
+            bytes: exchange.bytesOut,
+            upstream: exchange.lastEndpoint?.endpoint.label,
+            requestID: exchange.requestID
+        )
+    }
+
+    // MARK: Timer
+
+    private func armTimer(at deadline: NIODeadline, for purpose: TimerPurpose) {
+        guard let context else { return }
+        timer?.cancel()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            self.timer = nil
+            self.timerFired(purpose)
+        }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func timerFired(_ purpose: TimerPurpose) {
+        guard case .awaitingUpstream = state, let context else { return }
+        switch purpose {
+        case .waitingForConnection:
+            exchange.endpoint?.cancel(self)
+            leaveEndpoint()
+            localReply(.gatewayTimeout)
+        case .backoff:
+            if context.eventLoop.now >= exchange.deadline {
+                localReply(.gatewayTimeout)
+            } else {
+                startAttempt()
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ProxyHandler: Sendable {}

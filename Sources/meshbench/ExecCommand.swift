@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import LabCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Meshbench {
+    /// Starts another program (nginx, haproxy) as a lab component. `main` has already pinned this process, moved it
+    /// into its cgroups and set its death signal from the environment; execv keeps all three, so the real proxy runs
+    /// exactly where the scenario placed it, under the PID the orchestrator knows.
+    struct Exec: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "exec", abstract: "Run a program placed as a lab component (used by `meshbench run`).",
+            shouldDisplay: false)
+
+        @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
+        var command: [String] = []
+
+        func run() throws {
+            let args = command.first == "--" ? Array(command.dropFirst()) : command
+            guard let program = args.first, program.hasPrefix("/") else {
+                throw LabError.badInput("exec needs an absolute program path and its arguments")
+            }
+            var cArgs = args.map { strdup($0) } + [nil]
+            execv(program, &cArgs)
+            throw LabError.runFailed("cannot run \(program): \(String(cString: strerror(errno)))")
+        }
+    }
+}
