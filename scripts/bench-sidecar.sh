@@ -52,8 +52,9 @@ for p in r["paths"]:
         continue
     comps = p["cpu"]["components"]
     mems = (p.get("memory_mb") or {}).get("components", {})
-    parts = [f"{n} {c['vcpu']:.4f} vCPU / {(mems.get(n) or {}).get('peak') or 0:.1f} MB cgroup, "
-             f"{(mems.get(n) or {}).get('rss_peak') or 0:.1f} MB RSS" for n, c in sorted(comps.items())]
+    def mb(v): return "-" if v is None else f"{v:.1f}"
+    parts = [f"{n} {c['vcpu']:.4f} vCPU / {mb((mems.get(n) or {}).get('peak'))} MB cgroup, "
+             f"{mb((mems.get(n) or {}).get('rss_peak'))} MB RSS" for n, c in sorted(comps.items())]
     print(f"  {p['name']:18} " + "; ".join(parts) + f"; host softirq {p['cpu'].get('host_softirq_s', 0):.2f}s")
 print()
 swift, nginx = paths.get("sidecar"), paths.get("sidecar/nginx")

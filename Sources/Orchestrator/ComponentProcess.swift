@@ -35,8 +35,8 @@ public final class ComponentProcess {
         process.standardOutput = stdoutPipe
         process.standardInput = FileHandle.nullDevice
         if let stderrPath {
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            guard let handle = FileHandle(forWritingAtPath: stderrPath) else {
+            guard FileManager.default.createFile(atPath: stderrPath, contents: nil),
+                  let handle = FileHandle(forWritingAtPath: stderrPath) else {
                 throw LabError.runFailed("cannot open log file \(stderrPath)")
             }
             process.standardError = handle

@@ -1,3 +1,4 @@
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -45,7 +46,7 @@ enum DownstreamPipeline {
         } else {
             try sync.addHandler(timeouts)
             try sync.addHandler(
-                PrefaceSniffer { downstreamProtocol, channel in
+                ProtocolSniffer { downstreamProtocol, channel in
                     switch downstreamProtocol {
                     case .http1:
                         try configureHTTP1(

@@ -1,3 +1,4 @@
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2

@@ -1,4 +1,5 @@
 import LabCore
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 

@@ -66,9 +66,7 @@ extension Meshbench {
 
         func run() async throws {
             let configuration = try makeConfiguration()
-            signal(SIGTERM, SIG_IGN)
-            signal(SIGINT, SIG_IGN)
-            signal(SIGPIPE, SIG_IGN)
+            ServiceCommandSupport.takeOverSignals()
             let proxy = SidecarProxy(configuration: configuration)
             let port: Int
             do {
@@ -83,27 +81,13 @@ extension Meshbench {
                 print("metrics on \(HostPort(host: host, port: m))")
             }
             fflush(stdout)
-            let (stopSignal, continuation) = AsyncStream<Int32>.makeStream()
-            let sources = [SIGTERM, SIGINT].map { sig in
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler { continuation.yield(sig) }
-                source.resume()
-                return source
-            }
-            for await _ in stopSignal { break }
-            sources.forEach { $0.cancel() }
+            await ServiceCommandSupport.waitForStopSignal()
             try await proxy.stop()
         }
 
         func makeConfiguration() throws -> SidecarConfiguration {
             func address(_ text: String, _ flag: String) throws -> HostPort {
-                guard let a = HostPort.parse(text) else {
-                    throw LabError.badInput("\(flag) must be HOST:PORT, for example 127.0.0.1:8080, got '\(text)'")
-                }
-                if !allowRemote && !a.isLoopback {
-                    throw LabError.badInput("\(flag) \(text) is not a loopback address; pass --allow-remote to allow it")
-                }
-                return a
+                try ServiceCommandSupport.address(text, flag: flag, allowRemote: allowRemote)
             }
             let listenAddress = try address(listen, "--listen")
             let upstreams = try upstream.split(separator: ",").map { try address(String($0), "--upstream") }

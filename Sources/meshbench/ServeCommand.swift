@@ -34,13 +34,7 @@ extension Meshbench {
         var allowRemote = false
 
         func run() async throws {
-            guard let address = HostPort.parse(listen) else {
-                throw LabError.badInput("--listen must be HOST:PORT, for example 127.0.0.1:8080, got '\(listen)'")
-            }
-            if !allowRemote && !address.isLoopback {
-                throw LabError.badInput("--listen \(listen) is not a loopback address; pass --allow-remote to expose "
-                                        + "the server beyond this machine")
-            }
+            let address = try ServiceCommandSupport.address(listen, flag: "--listen", allowRemote: allowRemote)
             guard let size = ByteSize.parse(responseSize) else {
                 throw LabError.badInput("--response-size must be \(ByteSize.allowedForm), got '\(responseSize)'")
             }
@@ -51,10 +45,7 @@ extension Meshbench {
                                                       threads: threads)
             try configuration.validate()
 
-            // Signals arrive as events, not as handlers interrupting NIO threads.
-            signal(SIGTERM, SIG_IGN)
-            signal(SIGINT, SIG_IGN)
-            signal(SIGPIPE, SIG_IGN)
+            ServiceCommandSupport.takeOverSignals()
             let server = UpstreamServer(configuration: configuration)
             let port: Int
             do {
@@ -67,15 +58,7 @@ extension Meshbench {
             print("listening on \(HostPort(host: address.host, port: port))")
             fflush(stdout)
 
-            let (stopSignal, continuation) = AsyncStream<Int32>.makeStream()
-            let sources = [SIGTERM, SIGINT].map { sig in
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler { continuation.yield(sig) }
-                source.resume()
-                return source
-            }
-            for await _ in stopSignal { break }
-            sources.forEach { $0.cancel() }
+            await ServiceCommandSupport.waitForStopSignal()
             try await server.stop()
             let s = server.stats
             FileHandle.standardError.write(Data(

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// The protocol a connection speaks, decided from its first bytes.
-enum WireProtocol: Equatable, Sendable {
+public enum WireProtocol: Equatable, Sendable {
     case http1
     case http2
 }
@@ -10,22 +10,22 @@ enum WireProtocol: Equatable, Sendable {
 /// connection preface or cannot become it, then builds the matching pipeline, hands it the held bytes and leaves.
 ///
 /// One port for both protocols lets a scenario switch the load generator between HTTP/1.1 and HTTP/2 without
-/// restarting or reconfiguring the upstream. The preface may arrive split across reads, so bytes that are still a
+/// restarting or reconfiguring the upstream server or the sidecar (as an Envoy listener with both codecs does). The preface may arrive split across reads, so bytes that are still a
 /// prefix of it are held rather than judged. No HTTP/1 request line can start with the whole preface (`PRI` with the
 /// version `HTTP/2.0` is reserved for exactly this), so the decision is exact.
-final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+public final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
 
-    enum Verdict: Equatable {
+    public enum Verdict: Equatable {
         case undecided
         case decided(WireProtocol)
     }
 
-    static let http2Preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    public static let http2Preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
     /// The decision the bytes received so far allow.
-    static func verdict(for bytes: ByteBuffer) -> Verdict {
+    public static func verdict(for bytes: ByteBuffer) -> Verdict {
         let n = min(bytes.readableBytes, http2Preface.count)
         guard bytes.readableBytesView.prefix(n).elementsEqual(http2Preface.prefix(n)) else {
             return .decided(.http1)
@@ -42,11 +42,11 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     /// Adds the handlers for the decided protocol after this one. Called on the event loop, at most once.
     private let configure: (WireProtocol, Channel) throws -> Void
 
-    init(configure: @escaping (WireProtocol, Channel) throws -> Void) {
+    public init(configure: @escaping (WireProtocol, Channel) throws -> Void) {
         self.configure = configure
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .sniffing(let held) = state else {
             // Only reachable if removal failed; the bytes belong to whoever follows.
             context.fireChannelRead(data)
@@ -79,12 +79,12 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         state = .handedOver
         context.fireChannelInactive()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // A connection still undecided has no request in flight, so a graceful shutdown may simply close it.
         if event is ChannelShouldQuiesceEvent, case .sniffing = state {
             context.close(promise: nil)
@@ -93,7 +93,7 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }
 }
