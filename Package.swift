@@ -84,7 +84,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
-        .target(name: "KernelPath", dependencies: ["LabCore", "CLibbpf"], swiftSettings: swiftSettings),
+        // Compiles bpf/*.bpf.c with clang -target bpf and embeds the objects in KernelPath (BPFObjectsPlugin), so a
+        // plain `swift build` yields a binary that carries its kernel programs.
+        .executableTarget(name: "BPFEmbed", swiftSettings: swiftSettings),
+        .plugin(name: "BPFObjectsPlugin", capability: .buildTool(), dependencies: ["BPFEmbed"]),
+        .target(
+            name: "KernelPath", dependencies: ["LabCore", "CLibbpf"], swiftSettings: swiftSettings,
+            plugins: ["BPFObjectsPlugin"]
+        ),
         .target(name: "Accounting", dependencies: ["LabCore"], swiftSettings: swiftSettings),
         .target(
             name: "Orchestrator",
@@ -132,6 +139,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "KernelPathTests", dependencies: ["KernelPath"], swiftSettings: swiftSettings),
         .testTarget(name: "AccountingTests", dependencies: ["Accounting"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),

@@ -1,0 +1,451 @@
+import CLibbpf
+import Foundation
+
+/// The lab's kernel data path (bpf/mesh.bpf.c) loaded into the kernel, with the links that attach it.
+///
+/// Every attachment is a bpf_link held by this object and never pinned (DESIGN.md, process model): `detach()`,
+/// `deinit` or the death of the process closes the links and the kernel detaches the programs, so a killed run cannot
+/// leave a connect4 rewriting connections to a dead sidecar. Nothing is ever attached to the root cgroup.
+///
+/// Not thread-safe: one owner (the orchestrator) configures and reads it.
+public final class MeshPrograms {
+    /// What `cgroup/connect4` does with a connect to a registered service address.
+    public enum Mode: Equatable, Sendable {
+        /// The `ebpf` path: pick a random backend of the service (Cilium's slot scheme) and connect there.
+        case balance
+        /// The `sidecar-ebpf` path: record the original destination and connect to the outbound sidecar instead;
+        /// the sidecar reads the original destination with getsockopt(SOL_IP, SO_ORIGINAL_DST).
+        case steer(sidecar: IPv4Endpoint)
+    }
+
+    /// The programs in mesh.bpf.c, by ELF function name.
+    public enum Program: String, CaseIterable, Sendable {
+        case sockops = "mesh_sockops"
+        case skMsg = "mesh_sk_msg"
+        case connect4 = "mesh_connect4"
+        case getsockopt = "mesh_getsockopt"
+    }
+
+    /// The highest service id + 1; ids index the kernel's stats array, 0 stands for "no service".
+    public static let maxServices = UInt32(MB_MAX_SERVICES)
+
+    private var object: OpaquePointer?
+    /// libbpf parses the ELF from this buffer during open and load; it is freed with the object.
+    private var objectBuffer: UnsafeMutableRawBufferPointer?
+    private var cgroupLinks: [(program: Program, link: OpaquePointer)] = []
+    private var sockmapLinkFD: Int32 = -1
+    private var services: [IPv4Endpoint: (id: UInt32, count: UInt32)] = [:]
+    public private(set) var mode: Mode
+
+    /// Opens the embedded object, loads it and writes the configuration; attaches nothing yet.
+    ///
+    /// - Throws: `BPFError` (EPERM without root), `MeshProgramsError` if the object is missing from the build.
+    public init(mode: Mode = .balance) throws {
+        guard let encoded = EmbeddedBPFObjects.all["mesh"], let bytes = Data(base64Encoded: encoded) else {
+            throw MeshProgramsError.objectNotEmbedded("mesh")
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
+        bytes.copyBytes(to: buffer)
+        objectBuffer = buffer
+        self.mode = mode
+        do {
+            let opened = try BPFError.checkPointer(
+                bpf_object__open_mem(buffer.baseAddress, buffer.count, nil),
+                "bpf_object__open_mem(mesh.bpf.o)"
+            )
+            object = opened
+            try BPFError.check(bpf_object__load(opened), "bpf_object__load(mesh.bpf.o)")
+            try writeConfig(mode)
+        } catch {
+            // deinit also runs (the object was fully initialized); closeObject() is idempotent.
+            closeObject()
+            throw error
+        }
+    }
+
+    deinit {
+        detach()
+        closeObject()
+    }
+
+    /// The raw ELF object embedded at build time, for tools and tests that load it themselves.
+    public static func embeddedObject() throws -> Data {
+        guard let encoded = EmbeddedBPFObjects.all["mesh"], let bytes = Data(base64Encoded: encoded) else {
+            throw MeshProgramsError.objectNotEmbedded("mesh")
+        }
+        return bytes
+    }
+
+    // MARK: Attaching
+
+    /// Attaches the programs as the plan says. On failure, whatever this call attached is detached again.
+    ///
+    /// - Throws: `MeshProgramsError.refusedCgroup` for the root cgroup or a path outside the cgroup v2 mount,
+    ///   `BPFError` for the attach calls.
+    public func attach(_ plan: AttachPlan) throws {
+        let before = cgroupLinks.count
+        let hadSockmapLink = sockmapLinkFD >= 0
+        do {
+            if let path = plan.sockopsCgroup { try attachCgroup(.sockops, path: path) }
+            if let path = plan.connectCgroup { try attachCgroup(.connect4, path: path) }
+            if let path = plan.getsockoptCgroup { try attachCgroup(.getsockopt, path: path) }
+            if plan.redirect && sockmapLinkFD < 0 {
+                let prog = try programFD(.skMsg)
+                let map = try mapFD("sock_hash")
+                // libbpf 1.1 has no bpf_program__attach_sockmap (1.5); a sockmap link needs Linux 6.10+.
+                sockmapLinkFD = try BPFError.check(
+                    bpf_link_create(prog, map, BPF_SK_MSG_VERDICT, nil),
+                    "bpf_link_create(mesh_sk_msg, sock_hash, BPF_SK_MSG_VERDICT)"
+                )
+            }
+        } catch {
+            while cgroupLinks.count > before {
+                let entry = cgroupLinks.removeLast()
+                bpf_link__destroy(entry.link)
+            }
+            if !hadSockmapLink && sockmapLinkFD >= 0 {
+                close(sockmapLinkFD)
+                sockmapLinkFD = -1
+            }
+            throw error
+        }
+    }
+
+    /// Closes every link this object holds; the kernel detaches the programs. Safe to call twice.
+    public func detach() {
+        if sockmapLinkFD >= 0 {
+            close(sockmapLinkFD)
+            sockmapLinkFD = -1
+        }
+        while let entry = cgroupLinks.popLast() {
+            bpf_link__destroy(entry.link)
+        }
+    }
+
+    /// Which programs are attached through this object, for status output.
+    public var attachedPrograms: [Program] {
+        cgroupLinks.map(\.program) + (sockmapLinkFD >= 0 ? [.skMsg] : [])
+    }
+
+    /// The kernel's id of each loaded program (as `bpftool prog show` lists them).
+    public func programIDs() throws -> [Program: UInt32] {
+        var ids: [Program: UInt32] = [:]
+        for program in Program.allCases {
+            ids[program] = try ProgramInfo.read(fd: try programFD(program)).id
+        }
+        return ids
+    }
+
+    private func attachCgroup(_ program: Program, path: String) throws {
+        try CgroupV2.requireLabCgroup(path)
+        let prog = try programHandle(program)
+        let cgroupFD = try BPFError.checkSyscall(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), "open(\(path))")
+        // The link holds its own reference to the cgroup; the directory fd is only needed for the call.
+        defer { close(cgroupFD) }
+        let link = try BPFError.checkPointer(
+            bpf_program__attach_cgroup(prog, cgroupFD),
+            "bpf_program__attach_cgroup(\(program.rawValue), \(path))"
+        )
+        cgroupLinks.append((program, link))
+    }
+
+    // MARK: Configuration
+
+    /// Switches connect4 between balancing and steering; takes effect for the next connect.
+    public func setMode(_ mode: Mode) throws {
+        try writeConfig(mode)
+        self.mode = mode
+    }
+
+    private func writeConfig(_ mode: Mode) throws {
+        var value = mb_config()
+        switch mode {
+        case .balance:
+            value.mode = UInt16(MB_MODE_BALANCE)
+        case .steer(let sidecar):
+            value.mode = UInt16(MB_MODE_STEER)
+            value.sidecar_ip = sidecar.networkAddress
+            value.sidecar_port = sidecar.networkPort
+        }
+        var key: UInt32 = 0
+        try update("config", key: &key, value: &value, flags: UInt64(BPF_ANY))
+    }
+
+    // MARK: Services, backends, policy
+
+    /// Registers (or replaces) a service: connects to `address` go to one of `backends`, chosen at random per connect.
+    ///
+    /// An empty backend list is allowed: connects then fail with EHOSTUNREACH. In `.steer` mode the backends are not
+    /// used; registering the address is what makes connect4 steer it into the sidecar.
+    /// - Parameters:
+    ///   - id: 1..<maxServices; it indexes the kernel's per-service counters.
+    ///   - address: the service address (VIP or, for `.steer`, the real upstream address), in 127.0.0.0/8.
+    public func setService(id: UInt32, address: IPv4Endpoint, backends: [IPv4Endpoint]) throws {
+        guard id > 0, id < Self.maxServices else { throw MeshProgramsError.invalidServiceID(id) }
+        guard address.isLoopback else { throw MeshProgramsError.notLoopback(address) }
+        guard backends.count < Int(MB_MAX_BACKENDS) else { throw MeshProgramsError.tooManyBackends(backends.count) }
+        let previous = services[address]
+        // Slots first, then the count: a concurrent connect never sees a count larger than the filled slots.
+        for (slot, backend) in backends.enumerated() {
+            var key = mb_backend_key(svc_id: id, slot: UInt32(slot))
+            var value = mb_backend_value(ip: backend.networkAddress, port: backend.networkPort, pad: 0)
+            try update("backend", key: &key, value: &value, flags: UInt64(BPF_ANY))
+        }
+        var key = mb_svc_key(vip: address.networkAddress, port: address.networkPort, pad: 0)
+        var value = mb_svc_value(svc_id: id, count: UInt32(backends.count))
+        try update("svc", key: &key, value: &value, flags: UInt64(BPF_ANY))
+        services[address] = (id, UInt32(backends.count))
+        if let previous {
+            let staleFrom = previous.id == id ? UInt32(backends.count) : 0
+            try deleteSlots(serviceID: previous.id, from: staleFrom, to: previous.count)
+        }
+    }
+
+    /// Removes a service; connects to its address go through untouched again.
+    public func removeService(address: IPv4Endpoint) throws {
+        var key = mb_svc_key(vip: address.networkAddress, port: address.networkPort, pad: 0)
+        try delete("svc", key: &key)
+        if let previous = services.removeValue(forKey: address) {
+            try deleteSlots(serviceID: previous.id, from: 0, to: previous.count)
+        }
+    }
+
+    /// Denies (or allows again) connects to a service: a denied connect fails with EPERM.
+    public func setPolicy(serviceID: UInt32, deny: Bool) throws {
+        guard serviceID > 0, serviceID < Self.maxServices else { throw MeshProgramsError.invalidServiceID(serviceID) }
+        var key = serviceID
+        if deny {
+            var value = mb_policy(deny: 1, pad: 0)
+            try update("policy", key: &key, value: &value, flags: UInt64(BPF_ANY))
+        } else {
+            try delete("policy", key: &key)
+        }
+    }
+
+    private func deleteSlots(serviceID: UInt32, from: UInt32, to: UInt32) throws {
+        guard from < to else { return }
+        for slot in from..<to {
+            var key = mb_backend_key(svc_id: serviceID, slot: slot)
+            try delete("backend", key: &key)
+        }
+    }
+
+    // MARK: Reading counters
+
+    /// The per-service counters summed over CPUs. Service 0 collects traffic on sockets connect4 did not translate
+    /// (e.g. the server side of a connection).
+    public func stats(serviceID: UInt32) throws -> ServiceStats {
+        guard serviceID < Self.maxServices else { throw MeshProgramsError.invalidServiceID(serviceID) }
+        let cpus = try BPFError.check(libbpf_num_possible_cpus(), "libbpf_num_possible_cpus")
+        var values = [mb_svc_stats](repeating: mb_svc_stats(), count: Int(cpus))
+        var key = serviceID
+        let fd = try mapFD("stats")
+        let rc = values.withUnsafeMutableBytes { raw in bpf_map_lookup_elem(fd, &key, raw.baseAddress) }
+        try BPFError.check(rc, "bpf_map_lookup_elem(stats[\(serviceID)])")
+        return values.reduce(into: ServiceStats()) { total, cpu in total.add(cpu) }
+    }
+
+    /// Counters of every service id that saw anything, including 0.
+    public func allStats() throws -> [UInt32: ServiceStats] {
+        var result: [UInt32: ServiceStats] = [:]
+        for id in 0..<Self.maxServices {
+            let value = try stats(serviceID: id)
+            if value != ServiceStats() { result[id] = value }
+        }
+        return result
+    }
+
+    /// Redirect hits and misses over all services: misses mean FIONREAD and reordering risk (reference §4).
+    public func redirectTotals() throws -> (redirects: UInt64, misses: UInt64) {
+        let all = try allStats().values
+        return (all.reduce(0) { $0 + $1.redirects }, all.reduce(0) { $0 + $1.misses })
+    }
+
+    /// The original destinations of steered connections, keyed by the app socket's 4-tuple (its own view).
+    public func originalDestinations() throws -> [ConnectionKey: IPv4Endpoint] {
+        let fd = try mapFD("pair_orig")
+        var result: [ConnectionKey: IPv4Endpoint] = [:]
+        var key = mb_key4()
+        var next = mb_key4()
+        var hasKey = false
+        // Bounded by the map's capacity; an entry evicted mid-walk restarts nothing, it just ends early.
+        for _ in 0...Int(MB_MAX_ORIG_DST) {
+            let rc = hasKey ? bpf_map_get_next_key(fd, &key, &next) : bpf_map_get_next_key(fd, nil, &next)
+            if rc == -ENOENT { break }
+            try BPFError.check(rc, "bpf_map_get_next_key(pair_orig)")
+            var value = mb_orig_dst()
+            if bpf_map_lookup_elem(fd, &next, &value) == 0 {
+                result[ConnectionKey(next)] = IPv4Endpoint(networkAddress: value.ip, networkPort: value.port)
+            }
+            key = next
+            hasKey = true
+        }
+        return result
+    }
+
+    // MARK: Program statistics
+
+    /// run_cnt and run_time_ns of every program. They only move while a `ProgramStatsSession` (or the global sysctl)
+    /// has BPF statistics on.
+    public func programStats() throws -> [ProgramStats] {
+        try Program.allCases.map { program in
+            let info = try ProgramInfo.read(fd: try programFD(program))
+            return ProgramStats(
+                program: program,
+                id: info.id,
+                runCount: info.runCount,
+                runTimeNanoseconds: info.runTimeNanoseconds
+            )
+        }
+    }
+
+    // MARK: libbpf plumbing
+
+    private func loadedObject() throws -> OpaquePointer {
+        guard let object else { throw MeshProgramsError.closed }
+        return object
+    }
+
+    private func programHandle(_ program: Program) throws -> OpaquePointer {
+        let object = try loadedObject()
+        return try BPFError.checkPointer(
+            bpf_object__find_program_by_name(object, program.rawValue),
+            "bpf_object__find_program_by_name(\(program.rawValue))"
+        )
+    }
+
+    private func programFD(_ program: Program) throws -> Int32 {
+        try BPFError.check(bpf_program__fd(try programHandle(program)), "bpf_program__fd(\(program.rawValue))")
+    }
+
+    private func mapFD(_ name: String) throws -> Int32 {
+        let object = try loadedObject()
+        let map = try BPFError.checkPointer(
+            bpf_object__find_map_by_name(object, name),
+            "bpf_object__find_map_by_name(\(name))"
+        )
+        return try BPFError.check(bpf_map__fd(map), "bpf_map__fd(\(name))")
+    }
+
+    private func update<K: BitwiseCopyable, V: BitwiseCopyable>(_ map: String, key: inout K, value: inout V, flags: UInt64) throws {
+        let fd = try mapFD(map)
+        try BPFError.check(bpf_map_update_elem(fd, &key, &value, flags), "bpf_map_update_elem(\(map))")
+    }
+
+    /// Deletes a key; a key that is not there is not an error.
+    private func delete<K: BitwiseCopyable>(_ map: String, key: inout K) throws {
+        let fd = try mapFD(map)
+        let rc = bpf_map_delete_elem(fd, &key)
+        if rc == -ENOENT { return }
+        try BPFError.check(rc, "bpf_map_delete_elem(\(map))")
+    }
+
+    /// Closes the object (and with it the programs and maps this process holds) and frees the ELF buffer. Idempotent.
+    private func closeObject() {
+        if let object {
+            bpf_object__close(object)
+            self.object = nil
+        }
+        objectBuffer?.deallocate()
+        objectBuffer = nil
+    }
+}
+
+/// Where each program of `MeshPrograms` is attached. nil leaves a program unattached.
+///
+/// The sidecar-ebpf path needs different cgroups: connect4 only on the app (so the sidecar's own connects are not
+/// steered), getsockopt on the sidecar, sockops on a parent covering both (reference §8 (b)).
+public struct AttachPlan: Equatable, Sendable {
+    public var sockopsCgroup: String?
+    public var connectCgroup: String?
+    public var getsockoptCgroup: String?
+    /// Link sk_msg to the sockhash, so inserted sockets exchange payloads without TCP/IP.
+    public var redirect: Bool
+
+    public init(sockopsCgroup: String?, connectCgroup: String?, getsockoptCgroup: String?, redirect: Bool = true) {
+        self.sockopsCgroup = sockopsCgroup
+        self.connectCgroup = connectCgroup
+        self.getsockoptCgroup = getsockoptCgroup
+        self.redirect = redirect
+    }
+
+    /// Everything on one cgroup: the `ebpf` path, where client and server share a subtree.
+    public static func all(cgroupPath: String) -> AttachPlan {
+        AttachPlan(sockopsCgroup: cgroupPath, connectCgroup: cgroupPath, getsockoptCgroup: cgroupPath)
+    }
+}
+
+public enum MeshProgramsError: Error, CustomStringConvertible, Equatable, Sendable {
+    case objectNotEmbedded(String)
+    case invalidServiceID(UInt32)
+    case notLoopback(IPv4Endpoint)
+    case tooManyBackends(Int)
+    case refusedCgroup(String, reason: String)
+    case noCgroupV2
+    case closed
+
+    public var description: String {
+        switch self {
+        case .objectNotEmbedded(let name):
+            return "BPF object '\(name)' is not embedded in this build (bpf/\(name).bpf.c missing when it was built)"
+        case .invalidServiceID(let id):
+            return "service id \(id) is out of range: use 1..<\(MeshPrograms.maxServices)"
+        case .notLoopback(let endpoint):
+            return "service address \(endpoint) is not in 127.0.0.0/8: lab services must stay on the host"
+        case .tooManyBackends(let count):
+            return "\(count) backends is more than the kernel map holds (\(MB_MAX_BACKENDS))"
+        case .refusedCgroup(let path, let reason):
+            return "refusing to attach to \(path): \(reason)"
+        case .noCgroupV2:
+            return "no cgroup v2 mount found in /proc/self/mountinfo"
+        case .closed:
+            return "the BPF object is closed"
+        }
+    }
+}
+
+/// A connection's 4-tuple as one end sees it, in host byte order.
+public struct ConnectionKey: Hashable, Sendable, CustomStringConvertible {
+    public let source: IPv4Endpoint
+    public let destination: IPv4Endpoint
+
+    public init(source: IPv4Endpoint, destination: IPv4Endpoint) {
+        self.source = source
+        self.destination = destination
+    }
+
+    init(_ key: mb_key4) {
+        source = IPv4Endpoint(networkAddress: key.sip, networkPort: key.sport)
+        destination = IPv4Endpoint(networkAddress: key.dip, networkPort: key.dport)
+    }
+
+    public var description: String { "\(source) -> \(destination)" }
+}
+
+/// Per-service counters from the kernel (mb_svc_stats), summed over CPUs.
+public struct ServiceStats: Equatable, Sendable {
+    public var connections: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var messages: UInt64 = 0
+    public var requests: UInt64 = 0
+    public var redirects: UInt64 = 0
+    public var misses: UInt64 = 0
+    public var denied: UInt64 = 0
+    public var unreachable: UInt64 = 0
+    /// Sockets sockops put into the sockhash.
+    public var sockets: UInt64 = 0
+
+    public init() {}
+
+    mutating func add(_ cpu: mb_svc_stats) {
+        connections &+= cpu.conns
+        bytes &+= cpu.bytes
+        messages &+= cpu.msgs
+        requests &+= cpu.requests
+        redirects &+= cpu.redirects
+        misses &+= cpu.misses
+        denied &+= cpu.denied
+        unreachable &+= cpu.unreachable
+        sockets &+= cpu.sockets
+    }
+}
