@@ -115,7 +115,15 @@ public final class ScenarioRunner {
         let variants = PathVariant.all(for: scenario)
         var rounds: [PathVariant: [RoundOutcome]] = [:]
         var failures: [PathVariant: String] = [:]
-        let runnable = variants.filter { Self.unavailableReason($0.path) == nil }
+        // The eBPF path also needs this host's privileges, cgroup v2 and program types, and its own cgroups.
+        let ebpfHostReason: String? = scenario.paths.contains(.ebpf)
+            ? (cgroups == nil ? "the eBPF path needs the lab's cgroups: \(cgroupNote ?? "unavailable")"
+                : EBPFDataPath.hostUnavailableReason(layout: layout.v2Mount))
+            : nil
+        func skipReason(_ v: PathVariant) -> String? {
+            Self.unavailableReason(v.path) ?? (v.path == .ebpf ? ebpfHostReason : nil)
+        }
+        let runnable = variants.filter { skipReason($0) == nil }
 
         roundLoop: for round in 1...scenario.rounds {
             for variant in runnable where failures[variant] == nil {
@@ -134,7 +142,7 @@ public final class ScenarioRunner {
 
         var paths: [PathReport] = []
         for variant in variants {
-            if let reason = Self.unavailableReason(variant.path) {
+            if let reason = skipReason(variant) {
                 var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
                 skipped.path = variant.path.rawValue
                 skipped.impl = variant.impl?.rawValue
@@ -153,6 +161,20 @@ public final class ScenarioRunner {
                                           achievedRPS: report.load.achievedRPS, source: layout) {
                 report.cpu = usage.cpu
                 report.memoryMB = usage.memory
+            }
+            let bpfRounds = done.compactMap(\.bpf)
+            if var bpf = bpfRounds.first {
+                for more in bpfRounds.dropFirst() { bpf.add(more) }
+                report.bpf = bpf
+                // The eBPF mesh has no process: its CPU is the programs' own run time (which does not include the
+                // data move a redirect triggers after the program returns — that lands in the sender's syscall).
+                if var cpu = report.cpu, cpu.windowSeconds > 0 {
+                    let meshVCPU = Double(bpf.totalRunTimeNanoseconds) / 1e9 / cpu.windowSeconds
+                    cpu.meshVCPU = meshVCPU
+                    cpu.meshVCPUPer1000RPS = report.load.achievedRPS > 0 ? meshVCPU / (report.load.achievedRPS / 1000) : nil
+                    cpu.source += "; mesh: BPF programs' run_time_ns"
+                    report.cpu = cpu
+                }
             }
             if let failure = failures[variant] {
                 report.status = .failed
@@ -183,8 +205,8 @@ public final class ScenarioRunner {
     /// Why a path cannot run in this build, or nil when it can.
     public static func unavailableReason(_ path: PathName) -> String? {
         switch path {
-        case .direct, .sidecar: return nil
-        case .ebpf, .sidecarEBPF:
+        case .direct, .sidecar, .ebpf: return nil
+        case .sidecarEBPF:
             return "the \(path) path is not available in this version of meshbench yet"
         }
     }
@@ -196,6 +218,8 @@ public final class ScenarioRunner {
         var usage: WindowReport?
         /// Resident set (peak, current) of the long-running components at the end of the load.
         var residentSets: [String: (peak: UInt64, current: UInt64)]
+        /// The kernel programs' counters (eBPF path).
+        var bpf: PathBPF?
     }
 
     /// One round of one path: the app, the path's proxies (if any) in front of it, then the load generator against
@@ -251,8 +275,21 @@ public final class ScenarioRunner {
             }
         }
 
-        // The load generator, with the accounting window around it.
+        // The eBPF path: programs attached to this path's cgroups only, the load generator pointed at the VIP.
         let loadGroup = try cgroup("load")
+        var ebpf: EBPFDataPath?
+        if variant.path == .ebpf {
+            guard let v2 = layout.v2Mount, let serverRelative = serverGroup?.relative, let loadRelative = loadGroup?.relative,
+                  let backend = HostPort.parse(front) else {
+                throw LabError.runFailed("the eBPF path needs the lab's cgroup v2 subtree")
+            }
+            let pathDirectory = v2 + "/" + (serverRelative as NSString).deletingLastPathComponent
+            ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: v2 + "/" + loadRelative, backend: backend)
+            front = ebpf?.frontAddress ?? front
+        }
+        defer { ebpf?.stop() }
+
+        // The load generator, with the accounting window around it.
         let jsonPath = "\(logs)/\(tag)-load.json"
         var loadArgs = ["load", "http://\(front)/", "--qps", spec.qps.description,
                         "--connections", String(spec.connections), "--method", spec.method.rawValue,
@@ -292,6 +329,7 @@ public final class ScenarioRunner {
         for component in started where component.name != "load" {
             if let rss = component.residentSet() { residentSets[component.name] = rss }
         }
+        let bpf = try ebpf?.counters()
         if let note = accountingNote { log("accounting unavailable for \(variant.name): \(note)") }
         guard status == 0 else {
             throw LabError.runFailed("the load generator exited with status \(status); see \(logs)")
@@ -306,7 +344,7 @@ public final class ScenarioRunner {
             throw LabError.runFailed("cannot read \(jsonPath): \(error)")
         }
         placement["load"] = ComponentPlacement(cpus: result.cpus ?? [], cgroup: loadGroup?.relative, command: loadArgs)
-        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets)
+        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets, bpf: bpf)
     }
 
     /// The longest a load run may take before it is considered hung: its plan plus two timeouts and a margin.

@@ -146,6 +146,8 @@ public struct PathReport: Codable, Sendable {
     public var memoryMB: PathMemory?
     /// This path's latency minus `direct`'s, measured in the same run (µs).
     public var addedLatencyUs: AddedLatency?
+    /// The kernel programs' own counters, for the eBPF paths.
+    public var bpf: PathBPF?
 
     public init(name: String, status: Status, reason: String? = nil, load: LoadResult = LoadResult(),
                 rounds: [RoundReport] = [], components: [String: ComponentPlacement] = [:]) {
@@ -161,6 +163,7 @@ public struct PathReport: Codable, Sendable {
         case name, path, impl, status, reason, rounds, components, cpu
         case memoryMB = "memory_mb"
         case addedLatencyUs = "added_latency_us"
+        case bpf
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -175,6 +178,7 @@ public struct PathReport: Codable, Sendable {
         try c.encodeIfPresent(cpu, forKey: .cpu)
         try c.encodeIfPresent(memoryMB, forKey: .memoryMB)
         try c.encodeIfPresent(addedLatencyUs, forKey: .addedLatencyUs)
+        try c.encodeIfPresent(bpf, forKey: .bpf)
         // The load block sits beside name and status, as the schema promises (`paths[i].latency_us`).
         try load.encode(to: encoder)
     }
@@ -191,6 +195,7 @@ public struct PathReport: Codable, Sendable {
         cpu = try c.decodeIfPresent(PathCPU.self, forKey: .cpu)
         memoryMB = try c.decodeIfPresent(PathMemory.self, forKey: .memoryMB)
         addedLatencyUs = try c.decodeIfPresent(AddedLatency.self, forKey: .addedLatencyUs)
+        bpf = try c.decodeIfPresent(PathBPF.self, forKey: .bpf)
         load = try LoadResult(from: decoder)
     }
 }
@@ -318,4 +323,82 @@ public struct AddedLatency: Codable, Sendable, Equatable {
     public init(path: LatencySummary, direct: LatencySummary) {
         self.init(p50: path.p50 - direct.p50, p90: path.p90 - direct.p90, p99: path.p99 - direct.p99)
     }
+}
+
+/// What the eBPF data path did, from the programs' own counters, summed over rounds.
+public struct PathBPF: Codable, Sendable, Equatable {
+    public struct Program: Codable, Sendable, Equatable {
+        public var name: String
+        public var runCount: UInt64
+        public var runTimeNanoseconds: UInt64
+        public var nanosecondsPerRun: Double?
+
+        public init(name: String, runCount: UInt64, runTimeNanoseconds: UInt64) {
+            self.name = name
+            self.runCount = runCount
+            self.runTimeNanoseconds = runTimeNanoseconds
+            nanosecondsPerRun = runCount > 0 ? Double(runTimeNanoseconds) / Double(runCount) : nil
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name
+            case runCount = "run_cnt"
+            case runTimeNanoseconds = "run_time_ns"
+            case nanosecondsPerRun = "ns_per_run"
+        }
+    }
+
+    public struct Service: Codable, Sendable, Equatable {
+        public var conns: UInt64
+        public var bytes: UInt64
+        public var messages: UInt64
+        public var requests: UInt64
+
+        public init(conns: UInt64, bytes: UInt64, messages: UInt64, requests: UInt64) {
+            self.conns = conns
+            self.bytes = bytes
+            self.messages = messages
+            self.requests = requests
+        }
+    }
+
+    public var programs: [Program]
+    /// Messages moved socket to socket by sk_msg, and those whose peer was not in the sockhash.
+    public var redirects: UInt64
+    public var misses: UInt64
+    public var perService: [String: Service]
+
+    public init(programs: [Program], redirects: UInt64, misses: UInt64, perService: [String: Service]) {
+        self.programs = programs
+        self.redirects = redirects
+        self.misses = misses
+        self.perService = perService
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case programs, redirects, misses
+        case perService = "per_service"
+    }
+
+    /// Adds another round's counters.
+    public mutating func add(_ other: PathBPF) {
+        for p in other.programs {
+            if let i = programs.firstIndex(where: { $0.name == p.name }) {
+                programs[i] = Program(name: p.name, runCount: programs[i].runCount + p.runCount,
+                                      runTimeNanoseconds: programs[i].runTimeNanoseconds + p.runTimeNanoseconds)
+            } else {
+                programs.append(p)
+            }
+        }
+        redirects += other.redirects
+        misses += other.misses
+        for (name, s) in other.perService {
+            let mine = perService[name]
+            perService[name] = Service(conns: (mine?.conns ?? 0) + s.conns, bytes: (mine?.bytes ?? 0) + s.bytes,
+                                       messages: (mine?.messages ?? 0) + s.messages,
+                                       requests: (mine?.requests ?? 0) + s.requests)
+        }
+    }
+
+    public var totalRunTimeNanoseconds: UInt64 { programs.reduce(0) { $0 + $1.runTimeNanoseconds } }
 }
