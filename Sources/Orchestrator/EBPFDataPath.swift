@@ -22,6 +22,9 @@ final class EBPFDataPath {
 
     private let programs: MeshPrograms
     private let statsSession: ProgramStatsSession
+    /// Where the load generator is pointed: the VIP (`ebpf`) or the service's real address (`sidecar-ebpf`).
+    let frontAddress: String
+    private let serviceName: String
 
     /// - Parameters:
     ///   - pathCgroup: absolute cgroup v2 directory of the path (parent of the server's and load's cgroups).
@@ -33,6 +36,8 @@ final class EBPFDataPath {
             throw LabError.runFailed("internal: the eBPF path needs IPv4 loopback addresses, got \(backend)")
         }
         programs = try MeshPrograms(mode: .balance)
+        frontAddress = "\(Self.vip):\(Self.vipPort)"
+        serviceName = "vip \(frontAddress)"
         do {
             try programs.setService(id: Self.serviceID, address: vip, backends: [backendEndpoint])
             statsSession = try ProgramStatsSession()
@@ -44,9 +49,30 @@ final class EBPFDataPath {
         }
     }
 
-    deinit { stop() }
+    /// The `sidecar-ebpf` data path: connects from `clientCgroup` to `service` are steered into the outbound sidecar
+    /// at `steeringTo` (transparent interception without iptables); the sidecar can ask for the original destination
+    /// with getsockopt(SOL_IP, SO_ORIGINAL_DST); every local hop is short-circuited through the sockmap.
+    init(pathCgroup: String, clientCgroup: String, steeringTo sidecar: HostPort, service: HostPort,
+         sidecarCgroup: String?) throws {
+        guard let sidecarEndpoint = IPv4Endpoint(sidecar.host, port: UInt16(sidecar.port)),
+              let serviceEndpoint = IPv4Endpoint(service.host, port: UInt16(service.port)) else {
+            throw LabError.runFailed("internal: the sidecar-ebpf path needs IPv4 loopback addresses")
+        }
+        programs = try MeshPrograms(mode: .steer(sidecar: sidecarEndpoint))
+        frontAddress = service.description
+        serviceName = "service \(service)"
+        do {
+            try programs.setService(id: Self.serviceID, address: serviceEndpoint, backends: [])
+            statsSession = try ProgramStatsSession()
+            try programs.attach(AttachPlan(sockopsCgroup: pathCgroup, connectCgroup: clientCgroup,
+                                           getsockoptCgroup: sidecarCgroup, redirect: true))
+        } catch {
+            programs.detach()
+            throw error
+        }
+    }
 
-    var frontAddress: String { "\(Self.vip):\(Self.vipPort)" }
+    deinit { stop() }
 
     /// Reads the counters; call after the load ended, before `stop`.
     func counters() throws -> PathBPF {
@@ -56,7 +82,7 @@ final class EBPFDataPath {
         let all = try programs.allStats()
         var perService: [String: PathBPF.Service] = [:]
         for (id, s) in all {
-            let name = id == Self.serviceID ? "vip \(Self.vip):\(Self.vipPort)" : (id == 0 ? "untranslated" : "service \(id)")
+            let name = id == Self.serviceID ? serviceName : (id == 0 ? "untranslated" : "service \(id)")
             perService[name] = PathBPF.Service(conns: s.connections, bytes: s.bytes, messages: s.messages,
                                                requests: s.requests)
         }

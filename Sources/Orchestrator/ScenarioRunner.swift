@@ -108,7 +108,8 @@ public final class ScenarioRunner {
 
         // TLS material for mTLS between sidecars: a CA and two identities made for this run; the private keys are
         // deleted when the run ends.
-        let needsTLS = scenario.paths.contains(.sidecar) && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
+        let needsTLS = (scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF))
+            && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
         let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls") : nil
         defer { tls?.removePrivateKeys() }
 
@@ -116,12 +117,12 @@ public final class ScenarioRunner {
         var rounds: [PathVariant: [RoundOutcome]] = [:]
         var failures: [PathVariant: String] = [:]
         // The eBPF path also needs this host's privileges, cgroup v2 and program types, and its own cgroups.
-        let ebpfHostReason: String? = scenario.paths.contains(.ebpf)
+        let ebpfHostReason: String? = scenario.paths.contains(.ebpf) || scenario.paths.contains(.sidecarEBPF)
             ? (cgroups == nil ? "the eBPF path needs the lab's cgroups: \(cgroupNote ?? "unavailable")"
                 : EBPFDataPath.hostUnavailableReason(layout: layout.v2Mount))
             : nil
         func skipReason(_ v: PathVariant) -> String? {
-            Self.unavailableReason(v.path) ?? (v.path == .ebpf ? ebpfHostReason : nil)
+            Self.unavailableReason(v.path) ?? (v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil)
         }
         let runnable = variants.filter { skipReason($0) == nil }
 
@@ -168,11 +169,15 @@ public final class ScenarioRunner {
                 report.bpf = bpf
                 // The eBPF mesh has no process: its CPU is the programs' own run time (which does not include the
                 // data move a redirect triggers after the program returns — that lands in the sender's syscall).
+                // With sidecars (`sidecar-ebpf`) the mesh is both: the proxies' cgroups plus the programs.
                 if var cpu = report.cpu, cpu.windowSeconds > 0 {
-                    let meshVCPU = Double(bpf.totalRunTimeNanoseconds) / 1e9 / cpu.windowSeconds
+                    let proxies = variant.meshComponents.filter { cpu.components[$0] != nil }.count
+                    let meshVCPU = (cpu.meshVCPU ?? 0) + Double(bpf.totalRunTimeNanoseconds) / 1e9 / cpu.windowSeconds
                     cpu.meshVCPU = meshVCPU
-                    cpu.meshVCPUPer1000RPS = report.load.achievedRPS > 0 ? meshVCPU / (report.load.achievedRPS / 1000) : nil
-                    cpu.source += "; mesh: BPF programs' run_time_ns"
+                    let rps = report.load.achievedRPS
+                    cpu.meshVCPUPer1000RPS = rps > 0 ? meshVCPU / (rps / 1000) : nil
+                    cpu.meshVCPUPer1000RPSPerProxy = proxies > 0 ? cpu.meshVCPUPer1000RPS.map { $0 / Double(proxies) } : nil
+                    cpu.source += "; mesh: " + (proxies > 0 ? "the sidecars' cgroups plus " : "") + "BPF programs' run_time_ns"
                     report.cpu = cpu
                 }
             }
@@ -205,9 +210,7 @@ public final class ScenarioRunner {
     /// Why a path cannot run in this build, or nil when it can.
     public static func unavailableReason(_ path: PathName) -> String? {
         switch path {
-        case .direct, .sidecar, .ebpf: return nil
-        case .sidecarEBPF:
-            return "the \(path) path is not available in this version of meshbench yet"
+        case .direct, .sidecar, .ebpf, .sidecarEBPF: return nil
         }
     }
 
@@ -254,7 +257,8 @@ public final class ScenarioRunner {
                                                  cgroup: serverGroup?.relative, command: serverArgs)
 
         // The sidecars, inbound first so the outbound one has somewhere to send.
-        if variant.path == .sidecar, let impl = variant.impl {
+        var serviceAddress = front
+        if variant.path == .sidecar || variant.path == .sidecarEBPF, let impl = variant.impl {
             let hops = scenario.sidecar.hops == 2 ? [SidecarRole.inbound, .outbound] : [.outbound]
             for role in hops {
                 let name = "sidecar-\(role.rawValue)"
@@ -270,6 +274,8 @@ public final class ScenarioRunner {
                 try process.start()
                 started.append(process)
                 front = try launch.waitUntilReady(process)
+                // The "real" address of the service is the server side's front: the inbound sidecar (or the app).
+                if role == .inbound { serviceAddress = front }
                 placement[name] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: process.pid),
                                                      cgroup: group?.relative, command: launch.displayCommand)
             }
@@ -278,13 +284,22 @@ public final class ScenarioRunner {
         // The eBPF path: programs attached to this path's cgroups only, the load generator pointed at the VIP.
         let loadGroup = try cgroup("load")
         var ebpf: EBPFDataPath?
-        if variant.path == .ebpf {
+        if variant.path == .ebpf || variant.path == .sidecarEBPF {
             guard let v2 = layout.v2Mount, let serverRelative = serverGroup?.relative, let loadRelative = loadGroup?.relative,
-                  let backend = HostPort.parse(front) else {
-                throw LabError.runFailed("the eBPF path needs the lab's cgroup v2 subtree")
+                  let frontAddress = HostPort.parse(front), let service = HostPort.parse(serviceAddress) else {
+                throw LabError.runFailed("the \(variant.path) path needs the lab's cgroup v2 subtree")
             }
             let pathDirectory = v2 + "/" + (serverRelative as NSString).deletingLastPathComponent
-            ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: v2 + "/" + loadRelative, backend: backend)
+            if variant.path == .ebpf {
+                ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: v2 + "/" + loadRelative,
+                                        backend: frontAddress)
+            } else {
+                // The app (load generator) connects to the service's real address; connect4 steers it into the
+                // outbound sidecar, and every local hop goes through the sockmap.
+                let outbound = groups["sidecar-outbound"].map { v2 + "/" + $0 }
+                ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: v2 + "/" + loadRelative,
+                                        steeringTo: frontAddress, service: service, sidecarCgroup: outbound)
+            }
             front = ebpf?.frontAddress ?? front
         }
         defer { ebpf?.stop() }

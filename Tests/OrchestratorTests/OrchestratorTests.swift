@@ -42,9 +42,8 @@ struct PlacementTests {
         }
     }
 
-    @Test func everyPathButSidecarEBPFRunsInThisVersion() {
-        for p in [PathName.direct, .sidecar, .ebpf] { #expect(ScenarioRunner.unavailableReason(p) == nil) }
-        #expect(ScenarioRunner.unavailableReason(.sidecarEBPF)?.contains("not available") == true)
+    @Test func everyPathIsBuiltIn() {
+        for p in PathName.allCases { #expect(ScenarioRunner.unavailableReason(p) == nil) }
     }
 
     @Test func sidecarsShareTheServerSideCPUsByDefault() throws {
