@@ -232,6 +232,60 @@ struct MeshbenchCLITests {
         #expect(!leftovers.contains { $0.hasSuffix("-e2e") })
     }
 
+    /// A `meshbench run` killed with SIGKILL in the middle of the eBPF path: the kernel detaches its programs (they
+    /// hang on links the dead process held), its components die with it, and the next run removes its cgroups.
+    @Test func aKilledRunLeavesNothingAttachedAndItsCgroupsGoAtTheNextStart() throws {
+        guard geteuid() == 0, let binary = Self.binary else {
+            print("skipped: needs root and the built binary")
+            return
+        }
+        let dir = try tempDir()
+        let file = dir + "/killed.yaml"
+        try "name: killed\npaths: [ebpf]\nload:\n  qps: 100\n  connections: 2\n  duration: 60s\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: binary)
+        run.arguments = ["run", file, "--out", dir, "--quiet"]
+        run.standardOutput = FileHandle.nullDevice
+        run.standardError = FileHandle.nullDevice
+        try run.run()
+        let runPID = run.processIdentifier
+        // Wait until its programs are attached.
+        var attached = false
+        for _ in 0..<300 where !attached {
+            usleep(50_000)
+            attached = (try meshbench(["bpf", "status"])?.stdout.contains("mesh_connect4")) ?? false
+        }
+        #expect(attached, "the run never attached its programs")
+        let runID = try #require(
+            (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified/meshbench"))?
+                .first { $0.hasSuffix("-\(runPID)") })
+        kill(runPID, SIGKILL)
+        run.waitUntilExit()
+        // Links close with the process: nothing of the lab stays attached.
+        var clean = false
+        for _ in 0..<100 where !clean {
+            usleep(50_000)
+            clean = (try meshbench(["bpf", "status"])?.stdout.contains("mesh_")) == false
+        }
+        #expect(clean, "programs stayed attached after the orchestrator died")
+        // Its components got their death signal.
+        usleep(500_000)
+        let children = (try? String(contentsOfFile: "/sys/fs/cgroup/unified/meshbench/\(runID)/ebpf/server/cgroup.procs",
+                                    encoding: .utf8)) ?? ""
+        #expect(children.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "components outlived the run")
+        // The next run sweeps the dead run's cgroups.
+        let next = dir + "/next.yaml"
+        try "name: next\npaths: [direct]\nload:\n  qps: 50\n  connections: 1\n  requests: 10\n"
+            .write(toFile: next, atomically: true, encoding: .utf8)
+        guard let r = try meshbench(["run", next, "--out", dir, "--quiet"]) else { return }
+        #expect(r.status == 0, "\(r.stderr)")
+        for hierarchy in ["unified", "cpuacct", "memory"] {
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(hierarchy)/meshbench/\(runID)"),
+                    "\(hierarchy): the killed run's cgroups are still there")
+        }
+    }
+
     /// After runs (this suite is serialized, so none is in progress) nothing of the lab stays attached.
     @Test func bpfStatusShowsNothingLeftAttached() throws {
         guard geteuid() == 0 else {
