@@ -314,6 +314,25 @@ public final class MeshPrograms {
         )
     }
 
+    /// Memory the kernel charges for each of the object's maps (the `memlock` line of the map fd's fdinfo), by map
+    /// name: what the eBPF data path holds in the kernel instead of a proxy's RSS.
+    public func mapMemlockBytes() throws -> [String: UInt64] {
+        let object = try loadedObject()
+        var result: [String: UInt64] = [:]
+        var map = bpf_object__next_map(object, nil)
+        while let m = map {
+            let fd = bpf_map__fd(m)
+            let name = bpf_map__name(m).map { String(cString: $0) } ?? "?"
+            if fd >= 0, let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8),
+               let line = info.split(separator: "\n").first(where: { $0.hasPrefix("memlock:") }),
+               let bytes = UInt64(line.dropFirst("memlock:".count).trimmingCharacters(in: .whitespaces)) {
+                result[name] = bytes
+            }
+            map = bpf_object__next_map(object, m)
+        }
+        return result
+    }
+
     private func programFD(_ program: Program) throws -> Int32 {
         try BPFError.check(bpf_program__fd(try programHandle(program)), "bpf_program__fd(\(program.rawValue))")
     }

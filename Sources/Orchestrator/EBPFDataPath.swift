@@ -87,7 +87,8 @@ final class EBPFDataPath {
                                                requests: s.requests)
         }
         let totals = all.values.reduce((UInt64(0), UInt64(0))) { ($0.0 + $1.redirects, $0.1 + $1.misses) }
-        return PathBPF(programs: programStats, redirects: totals.0, misses: totals.1, perService: perService)
+        return PathBPF(programs: programStats, redirects: totals.0, misses: totals.1, perService: perService,
+                       mapsMemlockBytes: try? programs.mapMemlockBytes())
     }
 
     /// Detaches everything and turns statistics off again.

@@ -367,18 +367,25 @@ public struct PathBPF: Codable, Sendable, Equatable {
     public var redirects: UInt64
     public var misses: UInt64
     public var perService: [String: Service]
+    /// Kernel memory charged for the programs' maps (fdinfo `memlock`), by map; the largest round's.
+    public var mapsMemlockBytes: [String: UInt64]?
 
-    public init(programs: [Program], redirects: UInt64, misses: UInt64, perService: [String: Service]) {
+    public init(programs: [Program], redirects: UInt64, misses: UInt64, perService: [String: Service],
+                mapsMemlockBytes: [String: UInt64]? = nil) {
         self.programs = programs
         self.redirects = redirects
         self.misses = misses
         self.perService = perService
+        self.mapsMemlockBytes = mapsMemlockBytes
     }
 
     enum CodingKeys: String, CodingKey {
         case programs, redirects, misses
         case perService = "per_service"
+        case mapsMemlockBytes = "maps_memlock_bytes"
     }
+
+    public var totalMapsMemlockBytes: UInt64? { mapsMemlockBytes.map { $0.values.reduce(0, +) } }
 
     /// Adds another round's counters.
     public mutating func add(_ other: PathBPF) {
@@ -392,6 +399,9 @@ public struct PathBPF: Codable, Sendable, Equatable {
         }
         redirects += other.redirects
         misses += other.misses
+        if let theirs = other.mapsMemlockBytes {
+            mapsMemlockBytes = (mapsMemlockBytes ?? [:]).merging(theirs, uniquingKeysWith: max)
+        }
         for (name, s) in other.perService {
             let mine = perService[name]
             perService[name] = Service(conns: (mine?.conns ?? 0) + s.conns, bytes: (mine?.bytes ?? 0) + s.bytes,

@@ -202,6 +202,8 @@ struct MeshbenchCLITests {
             let programs = try #require(bpf["programs"] as? [[String: Any]])
             #expect(programs.contains { $0["name"] as? String == "mesh_sk_msg" && ($0["run_cnt"] as? Int ?? 0) > 0 })
             #expect(((ebpf["cpu"] as? [String: Any])?["mesh_vcpu_per_1000rps"] as? Double ?? 0) > 0)
+            let memlock = bpf["maps_memlock_bytes"] as? [String: Int] ?? [:]
+            #expect((memlock["sock_hash"] ?? 0) > 0, "the kernel's memory for the maps is reported: \(memlock)")
         } else {
             #expect(ebpf["status"] as? String == "skipped")
             #expect((ebpf["reason"] as? String)?.contains("root") == true)
