@@ -267,7 +267,8 @@ public final class ScenarioRunner {
                 let launch = try SidecarLauncher(
                     impl: impl, role: role, upstream: front, tls: side, spec: scenario.sidecar,
                     meshbench: options.executable, workDirectory: "\(runDirectory)/proxies/\(tag)-\(name)",
-                    logs: logs, tag: "\(tag)-\(name)")
+                    logs: logs, tag: "\(tag)-\(name)",
+                    originalDestination: variant.path == .sidecarEBPF && role == .outbound)
                 let process = try ComponentProcess(
                     name: name, executable: options.executable, arguments: launch.arguments,
                     cgroupProcs: group?.procs ?? [], cpus: cpus.mesh, stderrPath: "\(logs)/\(tag)-\(name).log")

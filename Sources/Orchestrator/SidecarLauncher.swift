@@ -20,8 +20,10 @@ struct SidecarLauncher {
     private let port: Int?
     private let name: String
 
+    /// - Parameter originalDestination: route by SO_ORIGINAL_DST (the `sidecar-ebpf` path's outbound sidecar);
+    ///   the reference proxies are configured with their upstream either way.
     init(impl: SidecarSpec.Implementation, role: SidecarRole, upstream: String, tls: TLSFiles?, spec: SidecarSpec,
-         meshbench: String, workDirectory: String, logs: String, tag: String) throws {
+         meshbench: String, workDirectory: String, logs: String, tag: String, originalDestination: Bool = false) throws {
         name = "\(impl.rawValue) \(role.rawValue) sidecar"
         let accessLog = spec.has(.accessLog) ? "\(logs)/\(tag)-access.log" : nil
         switch impl {
@@ -32,6 +34,7 @@ struct SidecarLauncher {
             if spec.has(.metrics) { args += ["--metrics", "127.0.0.1:0"] }
             if let accessLog { args += ["--access-log", accessLog] }
             if spec.has(.retries) { args += ["--retries", "2"] }
+            if originalDestination { args += ["--original-dst"] }
             arguments = args
             displayCommand = args
             port = nil

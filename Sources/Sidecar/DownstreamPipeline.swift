@@ -5,6 +5,10 @@ import NIOHTTP2
 import NIOSSL
 import NIOTLS
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Builds the handlers of an accepted downstream connection.
 ///
 /// Plaintext listeners (the outbound sidecar, or a sidecar without mTLS) take HTTP/1.1 and h2c on one port, told
@@ -16,6 +20,7 @@ enum DownstreamPipeline {
         let configuration = loop.runtime.configuration
         let sync = channel.pipeline.syncOperations
         let clientAddress = channel.remoteAddress?.ipAddress
+        let pinned = originalEndpoint(of: channel, loop: loop)
         let timeouts = DownstreamTimeoutHandler(
             headerTimeout: .nanoseconds(Int64(clamping: configuration.headerTimeout.nanoseconds)),
             idleTimeout: .nanoseconds(Int64(clamping: configuration.idleTimeout.nanoseconds))
@@ -31,13 +36,14 @@ enum DownstreamPipeline {
                     channel.eventLoop.makeCompletedFuture {
                         if case .negotiated("h2") = result {
                             channel.pipeline.syncOperations.removeHandler(timeouts, promise: nil)
-                            try configureHTTP2(channel: channel, loop: loop, clientAddress: clientAddress)
+                            try configureHTTP2(channel: channel, loop: loop, clientAddress: clientAddress, pinned: pinned)
                         } else {
                             try configureHTTP1(
                                 channel: channel,
                                 loop: loop,
                                 clientAddress: clientAddress,
-                                timeouts: timeouts
+                                timeouts: timeouts,
+                                pinned: pinned
                             )
                         }
                     }
@@ -53,15 +59,39 @@ enum DownstreamPipeline {
                             channel: channel,
                             loop: loop,
                             clientAddress: clientAddress,
-                            timeouts: timeouts
+                            timeouts: timeouts,
+                            pinned: pinned
                         )
                     case .http2:
                         channel.pipeline.syncOperations.removeHandler(timeouts, promise: nil)
-                        try configureHTTP2(channel: channel, loop: loop, clientAddress: clientAddress)
+                        try configureHTTP2(channel: channel, loop: loop, clientAddress: clientAddress, pinned: pinned)
                     }
                 }
             )
         }
+    }
+
+    /// The index of the upstream this connection was originally addressed to, when the proxy routes by original
+    /// destination and the kernel (an eBPF `cgroup/getsockopt` program, or netfilter) knows one.
+    ///
+    /// Asked once per connection. On the channel's event loop NIO answers the socket option synchronously, so the
+    /// future is already complete when `whenSuccess` is attached and the callback runs inline.
+    static func originalEndpoint(of channel: Channel, loop: LoopContext) -> Int? {
+        guard loop.runtime.configuration.useOriginalDestination,
+              let provider = channel as? SocketOptionProvider else { return nil }
+        var original: sockaddr_in?
+        provider.unsafeGetSocketOption(level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_IP)),
+                                       name: NIOBSDSocket.Option(rawValue: 80))  // SO_ORIGINAL_DST
+            .whenSuccess { (address: sockaddr_in) in original = address }
+        guard let address = original, address.sin_family == sa_family_t(AF_INET) else { return nil }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        var ip = address.sin_addr
+        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        guard inet_ntop(AF_INET, &ip, &text, socklen_t(text.count)) != nil else { return nil }
+        let host = String(cString: text)
+        let index = loop.runtime.endpoints.firstIndex { $0.hostPort.port == port && $0.hostPort.host == host }
+        if index != nil { loop.counters.originalDestinationConnections += 1 }
+        return index
     }
 
     /// NIO's HTTP/1 server handlers, with the proxy's header limit, then the proxy.
@@ -75,7 +105,8 @@ enum DownstreamPipeline {
         loop: LoopContext,
         clientAddress: String?,
         timeouts: DownstreamTimeoutHandler?
-    ) throws {
+    ,
+        pinned: Int? = nil) throws {
         let maxHeaderBytes = loop.runtime.configuration.maxHeaderBytes
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = maxHeaderBytes
@@ -88,14 +119,15 @@ enum DownstreamPipeline {
             withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
             withDecoderLimitConfiguration: limits
         )
-        try sync.addHandler(ProxyHandler(loop: loop, isHTTP2: false, clientAddress: clientAddress, timeouts: timeouts))
+        try sync.addHandler(
+            ProxyHandler(loop: loop, isHTTP2: false, clientAddress: clientAddress, timeouts: timeouts, pinned: pinned))
     }
 
     /// NIO's HTTP/2 server handlers: each stream becomes a child channel with its own `ProxyHandler`.
     ///
     /// NIO's connection management handler closes a connection with no open stream after `idleTimeout` and, on
     /// `ChannelShouldQuiesceEvent`, sends GOAWAY and closes once the open streams finish.
-    static func configureHTTP2(channel: Channel, loop: LoopContext, clientAddress: String?) throws {
+    static func configureHTTP2(channel: Channel, loop: LoopContext, clientAddress: String?, pinned: Int? = nil) throws {
         let configuration = loop.runtime.configuration
         let manager = NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
@@ -124,7 +156,7 @@ enum DownstreamPipeline {
                 // The codec turns each stream into HTTP/1-style request parts, so one handler serves both protocols.
                 try streamSync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try streamSync.addHandler(
-                    ProxyHandler(loop: loop, isHTTP2: true, clientAddress: clientAddress, timeouts: nil)
+                    ProxyHandler(loop: loop, isHTTP2: true, clientAddress: clientAddress, timeouts: nil, pinned: pinned)
                 )
             }
         }

@@ -90,8 +90,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var replay: [ByteBuffer] = []
     private var timer: Scheduled<Void>?
 
-    init(loop: LoopContext, isHTTP2: Bool, clientAddress: String?, timeouts: DownstreamTimeoutHandler?) {
+    /// The upstream endpoint this connection is pinned to by its original destination, if any.
+    private let pinned: Int?
+
+    init(loop: LoopContext, isHTTP2: Bool, clientAddress: String?, timeouts: DownstreamTimeoutHandler?,
+         pinned: Int? = nil) {
         self.loop = loop
+        self.pinned = pinned
         self.isHTTP2 = isHTTP2
         self.clientAddress = clientAddress
         self.timeouts = timeouts
@@ -286,7 +291,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Attempts
 
     private func startAttempt() {
-        let endpoint = loop.pool.pick(excluding: exchange.lastFailedEndpoint)
+        // A connection addressed to one upstream goes there; only a retry after it failed may go elsewhere.
+        let endpoint: EndpointPool
+        if let pinned, pinned != exchange.lastFailedEndpoint, pinned < loop.pool.endpoints.count {
+            endpoint = loop.pool.endpoints[pinned]
+        } else {
+            endpoint = loop.pool.pick(excluding: exchange.lastFailedEndpoint)
+        }
         exchange.endpoint = endpoint
         exchange.lastEndpoint = endpoint
         exchange.attempts += 1

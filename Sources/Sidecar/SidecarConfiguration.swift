@@ -64,6 +64,11 @@ public struct SidecarConfiguration: Sendable, Equatable {
     public var upstreamIdleTimeout: LabDuration
     /// How long `stop()` lets requests in flight finish before it closes the connections that remain.
     public var shutdownGracePeriod: LabDuration
+    /// Route each downstream connection to the upstream it was originally addressed to, as read with
+    /// getsockopt(SOL_IP, SO_ORIGINAL_DST) (Envoy's ORIGINAL_DST): the transparent interception of the
+    /// `sidecar-ebpf` path, where connect4 steered the app's connection here. It must be one of `upstreams`;
+    /// connections without an original destination are balanced as usual.
+    public var useOriginalDestination = false
 
     public static let defaultRequestTimeout = LabDuration.seconds(15)
     public static let defaultConnectTimeout = LabDuration.seconds(1)

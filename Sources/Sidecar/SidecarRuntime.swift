@@ -101,6 +101,7 @@ struct LoopCounters {
     var upstreamConnectFailures = 0
     var retries = 0
     var resetsAfterResponseStarted = 0
+    var originalDestinationConnections = 0
 }
 
 /// The loops' contexts, found by event loop when a channel is accepted. Immutable after start.

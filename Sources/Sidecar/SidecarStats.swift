@@ -24,6 +24,8 @@ public struct SidecarStats: Sendable, Equatable, Codable {
     public var retries = 0
     /// Responses cut short after they had started (upstream reset or timeout mid-response).
     public var resetsAfterResponseStarted = 0
+    /// Downstream connections routed by their original destination (SO_ORIGINAL_DST).
+    public var originalDestinationConnections = 0
 
     public init() {}
 
@@ -37,5 +39,6 @@ public struct SidecarStats: Sendable, Equatable, Codable {
         upstreamConnectFailures += counters.upstreamConnectFailures
         retries += counters.retries
         resetsAfterResponseStarted += counters.resetsAfterResponseStarted
+        originalDestinationConnections += counters.originalDestinationConnections
     }
 }

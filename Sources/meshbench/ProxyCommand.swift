@@ -61,6 +61,9 @@ extension Meshbench {
         @Option(help: "Most downstream connections at once.")
         var maxConnections: Int = SidecarConfiguration.defaultMaxConnections
 
+        @Flag(help: "Route each connection to the upstream it was addressed to (SO_ORIGINAL_DST), e.g. when eBPF steered it here.")
+        var originalDst = false
+
         @Flag(help: "Allow listening on or forwarding to non-loopback addresses.")
         var allowRemote = false
 
@@ -83,6 +86,11 @@ extension Meshbench {
             fflush(stdout)
             await ServiceCommandSupport.waitForStopSignal()
             try await proxy.stop()
+            let s = await proxy.stats()
+            FileHandle.standardError.write(Data(
+                ("proxied \(s.requests) requests on \(s.downstreamConnections) downstream connections, "
+                 + "\(s.originalDestinationConnections) routed by original destination; "
+                 + "\(s.upstreamConnectionsOpened) upstream connections opened\n").utf8))
         }
 
         func makeConfiguration() throws -> SidecarConfiguration {
@@ -124,8 +132,10 @@ extension Meshbench {
                 retries: retries > 0 ? RetryPolicy(maxRetries: retries) : nil,
                 maxConnections: maxConnections, tls: tls,
                 metricsListen: try metrics.map { try address($0, "--metrics") }, accessLog: log, threads: threads)
-            try configuration.validate()
-            return configuration
+            var configured = configuration
+            configured.useOriginalDestination = originalDst
+            try configured.validate()
+            return configured
         }
     }
 }

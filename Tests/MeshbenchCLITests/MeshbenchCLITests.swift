@@ -222,6 +222,13 @@ struct MeshbenchCLITests {
                     "the load generator's connects were steered")
             let parts = Set((steered["components"] as? [String: Any] ?? [:]).keys)
             #expect(parts == ["load", "server", "sidecar-outbound", "sidecar-inbound"])
+            // The outbound sidecar found its upstream through SO_ORIGINAL_DST, answered by the getsockopt program.
+            let log = (try? String(contentsOfFile: runDir + "/logs/round1-sidecar-ebpf-sidecar-outbound.log",
+                                   encoding: .utf8)) ?? ""
+            let routed = log.split(separator: " ").firstIndex(of: "routed").flatMap { i in
+                Int(log.split(separator: " ")[log.split(separator: " ").index(before: i)].replacingOccurrences(of: ",", with: ""))
+            }
+            #expect((routed ?? 0) > 0, "outbound sidecar log: \(log)")
         } else {
             #expect(steered["status"] as? String == "skipped")
         }
