@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(name: "BPFEmbed", swiftSettings: swiftSettings),
         .plugin(name: "BPFObjectsPlugin", capability: .buildTool(), dependencies: ["BPFEmbed"]),
         .target(
-            name: "KernelPath", dependencies: ["LabCore", "CLibbpf"], swiftSettings: swiftSettings,
+            name: "KernelPath", dependencies: ["LabCore", "Accounting", "CLibbpf"], swiftSettings: swiftSettings,
             plugins: ["BPFObjectsPlugin"]
         ),
         .target(name: "Accounting", dependencies: ["LabCore"], swiftSettings: swiftSettings),

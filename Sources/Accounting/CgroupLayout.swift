@@ -77,7 +77,7 @@ public struct CgroupLayout: Equatable, Sendable, CustomStringConvertible {
             let left = halves[0].split(separator: " ")
             let right = halves[1].split(separator: " ")
             guard left.count >= 5, right.count >= 3 else { continue }
-            let mountPoint = String(left[4])
+            let mountPoint = unescapeMountPath(String(left[4]))
             switch right[0] {
             case "cgroup2":
                 if v2 == nil { v2 = mountPoint }
@@ -91,6 +91,24 @@ public struct CgroupLayout: Equatable, Sendable, CustomStringConvertible {
             }
         }
         return CgroupLayout(v2Mount: v2, v2Controllers: [], v1Mounts: v1)
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+    static func unescapeMountPath(_ path: String) -> String {
+        var result = ""
+        var index = path.startIndex
+        while index < path.endIndex {
+            let char = path[index]
+            if char == "\\", let end = path.index(index, offsetBy: 4, limitedBy: path.endIndex),
+               let code = UInt8(path[path.index(after: index)..<end], radix: 8) {
+                result.append(Character(UnicodeScalar(code)))
+                index = end
+            } else {
+                result.append(char)
+                index = path.index(after: index)
+            }
+        }
+        return result
     }
 }
 

@@ -1,3 +1,4 @@
+import Accounting
 import CLibbpf
 import Foundation
 
@@ -6,35 +7,9 @@ public enum CgroupV2 {
     /// The cgroup2 mount point from /proc/self/mountinfo (`/sys/fs/cgroup` on unified hosts,
     /// `/sys/fs/cgroup/unified` on hybrid ones); nil if there is none.
     public static func mountPoint(mountInfo: String? = nil) -> String? {
-        let text = mountInfo ?? (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        for line in text.split(separator: "\n") {
-            // "36 25 0:31 / /sys/fs/cgroup/unified rw,... shared:9 - cgroup2 cgroup2 rw,..."
-            let halves = line.components(separatedBy: " - ")
-            guard halves.count == 2, halves[1].split(separator: " ").first == "cgroup2" else { continue }
-            let fields = halves[0].split(separator: " ")
-            guard fields.count >= 5 else { continue }
-            return unescapeMountPath(String(fields[4]))
-        }
-        return nil
-    }
-
-    /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-    private static func unescapeMountPath(_ path: String) -> String {
-        var result = ""
-        var index = path.startIndex
-        while index < path.endIndex {
-            let char = path[index]
-            if char == "\\", let end = path.index(index, offsetBy: 4, limitedBy: path.endIndex),
-                let code = UInt8(path[path.index(after: index)..<end], radix: 8)
-            {
-                result.append(Character(UnicodeScalar(code)))
-                index = end
-            } else {
-                result.append(char)
-                index = path.index(after: index)
-            }
-        }
-        return result
+        // One mountinfo parser for the lab: Accounting's, which also finds the v1 hierarchies.
+        guard let text = mountInfo else { return CgroupLayout.detect().v2Mount }
+        return CgroupLayout.parse(mountinfo: text).v2Mount
     }
 
     /// Throws unless `path` is a cgroup strictly below the cgroup v2 mount: programs are never attached to the root

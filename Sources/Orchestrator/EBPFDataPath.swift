@@ -3,10 +3,6 @@ import KernelPath
 import LabCore
 import Report
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The `ebpf` path for one round: the lab's programs loaded and attached to this path's cgroup subtree only, through
 /// links this object holds (never pinned, never the root cgroup), with BPF run-time statistics on while it lives.
 ///
@@ -95,17 +91,5 @@ final class EBPFDataPath {
     func stop() {
         programs.detach()
         statsSession.close()
-    }
-
-    /// Why this host cannot run the eBPF paths, or nil when it can.
-    static func hostUnavailableReason(layout v2Mount: String?) -> String? {
-        if geteuid() != 0 { return "the eBPF paths need CAP_BPF and CAP_NET_ADMIN (run as root)" }
-        guard v2Mount != nil else { return "the eBPF paths attach to cgroup v2, and this host has no cgroup2 mount" }
-        for type in [KernelProbe.ProgramType.sockOps, .skMsg, .cgroupSockAddr] {
-            if KernelProbe.probe(type) != .supported {
-                return "this kernel cannot load \(type.rawValue) programs (meshbench doctor says more)"
-            }
-        }
-        return nil
     }
 }

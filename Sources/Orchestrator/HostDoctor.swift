@@ -47,8 +47,9 @@ public struct HostDoctor {
                 : "mounted at \(bpffs.joined(separator: ", ")) (the lab never pins; informational)",
             [])
         let btf = FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux")
+        // The lab's programs use UAPI types only (no CO-RE), so BTF is informational.
         add("kernel BTF", btf, btf ? "/sys/kernel/btf/vmlinux present" : "/sys/kernel/btf/vmlinux missing",
-            [.ebpf, .sidecarEBPF])
+            [])
 
         for type in KernelProbe.ProgramType.allCases {
             let needed: [PathName] = type == .cgroupSockopt ? [.sidecarEBPF] : [.ebpf, .sidecarEBPF]
@@ -68,7 +69,7 @@ public struct HostDoctor {
                                         ("haproxy", "reference sidecar (sidecar.impl haproxy)", []),
                                         ("wrk", "benchmark peer (scripts/bench-loadgen.sh)", []),
                                         ("h2load", "HTTP/2 benchmark peer (scripts/bench-loadgen.sh)", []),
-                                        ("clang", "builds the BPF programs", [PathName.ebpf, .sidecarEBPF]),
+                                        ("clang", "compiles bpf/ into the binary at `swift build` time", []),
                                         ("bpftool", "inspects attached BPF programs", [])] {
             let found = Self.which(tool, path: path)
             add(tool, found != nil, found.map { "\($0) (\(purpose))" } ?? "not installed: \(purpose); run scripts/setup.sh",
@@ -85,6 +86,12 @@ public struct HostDoctor {
         var reasons = checks.filter { !$0.ok && $0.neededBy.contains(path) }.map { "\($0.name): \($0.detail)" }
         if let missing = ScenarioRunner.unavailableReason(path) { reasons.append(missing) }
         return reasons
+    }
+
+    /// Why the eBPF paths cannot run on this host, or nil when they can; `meshbench run` skips them with this.
+    public func eBPFUnavailableReason() -> String? {
+        let blockers = blockers(for: .ebpf)
+        return blockers.isEmpty ? nil : "the eBPF paths cannot run here: " + blockers.joined(separator: "; ")
     }
 
     public var everyPathCanRun: Bool { PathName.allCases.allSatisfy { blockers(for: $0).isEmpty } }

@@ -119,7 +119,7 @@ public final class ScenarioRunner {
         // The eBPF path also needs this host's privileges, cgroup v2 and program types, and its own cgroups.
         let ebpfHostReason: String? = scenario.paths.contains(.ebpf) || scenario.paths.contains(.sidecarEBPF)
             ? (cgroups == nil ? "the eBPF path needs the lab's cgroups: \(cgroupNote ?? "unavailable")"
-                : EBPFDataPath.hostUnavailableReason(layout: layout.v2Mount))
+                : HostDoctor(layout: layout).eBPFUnavailableReason())
             : nil
         func skipReason(_ v: PathVariant) -> String? {
             Self.unavailableReason(v.path) ?? (v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil)

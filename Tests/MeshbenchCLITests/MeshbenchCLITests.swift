@@ -225,9 +225,9 @@ struct MeshbenchCLITests {
             // The outbound sidecar found its upstream through SO_ORIGINAL_DST, answered by the getsockopt program.
             let log = (try? String(contentsOfFile: runDir + "/logs/round1-sidecar-ebpf-sidecar-outbound.log",
                                    encoding: .utf8)) ?? ""
-            let routed = log.split(separator: " ").firstIndex(of: "routed").flatMap { i in
-                Int(log.split(separator: " ")[log.split(separator: " ").index(before: i)].replacingOccurrences(of: ",", with: ""))
-            }
+            // "... connections, N routed by original destination; ..."
+            let words = log.split(separator: " ")
+            let routed = words.firstIndex(of: "routed").flatMap { $0 > 0 ? Int(words[$0 - 1]) : nil }
             #expect((routed ?? 0) > 0, "outbound sidecar log: \(log)")
         } else {
             #expect(steered["status"] as? String == "skipped")
