@@ -21,14 +21,18 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var output: String
     /// How the sidecar paths are built: which proxy, how many hops, which features.
     public var sidecar: SidecarSpec
+    /// One load parameter stepped over a list of values; every value runs every path in interleaved rounds and
+    /// the report carries the axis.
+    public var sweep: Sweep?
 
     public static let defaultRounds = 1
     public static let defaultOutput = "results"
 
     public init(name: String, description: String? = nil, paths: [PathName], rounds: Int = Scenario.defaultRounds,
                 load: LoadSpec, server: ServerSpec = ServerSpec(), cpus: CPUPlacement = CPUPlacement(),
-                output: String = Scenario.defaultOutput, sidecar: SidecarSpec = SidecarSpec()) {
+                output: String = Scenario.defaultOutput, sidecar: SidecarSpec = SidecarSpec(), sweep: Sweep? = nil) {
         self.sidecar = sidecar
+        self.sweep = sweep
         self.name = name
         self.description = description
         self.paths = paths
@@ -40,7 +44,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, paths, rounds, load, server, cpus, output, sidecar
+        case name, description, paths, rounds, load, server, cpus, output, sidecar, sweep
     }
 
     // Written out so an absent description stays absent in report.json instead of appearing as null, and so older
@@ -56,6 +60,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         cpus = try c.decodeIfPresent(CPUPlacement.self, forKey: .cpus) ?? CPUPlacement()
         output = try c.decodeIfPresent(String.self, forKey: .output) ?? Scenario.defaultOutput
         sidecar = try c.decodeIfPresent(SidecarSpec.self, forKey: .sidecar) ?? SidecarSpec()
+        sweep = try c.decodeIfPresent(Sweep.self, forKey: .sweep)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -69,6 +74,82 @@ public struct Scenario: Sendable, Equatable, Codable {
         try c.encode(cpus, forKey: .cpus)
         try c.encode(output, forKey: .output)
         try c.encode(sidecar, forKey: .sidecar)
+        try c.encodeIfPresent(sweep, forKey: .sweep)
+    }
+
+    /// The scenario at one point of its sweep: the load with the swept parameter set to `value`.
+    public func at(sweepValue value: Double) -> Scenario {
+        guard let sweep else { return self }
+        var copy = self
+        switch sweep.axis {
+        case .connections: copy.load.connections = Int(value)
+        case .qps: copy.load.qps = .rate(value)
+        case .responseSize: copy.load.responseSize = Int(value)
+        case .requestSize: copy.load.requestSize = Int(value)
+        case .streams: copy.load.streams = Int(value)
+        }
+        return copy
+    }
+}
+
+/// A sweep: one load parameter and the values it takes, run in the order given. In YAML and JSON it is a
+/// mapping with a single key, the axis: `sweep: {connections: [2, 4, 8, 16, 32, 64]}`.
+public struct Sweep: Sendable, Equatable, Codable {
+    public enum Axis: String, Sendable, Equatable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+        case connections, qps, streams
+        case responseSize = "response_size"
+        case requestSize = "request_size"
+
+        public var description: String { rawValue }
+        /// The unit a chart axis shows.
+        public var unit: String {
+            switch self {
+            case .connections: return "connections"
+            case .qps: return "requests/s"
+            case .streams: return "streams per connection"
+            case .responseSize, .requestSize: return "bytes"
+            }
+        }
+    }
+
+    public var axis: Axis
+    public var values: [Double]
+
+    public init(axis: Axis, values: [Double]) {
+        self.axis = axis
+        self.values = values
+    }
+
+    /// How one point is named in reports, CSV rows and `compare` metrics: `connections=16`.
+    public func label(_ value: Double) -> String {
+        "\(axis.rawValue)=\(Sweep.format(value))"
+    }
+
+    public static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    struct AxisKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: AxisKey.self)
+        guard c.allKeys.count == 1, let key = c.allKeys.first, let axis = Axis(rawValue: key.stringValue) else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath,
+                debugDescription: "sweep must have exactly one of " + Axis.allCases.map(\.rawValue).joined(separator: ", ")))
+        }
+        self.axis = axis
+        values = try c.decode([Double].self, forKey: key)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: AxisKey.self)
+        try c.encode(values, forKey: AxisKey(stringValue: axis.rawValue))
     }
 }
 

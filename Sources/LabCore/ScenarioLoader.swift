@@ -13,7 +13,8 @@ import Yams
 /// top-level key the line where the top-level mapping starts.
 public enum ScenarioLoader {
     /// Top-level keys, in the order the format documents them (and the order "allowed:" lists them).
-    static let rootKeys = ["name", "description", "paths", "rounds", "load", "server", "sidecar", "cpus", "output"]
+    static let rootKeys = ["name", "description", "paths", "rounds", "load", "server", "sidecar", "cpus", "output",
+                           "sweep"]
     static let loadKeys = ["qps", "connections", "duration", "requests", "warmup", "protocol", "streams", "method",
                            "request_size", "response_size", "timeout"]
     static let serverKeys = ["delay", "threads"]
@@ -174,12 +175,71 @@ struct ScenarioReader {
         let cpus = fields["cpus"].map { cpuPlacement($0) } ?? CPUPlacement()
         let output = fields["output"].map { text($0, allowed: "a folder path") } ?? Scenario.defaultOutput
         let sidecar = fields["sidecar"].map { sidecarSpec($0) } ?? SidecarSpec()
+        let sweep: Sweep?? = fields["sweep"].map { sweepSpec($0, load: load) } ?? .some(nil)
 
-        guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar else {
+        guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar,
+              let sweep else {
             return nil
         }
         return Scenario(name: name, description: description ?? nil, paths: paths, rounds: rounds, load: load,
-                        server: server, cpus: cpus, output: output, sidecar: sidecar)
+                        server: server, cpus: cpus, output: output, sidecar: sidecar, sweep: sweep)
+    }
+
+    static let sweepAxes = Sweep.Axis.allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// `sweep: {connections: [2, 4, 8]}`: exactly one axis, a non-empty list of distinct values, each valid where
+    /// the same key under `load` would be.
+    mutating func sweepSpec(_ entry: ScenarioEntry, load: LoadSpec?) -> Sweep?? {
+        guard let fields = fields(of: entry.value, label: "sweep", line: entry.keyLine, valueLine: entry.valueLine,
+                                  allowed: Sweep.Axis.allCases.map(\.rawValue)) else { return nil }
+        let given = Sweep.Axis.allCases.compactMap { axis in fields[axis.rawValue].map { (axis, $0) } }
+        guard given.count == 1, let (axis, list) = given.first else {
+            if given.count > 1 {
+                fail(given[1].1.keyLine, "'sweep' steps one parameter at a time; it names "
+                     + given.map { "'\($0.0.rawValue)'" }.joined(separator: " and ") + "; keep one of \(Self.sweepAxes)")
+            } else if fields.suggested.isEmpty {
+                fail(entry.valueLine, "'sweep' needs one of \(Self.sweepAxes) with a list of values")
+            }
+            return nil
+        }
+        guard case .sequence(let items) = list.value, !items.isEmpty else {
+            fail(list.valueLine, "'sweep.\(axis.rawValue)' must be a non-empty list of values, got \(Self.shown(list.value))")
+            return nil
+        }
+        var values: [Double] = []
+        var ok = true
+        for item in items {
+            let itemEntry = ScenarioEntry(label: "sweep.\(axis.rawValue)", keyLine: item.mark?.line ?? list.keyLine, value: item)
+            let value: Double?
+            switch axis {
+            case .connections: value = integer(itemEntry, min: 1, max: LoadSpec.maxConnections).map(Double.init)
+            case .streams:
+                value = integer(itemEntry, min: 1).map(Double.init)
+                if let v = value, v > 1, load?.protocolKind == .http1 {
+                    fail(itemEntry.valueLine, "'sweep.streams' above 1 needs 'protocol: h2' in 'load', got \(Int(v))")
+                    ok = false
+                }
+            case .qps:
+                switch qps(itemEntry) {
+                case .rate(let r)?: value = r
+                case .max?:
+                    fail(itemEntry.valueLine, "'sweep.qps' takes rates (positive numbers); a closed loop ('max') is "
+                         + "a separate scenario")
+                    value = nil
+                case nil: value = nil
+                }
+            case .responseSize, .requestSize: value = byteSize(itemEntry).map(Double.init)
+            }
+            guard let value else { ok = false; continue }
+            if values.contains(value) {
+                fail(itemEntry.valueLine, "'sweep.\(axis.rawValue)' lists \(Sweep.format(value)) twice; each value runs once")
+                ok = false
+                continue
+            }
+            values.append(value)
+        }
+        guard ok else { return nil }
+        return .some(Sweep(axis: axis, values: values))
     }
 
     /// The name becomes part of a results folder name, so it may not carry a separator or be `.`/`..`.

@@ -17,6 +17,14 @@ public struct RunReport: Codable, Sendable {
     public var scenarioFile: String?
     public var host: HostInfo
     public var paths: [PathReport]
+    /// `complete`, or `partial` when the run stopped early (a signal, a crash mid-write); nil in older reports,
+    /// which were only ever written complete.
+    public var status: RunStatus?
+    public var statusReason: String?
+    /// How medians and intervals were computed (see `PathStatistics`).
+    public var statistics: StatisticsMethod?
+    /// Measured figures next to Istio's published ones, each with its setup caveat.
+    public var istioComparison: [IstioComparison]?
 
     public init(runID: String, createdAt: String, meshbenchVersion: String, command: [String], scenario: Scenario,
                 scenarioFile: String?, host: HostInfo, paths: [PathReport]) {
@@ -37,7 +45,115 @@ public struct RunReport: Codable, Sendable {
         case meshbenchVersion = "meshbench_version"
         case command, scenario
         case scenarioFile = "scenario_file"
-        case host, paths
+        case host, paths, status
+        case statusReason = "status_reason"
+        case statistics
+        case istioComparison = "istio_comparison"
+    }
+
+    /// The path entry `compare` and the CSV know as `key`: `sidecar/nginx`, or `sidecar@connections=16` in a sweep.
+    public func path(key: String) -> PathReport? { paths.first { $0.key == key } }
+}
+
+public enum RunStatus: String, Codable, Sendable {
+    case complete, partial
+}
+
+/// How the statistics in a report were made, so a reader can redo them.
+public struct StatisticsMethod: Codable, Sendable, Equatable {
+    /// e.g. "hierarchical bootstrap: rounds resampled with replacement, then requests within each round".
+    public var method: String
+    public var confidence: Double
+    public var resamples: Int
+    public var seed: UInt64
+
+    public init(method: String, confidence: Double, resamples: Int, seed: UInt64) {
+        self.method = method
+        self.confidence = confidence
+        self.resamples = resamples
+        self.seed = seed
+    }
+}
+
+/// A median with its confidence interval.
+public struct Estimate: Codable, Sendable, Equatable {
+    public var median: Double
+    /// Lower and upper bound of the interval (`StatisticsMethod.confidence`), or nil when it cannot be computed.
+    public var ci95: [Double]?
+
+    public init(median: Double, ci95: [Double]?) {
+        self.median = median
+        self.ci95 = ci95
+    }
+
+    public var low: Double? { ci95?.first }
+    public var high: Double? { ci95?.last }
+    /// True when the interval excludes zero (for differences).
+    public var excludesZero: Bool? {
+        guard let low, let high else { return nil }
+        return low > 0 || high < 0
+    }
+}
+
+/// Per path: the median over rounds of each headline figure, with its interval.
+public struct PathStatistics: Codable, Sendable, Equatable {
+    public var rounds: Int
+    /// Keyed by percentile name: p50, p90, p99, p999 (latency_us, from the intended start).
+    public var latencyUs: [String: Estimate]
+    public var achievedRPS: Estimate?
+
+    public init(rounds: Int, latencyUs: [String: Estimate], achievedRPS: Estimate?) {
+        self.rounds = rounds
+        self.latencyUs = latencyUs
+        self.achievedRPS = achievedRPS
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rounds
+        case latencyUs = "latency_us"
+        case achievedRPS = "achieved_rps"
+    }
+}
+
+/// One row of the Istio comparison: a figure Istio published, where it comes from and under which setup, and what
+/// this run measured for the comparable quantity.
+public struct IstioComparison: Codable, Sendable, Equatable {
+    /// What is compared, e.g. "sidecar vCPU per 1000 rps per proxy".
+    public var figure: String
+    public var istioValue: Double
+    public var unit: String
+    public var istioVersion: String
+    public var source: String
+    /// The setup behind Istio's number and why a comparison is or is not like for like.
+    public var caveat: String
+    /// The report path (key) measured for this figure; nil when none applies.
+    public var path: String?
+    public var measured: Double?
+    /// measured / istio_value.
+    public var ratio: Double?
+    /// False for figures meshbench has nothing to compare with (the control plane).
+    public var applicable: Bool
+
+    public init(figure: String, istioValue: Double, unit: String, istioVersion: String, source: String,
+                caveat: String, path: String?, measured: Double?, applicable: Bool) {
+        self.figure = figure
+        self.istioValue = istioValue
+        self.unit = unit
+        self.istioVersion = istioVersion
+        self.source = source
+        self.caveat = caveat
+        self.path = path
+        self.measured = measured
+        ratio = measured.flatMap { istioValue != 0 ? $0 / istioValue : nil }
+        self.applicable = applicable
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case figure
+        case istioValue = "istio_value"
+        case unit
+        case istioVersion = "istio_version"
+        case source, caveat, path, measured, ratio, applicable
     }
 }
 
@@ -102,6 +218,13 @@ public struct RoundReport: Codable, Sendable {
     public var durationSeconds: Double
     public var latencyUs: LatencySummary
     public var latencyUncorrectedUs: LatencySummary
+    public var errorClasses: [String: UInt64]?
+    /// The corrected latency histogram of this round ([µs, count] pairs), for the statistics across rounds.
+    public var histogram: [[UInt64]]?
+    /// Mesh CPU per 1000 rps in this round, when the round was accounted.
+    public var meshVCPUPer1000RPS: Double?
+    /// What happened to this round that a reader must know: faults injected, a component restarted.
+    public var events: [String]?
 
     public init(round: Int, result: LoadResult) {
         self.round = round
@@ -112,6 +235,8 @@ public struct RoundReport: Codable, Sendable {
         durationSeconds = result.durationSeconds
         latencyUs = result.latencyUs
         latencyUncorrectedUs = result.latencyUncorrectedUs
+        errorClasses = result.errorClasses
+        histogram = result.histograms?.corrected
     }
 
     enum CodingKeys: String, CodingKey {
@@ -120,6 +245,10 @@ public struct RoundReport: Codable, Sendable {
         case durationSeconds = "duration_s"
         case latencyUs = "latency_us"
         case latencyUncorrectedUs = "latency_uncorrected_us"
+        case errorClasses = "error_classes"
+        case histogram
+        case meshVCPUPer1000RPS = "mesh_vcpu_per_1000rps"
+        case events
     }
 }
 
@@ -148,6 +277,14 @@ public struct PathReport: Codable, Sendable {
     public var addedLatencyUs: AddedLatency?
     /// The kernel programs' own counters, for the eBPF paths.
     public var bpf: PathBPF?
+    /// In a sweep: the point this entry measured (`connections=16`) and the swept value.
+    public var point: String?
+    public var sweepValue: Double?
+    /// Medians over rounds with confidence intervals.
+    public var stats: PathStatistics?
+
+    /// How `compare`, the CSV and the HTML name this entry: the name, plus `@point` in a sweep.
+    public var key: String { point.map { "\(name)@\($0)" } ?? name }
 
     public init(name: String, status: Status, reason: String? = nil, load: LoadResult = LoadResult(),
                 rounds: [RoundReport] = [], components: [String: ComponentPlacement] = [:]) {
@@ -163,12 +300,16 @@ public struct PathReport: Codable, Sendable {
         case name, path, impl, status, reason, rounds, components, cpu
         case memoryMB = "memory_mb"
         case addedLatencyUs = "added_latency_us"
-        case bpf
+        case bpf, point
+        case sweepValue = "sweep_value"
+        case stats
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
+        try c.encodeIfPresent(point, forKey: .point)
+        try c.encodeIfPresent(sweepValue, forKey: .sweepValue)
         try c.encodeIfPresent(path, forKey: .path)
         try c.encodeIfPresent(impl, forKey: .impl)
         try c.encode(status, forKey: .status)
@@ -179,6 +320,7 @@ public struct PathReport: Codable, Sendable {
         try c.encodeIfPresent(memoryMB, forKey: .memoryMB)
         try c.encodeIfPresent(addedLatencyUs, forKey: .addedLatencyUs)
         try c.encodeIfPresent(bpf, forKey: .bpf)
+        try c.encodeIfPresent(stats, forKey: .stats)
         // The load block sits beside name and status, as the schema promises (`paths[i].latency_us`).
         try load.encode(to: encoder)
     }
@@ -196,6 +338,9 @@ public struct PathReport: Codable, Sendable {
         memoryMB = try c.decodeIfPresent(PathMemory.self, forKey: .memoryMB)
         addedLatencyUs = try c.decodeIfPresent(AddedLatency.self, forKey: .addedLatencyUs)
         bpf = try c.decodeIfPresent(PathBPF.self, forKey: .bpf)
+        point = try c.decodeIfPresent(String.self, forKey: .point)
+        sweepValue = try c.decodeIfPresent(Double.self, forKey: .sweepValue)
+        stats = try c.decodeIfPresent(PathStatistics.self, forKey: .stats)
         load = try LoadResult(from: decoder)
     }
 }
@@ -312,12 +457,31 @@ public struct AddedLatency: Codable, Sendable, Equatable {
     public var p99: Double
     /// Which latency the difference is taken of (`latency_us`: from the intended start).
     public var basis: String
+    /// Interval of each difference, keyed p50/p90/p99, from `StatisticsMethod`.
+    public var ci95: [String: [Double]]?
+    /// Per percentile: false when the interval includes zero, i.e. this run cannot tell the path from direct.
+    public var significant: [String: Bool]?
+    /// How the headline numbers were formed, e.g. "median over 3 rounds of per-round differences".
+    public var estimate: String?
 
     public init(p50: Double, p90: Double, p99: Double, basis: String = "latency_us") {
         self.p50 = p50
         self.p90 = p90
         self.p99 = p99
         self.basis = basis
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case p50, p90, p99, basis, ci95, significant, estimate
+    }
+
+    public func value(_ percentile: String) -> Double? {
+        switch percentile {
+        case "p50": return p50
+        case "p90": return p90
+        case "p99": return p99
+        default: return nil
+        }
     }
 
     public init(path: LatencySummary, direct: LatencySummary) {
