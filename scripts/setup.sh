@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what meshbench needs on Debian/Ubuntu: the C libraries it links (libcurl with nghttp2, libbpf), the BPF
-# toolchain (clang, bpftool), and the real peers the benchmarks measure against (nginx, haproxy, wrk, h2load).
+# toolchain (clang, bpftool), and the real peers the benchmarks measure against (nginx, haproxy, wrk, h2load), and a headless Chromium that
+# checks report.html.
 # Idempotent, and silent when everything is already there.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
     libbpf-dev libelf-dev bpftool clang      # eBPF paths: libbpf, and building/inspecting BPF programs
     nginx haproxy                            # reference sidecars and benchmark targets
     wrk nghttp2-client                       # benchmark peers: wrk, h2load
+    chromium-headless-shell                  # checks report.html in a real browser
 )
 
 missing=()
