@@ -183,6 +183,7 @@ public final class MeshPrograms {
     public func setService(id: UInt32, address: IPv4Endpoint, backends: [IPv4Endpoint]) throws {
         guard id > 0, id < Self.maxServices else { throw MeshProgramsError.invalidServiceID(id) }
         guard address.isLoopback else { throw MeshProgramsError.notLoopback(address) }
+        if let outside = backends.first(where: { !$0.isLoopback }) { throw MeshProgramsError.notLoopback(outside) }
         guard backends.count < Int(MB_MAX_BACKENDS) else { throw MeshProgramsError.tooManyBackends(backends.count) }
         let previous = services[address]
         // Slots first, then the count: a concurrent connect never sees a count larger than the filled slots.

@@ -24,15 +24,22 @@ public struct Scenario: Sendable, Equatable, Codable {
     /// One load parameter stepped over a list of values; every value runs every path in interleaved rounds and
     /// the report carries the axis.
     public var sweep: Sweep?
+    /// The eBPF paths' service address.
+    public var ebpf: EBPFSpec
+    /// Components killed (and perhaps restarted) during measured rounds, to test what the paths do under faults.
+    public var faults: [FaultSpec]
 
     public static let defaultRounds = 1
     public static let defaultOutput = "results"
 
     public init(name: String, description: String? = nil, paths: [PathName], rounds: Int = Scenario.defaultRounds,
                 load: LoadSpec, server: ServerSpec = ServerSpec(), cpus: CPUPlacement = CPUPlacement(),
-                output: String = Scenario.defaultOutput, sidecar: SidecarSpec = SidecarSpec(), sweep: Sweep? = nil) {
+                output: String = Scenario.defaultOutput, sidecar: SidecarSpec = SidecarSpec(), sweep: Sweep? = nil,
+                ebpf: EBPFSpec = EBPFSpec(), faults: [FaultSpec] = []) {
         self.sidecar = sidecar
         self.sweep = sweep
+        self.ebpf = ebpf
+        self.faults = faults
         self.name = name
         self.description = description
         self.paths = paths
@@ -44,7 +51,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, paths, rounds, load, server, cpus, output, sidecar, sweep
+        case name, description, paths, rounds, load, server, cpus, output, sidecar, sweep, ebpf, faults
     }
 
     // Written out so an absent description stays absent in report.json instead of appearing as null, and so older
@@ -61,6 +68,8 @@ public struct Scenario: Sendable, Equatable, Codable {
         output = try c.decodeIfPresent(String.self, forKey: .output) ?? Scenario.defaultOutput
         sidecar = try c.decodeIfPresent(SidecarSpec.self, forKey: .sidecar) ?? SidecarSpec()
         sweep = try c.decodeIfPresent(Sweep.self, forKey: .sweep)
+        ebpf = try c.decodeIfPresent(EBPFSpec.self, forKey: .ebpf) ?? EBPFSpec()
+        faults = try c.decodeIfPresent([FaultSpec].self, forKey: .faults) ?? []
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -75,6 +84,8 @@ public struct Scenario: Sendable, Equatable, Codable {
         try c.encode(output, forKey: .output)
         try c.encode(sidecar, forKey: .sidecar)
         try c.encodeIfPresent(sweep, forKey: .sweep)
+        try c.encode(ebpf, forKey: .ebpf)
+        if !faults.isEmpty { try c.encode(faults, forKey: .faults) }
     }
 
     /// The scenario at one point of its sweep: the load with the swept parameter set to `value`.
@@ -319,18 +330,49 @@ public struct LoadSpec: Sendable, Equatable, Codable {
     }
 }
 
-/// How the upstream test server behaves: its injected service time and how many event-loop threads it runs.
+/// How the upstream test server behaves: its injected service time, how many event-loop threads it runs, and the
+/// misbehaviour it is told to show (resets, stalls, keep-alive connections closed early), all off by default.
 public struct ServerSpec: Sendable, Equatable, Codable {
     public var delay: DelayDistribution
     public var threads: Int
+    /// Fraction of requests answered by resetting the connection (RST) instead of a response.
+    public var resetFraction: Double
+    /// Fraction of requests never answered (the connection stays open): the client's timeout must account them.
+    public var stallFraction: Double
+    /// Close each keep-alive connection after this many responses; 0: never.
+    public var closeAfter: Int
+    /// With `closeAfter`: close without announcing it (`Connection: close`), the idle keep-alive race real servers
+    /// lose against clients that reuse a connection just as it closes.
+    public var closeAbruptly: Bool
 
-    public init(delay: DelayDistribution = .none, threads: Int = 1) {
+    public init(delay: DelayDistribution = .none, threads: Int = 1, resetFraction: Double = 0,
+                stallFraction: Double = 0, closeAfter: Int = 0, closeAbruptly: Bool = false) {
         self.delay = delay
         self.threads = threads
+        self.resetFraction = resetFraction
+        self.stallFraction = stallFraction
+        self.closeAfter = closeAfter
+        self.closeAbruptly = closeAbruptly
     }
 
     enum CodingKeys: String, CodingKey {
         case delay, threads
+        case resetFraction = "reset_fraction"
+        case stallFraction = "stall_fraction"
+        case closeAfter = "close_after"
+        case closeAbruptly = "close_abruptly"
+    }
+
+    /// Whether any misbehaviour is switched on.
+    public var misbehaves: Bool { resetFraction > 0 || stallFraction > 0 || closeAfter > 0 }
+
+    /// `meshbench serve` flags for the misbehaviour.
+    public var faultArguments: [String] {
+        var args: [String] = []
+        if resetFraction > 0 { args += ["--reset-fraction", String(resetFraction)] }
+        if stallFraction > 0 { args += ["--stall-fraction", String(stallFraction)] }
+        if closeAfter > 0 { args += [closeAbruptly ? "--close-after-abrupt" : "--close-after", String(closeAfter)] }
+        return args
     }
 
     // The delay travels as the same text a scenario file uses ("0", "exp:2ms", …), which `DelayDistribution.parse`
@@ -347,12 +389,23 @@ public struct ServerSpec: Sendable, Equatable, Codable {
             delay = .none
         }
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 1
+        resetFraction = try c.decodeIfPresent(Double.self, forKey: .resetFraction) ?? 0
+        stallFraction = try c.decodeIfPresent(Double.self, forKey: .stallFraction) ?? 0
+        closeAfter = try c.decodeIfPresent(Int.self, forKey: .closeAfter) ?? 0
+        closeAbruptly = try c.decodeIfPresent(Bool.self, forKey: .closeAbruptly) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(delay.description, forKey: .delay)
         try c.encode(threads, forKey: .threads)
+        // Only what is switched on, so a plain report's scenario block stays as short as the file that made it.
+        if resetFraction > 0 { try c.encode(resetFraction, forKey: .resetFraction) }
+        if stallFraction > 0 { try c.encode(stallFraction, forKey: .stallFraction) }
+        if closeAfter > 0 {
+            try c.encode(closeAfter, forKey: .closeAfter)
+            try c.encode(closeAbruptly, forKey: .closeAbruptly)
+        }
     }
 }
 
@@ -422,5 +475,93 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
         hops = try c.decodeIfPresent(Int.self, forKey: .hops) ?? 2
         features = try c.decodeIfPresent([Feature].self, forKey: .features) ?? SidecarSpec.defaultFeatures
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 1
+    }
+}
+
+/// The eBPF paths' service: the VIP the load generator connects to, which `cgroup/connect4` rewrites to a backend.
+/// It must be in 127.0.0.0/8: the lab sends traffic to loopback only.
+public struct EBPFSpec: Sendable, Equatable, Codable {
+    public var vip: HostPort
+
+    public static let defaultVIP = HostPort(host: "127.77.0.1", port: 8080)
+
+    public init(vip: HostPort = EBPFSpec.defaultVIP) {
+        self.vip = vip
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vip
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let text = try c.decodeIfPresent(String.self, forKey: .vip)
+        guard let text else {
+            vip = EBPFSpec.defaultVIP
+            return
+        }
+        guard let parsed = HostPort.parse(text), EBPFSpec.isLoopbackIPv4(parsed.host), parsed.port > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .vip, in: c,
+                                                   debugDescription: "vip must be an IPv4 address in 127.0.0.0/8 with a port")
+        }
+        vip = parsed
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vip.description, forKey: .vip)
+    }
+
+    /// A dotted IPv4 address in 127.0.0.0/8 (names such as `localhost` are not: the programs match addresses).
+    public static func isLoopbackIPv4(_ host: String) -> Bool {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }),
+              let octets = Optional(parts.compactMap { Int($0) }), octets.count == 4, octets.allSatisfy({ $0 <= 255 })
+        else { return false }
+        return octets[0] == 127
+    }
+}
+
+/// A fault injected into measured rounds: a component is killed with SIGKILL `at` into the measured window (after
+/// the warm-up) and, for the upstream server, optionally started again on the same address after `restartAfter`.
+public struct FaultSpec: Sendable, Equatable, Codable {
+    public enum Component: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
+        case server
+        case sidecarOutbound = "sidecar-outbound"
+        case sidecarInbound = "sidecar-inbound"
+    }
+
+    public var kill: Component
+    public var at: LabDuration
+    public var restartAfter: LabDuration?
+    /// Paths the fault applies to; nil: every path that has the component.
+    public var paths: [PathName]?
+    /// Rounds (1-based) the fault applies to; nil: every round.
+    public var rounds: [Int]?
+
+    public init(kill: Component, at: LabDuration, restartAfter: LabDuration? = nil, paths: [PathName]? = nil,
+                rounds: [Int]? = nil) {
+        self.kill = kill
+        self.at = at
+        self.restartAfter = restartAfter
+        self.paths = paths
+        self.rounds = rounds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kill, at
+        case restartAfter = "restart_after"
+        case paths, rounds
+    }
+
+    /// Whether this fault hits `path` in `round`.
+    public func applies(to path: PathName, round: Int) -> Bool {
+        if let paths, !paths.contains(path) { return false }
+        if let rounds, !rounds.contains(round) { return false }
+        switch kill {
+        case .server: return true
+        case .sidecarOutbound: return path == .sidecar || path == .sidecarEBPF
+        case .sidecarInbound: return path == .sidecar || path == .sidecarEBPF
+        }
     }
 }

@@ -14,10 +14,10 @@ import Yams
 public enum ScenarioLoader {
     /// Top-level keys, in the order the format documents them (and the order "allowed:" lists them).
     static let rootKeys = ["name", "description", "paths", "rounds", "load", "server", "sidecar", "cpus", "output",
-                           "sweep"]
+                           "sweep", "ebpf", "faults"]
     static let loadKeys = ["qps", "connections", "duration", "requests", "warmup", "protocol", "streams", "method",
                            "request_size", "response_size", "timeout"]
-    static let serverKeys = ["delay", "threads"]
+    static let serverKeys = ["delay", "threads", "reset_fraction", "stall_fraction", "close_after", "close_abruptly"]
     static let cpuKeys = ["load", "server", "mesh"]
     static let sidecarKeys = ["impl", "hops", "features", "threads"]
 
@@ -176,13 +176,90 @@ struct ScenarioReader {
         let output = fields["output"].map { text($0, allowed: "a folder path") } ?? Scenario.defaultOutput
         let sidecar = fields["sidecar"].map { sidecarSpec($0) } ?? SidecarSpec()
         let sweep: Sweep?? = fields["sweep"].map { sweepSpec($0, load: load) } ?? .some(nil)
+        let ebpf = fields["ebpf"].map { ebpfSpec($0) } ?? EBPFSpec()
+        let faults = fields["faults"].map { faultList($0, rounds: rounds) } ?? []
 
         guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar,
-              let sweep else {
+              let sweep, let ebpf, let faults else {
             return nil
         }
         return Scenario(name: name, description: description ?? nil, paths: paths, rounds: rounds, load: load,
-                        server: server, cpus: cpus, output: output, sidecar: sidecar, sweep: sweep)
+                        server: server, cpus: cpus, output: output, sidecar: sidecar, sweep: sweep, ebpf: ebpf,
+                        faults: faults)
+    }
+
+    // MARK: - ebpf and faults
+
+    mutating func ebpfSpec(_ entry: ScenarioEntry) -> EBPFSpec? {
+        if Self.isNull(entry.value) { return EBPFSpec() }
+        guard let fields = fields(of: entry.value, label: "ebpf", line: entry.keyLine, valueLine: entry.valueLine,
+                                  allowed: ["vip"]) else { return nil }
+        guard let vipEntry = fields["vip"] else { return EBPFSpec() }
+        let allowed = "an IPv4 address in 127.0.0.0/8 with a port, e.g. \(EBPFSpec.defaultVIP)"
+        guard case .scalar(let s) = vipEntry.value, let vip = HostPort.parse(s.string), vip.port > 0 else {
+            fail(vipEntry.valueLine, "'ebpf.vip' must be \(allowed), got \(Self.shown(vipEntry.value))")
+            return nil
+        }
+        guard EBPFSpec.isLoopbackIPv4(vip.host) else {
+            fail(vipEntry.valueLine, "'ebpf.vip' \(vip) is not on loopback: the lab only sends traffic to "
+                 + "127.0.0.0/8; allowed: \(allowed)")
+            return nil
+        }
+        return EBPFSpec(vip: vip)
+    }
+
+    static let faultKeys = ["kill", "at", "restart_after", "paths", "rounds"]
+
+    mutating func faultList(_ entry: ScenarioEntry, rounds: Int?) -> [FaultSpec]? {
+        if Self.isNull(entry.value) { return [] }
+        guard case .sequence(let items) = entry.value else {
+            fail(entry.valueLine, "'faults' must be a list of mappings with the keys \(Self.faultKeys.joined(separator: ", ")), "
+                 + "got \(Self.shown(entry.value))")
+            return nil
+        }
+        var faults: [FaultSpec] = []
+        var ok = true
+        for item in items {
+            let line = item.mark?.line ?? entry.keyLine
+            guard let f = fields(of: item, label: "faults", line: line, valueLine: line, allowed: Self.faultKeys) else {
+                ok = false
+                continue
+            }
+            let components = FaultSpec.Component.allCases.map(\.rawValue)
+            let kill = require(f, "kill", components.joined(separator: ", ")).flatMap {
+                choice($0, aliases: Dictionary(uniqueKeysWithValues: FaultSpec.Component.allCases.map { ($0.rawValue, $0) }),
+                       canonical: components)
+            }
+            let at = require(f, "at", "a duration into the measured window, e.g. 2s").flatMap { duration($0, allowZero: true) }
+            let restart: LabDuration?? = f["restart_after"].map { duration($0, allowZero: true) } ?? .some(nil)
+            let paths: [PathName]?? = f["paths"].map { pathList($0) } ?? .some(nil)
+            var roundList: [Int]?? = .some(nil)
+            if let r = f["rounds"] {
+                if case .sequence(let rs) = r.value, !rs.isEmpty {
+                    var list: [Int] = []
+                    for n in rs {
+                        let e = ScenarioEntry(label: "faults.rounds", keyLine: n.mark?.line ?? r.keyLine, value: n)
+                        if let v = integer(e, min: 1, max: rounds ?? Int.max) { list.append(v) } else { roundList = nil }
+                    }
+                    if roundList != nil { roundList = .some(list) }
+                } else {
+                    fail(r.valueLine, "'faults.rounds' must be a non-empty list of round numbers, got \(Self.shown(r.value))")
+                    roundList = nil
+                }
+            }
+            guard let kill, let at, let restart, let paths, let roundList else {
+                ok = false
+                continue
+            }
+            if restart != nil && kill != .server, let line = f["restart_after"]?.keyLine {
+                fail(line, "'restart_after' is supported for 'kill: server' only; a killed sidecar stays down for "
+                     + "the rest of its round")
+                ok = false
+                continue
+            }
+            faults.append(FaultSpec(kill: kill, at: at, restartAfter: restart, paths: paths, rounds: roundList))
+        }
+        return ok ? faults : nil
     }
 
     static let sweepAxes = Sweep.Axis.allCases.map(\.rawValue).joined(separator: ", ")
@@ -379,8 +456,17 @@ struct ScenarioReader {
                                   allowed: ScenarioLoader.serverKeys) else { return nil }
         let delay = fields["delay"].map { delayDistribution($0) } ?? DelayDistribution.none
         let threads = fields["threads"].map { integer($0, min: 1) } ?? 1
-        guard let delay, let threads else { return nil }
-        return ServerSpec(delay: delay, threads: threads)
+        let reset = fields["reset_fraction"].map { fraction($0) } ?? 0
+        let stall = fields["stall_fraction"].map { fraction($0) } ?? 0
+        let closeAfter = fields["close_after"].map { integer($0, min: 0) } ?? 0
+        let abrupt = fields["close_abruptly"].map { boolean($0) } ?? false
+        guard let delay, let threads, let reset, let stall, let closeAfter, let abrupt else { return nil }
+        if reset + stall > 1, let line = fields["stall_fraction"]?.valueLine {
+            fail(line, "'reset_fraction' and 'stall_fraction' add up to \(reset + stall); together they may be at most 1")
+            return nil
+        }
+        return ServerSpec(delay: delay, threads: threads, resetFraction: reset, stallFraction: stall,
+                          closeAfter: closeAfter, closeAbruptly: abrupt)
     }
 
     mutating func delayDistribution(_ entry: ScenarioEntry) -> DelayDistribution? {
@@ -570,6 +656,30 @@ struct ScenarioReader {
         }
         let range = max.map { "from \(min) to \($0)" } ?? ">= \(min)"
         fail(entry.valueLine, "'\(entry.label)' must be an integer \(range), got \(Self.shown(entry.value))")
+        return nil
+    }
+
+    /// A number from 0 to 1, or a percentage (`1%`).
+    mutating func fraction(_ entry: ScenarioEntry) -> Double? {
+        if case .scalar(let s) = entry.value, !Self.isNull(s) {
+            let text = s.string.trimmingCharacters(in: .whitespaces)
+            let value = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
+            if let value, value.isFinite, value >= 0, value <= 1 { return value }
+        }
+        fail(entry.valueLine, "'\(entry.label)' must be a fraction from 0 to 1 or a percentage (e.g. 0.01 or 1%), "
+             + "got \(Self.shown(entry.value))")
+        return nil
+    }
+
+    mutating func boolean(_ entry: ScenarioEntry) -> Bool? {
+        if case .scalar(let s) = entry.value, !Self.isNull(s) {
+            switch s.string.lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default: break
+            }
+        }
+        fail(entry.valueLine, "'\(entry.label)' must be true or false, got \(Self.shown(entry.value))")
         return nil
     }
 
