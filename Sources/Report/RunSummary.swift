@@ -1,45 +1,165 @@
 import Foundation
 import LabCore
 
-/// The terminal summary of a run: one row per path.
+/// The terminal summary of a run: one row per path, then the medians over rounds with their intervals, then the
+/// Istio comparison.
+///
+/// The table shows the pooled figures (all rounds in one histogram), which every report has. When the report has
+/// statistics, a second block gives each path's median over rounds with its 95% interval, e.g.
+/// `p90 1.23ms [1.20–1.27]`, and added latency whose interval includes zero is marked `n.s.` (not significant)
+/// wherever it appears, so a reader never takes noise for a cost.
 public enum RunSummary {
     static func signed(_ us: Double) -> String {
         us < 0 ? "-" + TextSummary.ms(-us) : "+" + TextSummary.ms(us)
     }
 
+    /// The marker for a difference this run cannot tell from zero.
+    public static let notSignificant = "n.s."
+
+    /// `1.23ms [1.20–1.27]`: the median in TextSummary's units and its interval in the same unit.
+    static func interval(_ e: Estimate, signed: Bool = false) -> String {
+        let head = signed ? Self.signed(e.median) : TextSummary.ms(e.median)
+        guard let low = e.low, let high = e.high else { return head }
+        return head + " [" + bound(low, like: e.median) + "–" + bound(high, like: e.median) + "]"
+    }
+
+    /// A bound printed in the unit `TextSummary.ms` chose for `reference`, without the unit.
+    static func bound(_ us: Double, like reference: Double) -> String {
+        let r = abs(reference)
+        if r >= 1_000_000 { return String(format: "%.2f", us / 1e6) }
+        if r >= 1000 { return String(format: "%.2f", us / 1000) }
+        return String(format: "%.0f", us)
+    }
+
+    static func addedCell(_ added: AddedLatency, _ pct: String) -> String {
+        guard let v = added.value(pct) else { return "-" }
+        return signed(v) + (added.significant?[pct] == false ? " " + notSignificant : "")
+    }
+
+    static func table(_ rows: [[String]], leftAligned: Set<Int>) -> String {
+        guard let head = rows.first else { return "" }
+        let widths = head.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
+        var out = ""
+        for row in rows {
+            out += "  " + row.enumerated().map { i, cell in
+                leftAligned.contains(i) ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                    : cell.padding(toLength: widths[i])
+            }.joined(separator: "  ") + "\n"
+        }
+        return out
+    }
+
     public static func render(_ report: RunReport) -> String {
         let s = report.scenario
-        var out = "\(s.name): \(s.load.qps == .max ? "closed loop" : "\(s.load.qps) rps"), "
+        var out = ""
+        if report.status == .partial {
+            out += "PARTIAL run: \(report.statusReason ?? "stopped before every round finished"); the figures below "
+                + "cover only the rounds that completed.\n"
+        }
+        out += "\(s.name): \(s.load.qps == .max ? "closed loop" : "\(s.load.qps) rps"), "
         out += "\(s.load.connections) connections, \(s.load.protocolKind), \(s.rounds) round(s) on "
         out += "\(report.host.kernel), \(report.host.cpus) CPUs, cgroups \(report.host.cgroupLayout)\n"
+        if let sweep = s.sweep {
+            out += "sweep over \(sweep.axis): \(sweep.values.map(Sweep.format).joined(separator: ", "))\n"
+        }
         let head = ["path", "status", "rps", "p50", "p90", "p99", "p99.9", "+p50", "+p90", "+p99",
                     "vCPU/1k rps/proxy", "peak MB/proxy", "errors"]
         var rows = [head]
         for p in report.paths {
             if p.status == .skipped {
-                rows.append([p.name, "skipped"] + Array(repeating: "-", count: head.count - 2))
+                rows.append([p.key, "skipped"] + Array(repeating: "-", count: head.count - 2))
                 continue
             }
             let l = p.load.latencyUs
-            let added = p.addedLatencyUs.map { [signed($0.p50), signed($0.p90), signed($0.p99)] } ?? ["-", "-", "-"]
+            let added = p.addedLatencyUs.map { a in ["p50", "p90", "p99"].map { addedCell(a, $0) } } ?? ["-", "-", "-"]
             let vcpu = p.cpu?.meshVCPUPer1000RPSPerProxy.map { String(format: "%.3f", $0) } ?? "-"
             let peak = p.memoryMB?.meshPeak.map { String(format: "%.1f", $0) } ?? "-"
-            rows.append([p.name, p.status.rawValue, String(format: "%.1f", p.load.achievedRPS),
+            rows.append([p.key, p.status.rawValue, String(format: "%.1f", p.load.achievedRPS),
                          TextSummary.ms(l.p50), TextSummary.ms(l.p90), TextSummary.ms(l.p99), TextSummary.ms(l.p999)]
                         + added + [vcpu, peak, "\(p.load.errors)/\(p.load.requests)"])
         }
-        let widths = head.indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
-        for row in rows {
-            out += "  " + row.enumerated().map { i, cell in
-                i < 2 ? cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) : cell.padding(toLength: widths[i])
-            }.joined(separator: "  ") + "\n"
-        }
+        out += table(rows, leftAligned: [0, 1])
         for p in report.paths where p.reason != nil {
-            out += "  \(p.name): \(p.reason ?? "")\n"
+            out += "  \(p.key): \(p.reason ?? "")\n"
         }
         for p in report.paths where p.status == .ok {
-            for w in TextSummary.warnings(p.load) { out += "  WARNING (\(p.name)): \(w)\n" }
+            for w in TextSummary.warnings(p.load) { out += "  WARNING (\(p.key)): \(w)\n" }
+        }
+        out += medians(report)
+        out += istio(report)
+        return out
+    }
+
+    /// Medians over rounds with their intervals, for the paths that have statistics.
+    static func medians(_ report: RunReport) -> String {
+        let withStats = report.paths.filter { $0.stats != nil && $0.status != .skipped }
+        guard !withStats.isEmpty else { return "" }
+        let method = report.statistics.map {
+            String(format: "%.0f%% interval, %@", $0.confidence * 100, $0.method)
+        } ?? "95% interval"
+        let out = "medians over rounds [\(method)]; \(notSignificant) = interval includes zero:\n"
+        var rows: [[String]] = [["path", "rounds", "p50", "p90", "p99", "p99.9", "+p90", "+p99"]]
+        for p in withStats {
+            guard let stats = p.stats else { continue }
+            var row = [p.key, "\(stats.rounds)"]
+            for pct in ["p50", "p90", "p99", "p999"] {
+                row.append(stats.latencyUs[pct].map { interval($0) } ?? "-")
+            }
+            for pct in ["p90", "p99"] {
+                guard let added = p.addedLatencyUs, let v = added.value(pct) else {
+                    row.append("-")
+                    continue
+                }
+                let ci = added.ci95?[pct]
+                let e = Estimate(median: v, ci95: ci?.count == 2 ? ci : nil)
+                row.append(interval(e, signed: true) + (added.significant?[pct] == false ? " " + notSignificant : ""))
+            }
+            rows.append(row)
+        }
+        return out + table(rows, leftAligned: [0])
+    }
+
+    /// Up to three decimals, trailing zeros dropped (0.35, 2.65, 0.228, 40); more for tiny values so they never
+    /// print as 0.
+    static func value(_ v: Double) -> String {
+        if abs(v) >= 100 { return String(format: "%.0f", v) }
+        var text = String(format: v != 0 && abs(v) < 0.001 ? "%.6f" : "%.3f", v)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+
+    /// The Istio comparison as a short table, with the reference for the setup caveats.
+    static func istio(_ report: RunReport) -> String {
+        let comparison = report.istioComparison ?? IstioComparisonCatalog.compare(report)
+        guard !comparison.isEmpty else { return "" }
+        var out = "Istio's published figures (setups differ: see each row's caveat in report.json istio_comparison "
+            + "and reference/mesh-anchors.md):\n"
+        var rows: [[String]] = [["figure", "Istio", "measured", "ratio", "path"]]
+        var notApplicable: [String] = []
+        for c in comparison {
+            let istio = "\(value(c.istioValue)) \(c.unit) (\(c.istioVersion))"
+            guard c.applicable else {
+                notApplicable.append("\(c.figure) \(value(c.istioValue)) \(c.unit)")
+                continue
+            }
+            var measured = c.measured.map { value($0) } ?? "-"
+            if c.measured != nil, let pct = percentile(of: c), let key = c.path,
+               report.path(key: key)?.addedLatencyUs?.significant?[pct] == false {
+                measured += " " + notSignificant
+            }
+            let ratio = c.ratio.map { String(format: "%.2fx", $0) } ?? "-"
+            rows.append([c.figure, istio, measured, ratio, c.path ?? "(not measured)"])
+        }
+        out += table(rows, leftAligned: [0, 1, 4])
+        if !notApplicable.isEmpty {
+            out += "  not applicable (meshbench has no control plane): " + notApplicable.joined(separator: ", ") + "\n"
         }
         return out
+    }
+
+    /// The latency percentile a comparison row is about, from the catalog.
+    static func percentile(of c: IstioComparison) -> String? {
+        IstioComparisonCatalog.figures.first { $0.figure == c.figure && $0.version == c.istioVersion }?.measure.percentile
     }
 }

@@ -1,0 +1,317 @@
+import Foundation
+import LabCore
+
+/// Istio's published data-plane figures and the rule that pairs each with what a meshbench run measured.
+///
+/// Every number, version and setup comes from reference/mesh-anchors.md (§0 summary, §1 per version); the `source`
+/// strings are the citations given there. The catalog keeps the setup next to the number because most headline
+/// figures hide it (two proxies rather than one, a changed load pattern, a Kubernetes cluster rather than loopback),
+/// and a ratio without that context would mislead. `compare` adds what differs in the run itself (rate,
+/// connections, payload, proxy threads, mTLS, hops) to each row's caveat.
+public enum IstioComparisonCatalog {
+    /// The measured quantity a figure is set against.
+    public enum Measure: String, Sendable, Equatable, CaseIterable {
+        /// `cpu.mesh_vcpu_per_1000rps_per_proxy` of every sidecar-kind path (`sidecar`, `sidecar/nginx`,
+        /// `sidecar-ebpf`, ...).
+        case sidecarVCPUPer1000RPSPerProxy
+        /// `memory_mb.mesh_peak` (largest cgroup peak of one proxy) of every sidecar-kind path.
+        case sidecarMemoryPeakMB
+        /// `added_latency_us.p90` / `.p99`, in ms, of sidecar-kind paths with `sidecar.hops: 2`.
+        case sidecarPairAddedP90Ms, sidecarPairAddedP99Ms
+        /// `cpu.mesh_vcpu_per_1000rps` of the `ebpf` path (the BPF programs' own run time).
+        case ebpfVCPUPer1000RPS
+        /// Kernel memory charged for the `ebpf` path's BPF maps (`bpf.maps_memlock_bytes`, summed), MB.
+        case ebpfMapsMB
+        /// `added_latency_us.p90` / `.p99`, in ms, of the `ebpf` path.
+        case ebpfAddedP90Ms, ebpfAddedP99Ms
+        /// The control plane: meshbench has none, so these rows are never applicable.
+        case controlPlane
+
+        /// The latency percentile a latency measure reads, nil for the others.
+        var percentile: String? {
+            switch self {
+            case .sidecarPairAddedP90Ms, .ebpfAddedP90Ms: return "p90"
+            case .sidecarPairAddedP99Ms, .ebpfAddedP99Ms: return "p99"
+            default: return nil
+            }
+        }
+
+        var onSidecarPaths: Bool {
+            switch self {
+            case .sidecarVCPUPer1000RPSPerProxy, .sidecarMemoryPeakMB, .sidecarPairAddedP90Ms, .sidecarPairAddedP99Ms:
+                return true
+            default: return false
+            }
+        }
+    }
+
+    /// The load Istio's figure was measured under, to say in a row's caveat where this run differs.
+    public struct Setup: Sendable, Equatable {
+        public var rps: Double?
+        public var connections: ClosedRange<Int>?
+        /// "1 kB" / "1 KB" in Istio's text; the lab's 1024-byte default counts as the same.
+        public var payloadBytes: ClosedRange<Int>?
+        public var proxyWorkers: Int?
+        public var mtls: Bool
+        public var protocolKind: HTTPProtocol?
+
+        public init(rps: Double?, connections: ClosedRange<Int>?, payloadBytes: ClosedRange<Int>?, proxyWorkers: Int?,
+                    mtls: Bool, protocolKind: HTTPProtocol?) {
+            self.rps = rps
+            self.connections = connections
+            self.payloadBytes = payloadBytes
+            self.proxyWorkers = proxyWorkers
+            self.mtls = mtls
+            self.protocolKind = protocolKind
+        }
+    }
+
+    /// One published figure.
+    public struct Figure: Sendable, Equatable {
+        public var figure: String
+        public var value: Double
+        public var unit: String
+        public var version: String
+        public var source: String
+        public var caveat: String
+        public var measure: Measure
+        public var setup: Setup?
+
+        public var applicable: Bool { measure != .controlPlane }
+    }
+
+    // Citations as reference/mesh-anchors.md gives them ("i.io/vX" and "archive/vX" spelled out).
+    static let sourceSummary = "https://istio.io/v1.16/docs/ops/deployment/performance-and-scalability/ (summary "
+        + "bullets, the same on the pages for 1.8.3 through 1.16.2); istio/istio.io archive/v1.10, archive/v1.14"
+    static let source110Latency = "istio/istio.io archive/v1.10/docs/ops/deployment/performance-and-scalability/"
+        + "index.html (latency section, Istio 1.10.3)"
+    static let source120 = "istio.io content/en/docs/ops/deployment/performance-and-scalability/index.md (Istio 1.20 "
+        + "latency text)"
+    static let source122 = "istio.io performance-and-scalability page, \"Latency for Istio 1.22\" (1.22 text)"
+    static let source124 = "istio.io performance-and-scalability page, \"Sidecar and ztunnel resource usage\" (Istio "
+        + "1.24 text; still shown in archive/v1.26)"
+
+    static let kB: ClosedRange<Int> = 1000...1024
+    static let setup110 = Setup(rps: 1000, connections: 16...16, payloadBytes: kB, proxyWorkers: 2, mtls: true,
+                                protocolKind: .http1)
+    static let setup120 = Setup(rps: 1000, connections: 2...64, payloadBytes: kB, proxyWorkers: 2, mtls: true,
+                                protocolKind: .http1)
+    static let setup122 = Setup(rps: 1000, connections: 1...64, payloadBytes: kB, proxyWorkers: 2, mtls: true,
+                                protocolKind: nil)
+    static let setup124 = Setup(rps: 1000, connections: nil, payloadBytes: kB, proxyWorkers: 2, mtls: true,
+                                protocolKind: .http1)
+
+    static let pairCaveat110 = "Istio's number is the p90/p99 of the client+server sidecar pair (Envoy, telemetry v2, "
+        + "plus the iptables redirects) minus the same percentile with no sidecars, on a Kubernetes cluster, driven by "
+        + "fortio (HTTP/1.1, 1 kB, 1000 rps, 16 connections, 2 proxy workers, mTLS); with jitter it was 1.7/2.69 ms, "
+        + "and from 1.12 the page's latency text says 1.7/2.7 ms. meshbench's sidecar paths with hops: 2 measure the "
+        + "same topology (outbound and inbound sidecar over a direct baseline from the same run) on one host's "
+        + "loopback, so there is no network between the proxies and no iptables; sidecar-ebpf intercepts with "
+        + "connect4 instead of iptables."
+    static let pairCaveat120 = "Two sidecars over a no-sidecar baseline as in 1.10, but measured at 2-64 connections "
+        + "with fortio's uniform/nocatchup load pattern: the ~6x drop from 1.19 (1.31/1.58 ms) coincides with this "
+        + "methodology change, so it is not comparable with the 1.8-1.16 figure. meshbench's sidecar paths with "
+        + "hops: 2 measure the same topology on loopback."
+    static let ambientCaveat = "Istio's number is the client-node and server-node ztunnel pair (ambient L4, mTLS/HBONE "
+        + "in userspace) over no mesh, at 1 kB, 1000 rps, 1-64 connections, 2 proxy workers, on a cluster. ztunnel is "
+        + "a node-level L4 proxy; meshbench's closest L4 analogue is the in-kernel ebpf path (connect4 balancing and "
+        + "sockmap redirect, no proxy process and no encryption), so this compares unlike data planes doing similar "
+        + "L4 jobs."
+
+    /// The published figures, in the order the report lists them.
+    public static let figures: [Figure] = [
+        Figure(figure: "sidecar vCPU per 1000 rps per proxy", value: 0.35, unit: "vCPU", version: "1.8-1.16",
+               source: sourceSummary,
+               caveat: "The summary bullet of the 1.8.3-1.16.2 pages (Envoy through one proxy, measured in a load-test "
+                   + "mesh of 1000 services and 2000 sidecars at 70,000 mesh-wide rps); the same pages' CPU section "
+                   + "still says about 0.5 vCPU. Compared with each sidecar path's mesh CPU from its cgroups divided "
+                   + "by the achieved rate and the number of proxies (sidecar-ebpf: the BPF programs' run time "
+                   + "included).",
+               measure: .sidecarVCPUPer1000RPSPerProxy, setup: nil),
+        Figure(figure: "sidecar memory per proxy (stated per 1000 rps)", value: 40, unit: "MB", version: "1.8-1.16",
+               source: sourceSummary,
+               caveat: "Istio states 40 MB per proxy per 1000 rps in the summary (its CPU/memory section says about "
+                   + "50 MB, and in a large namespace); memory does not scale with the rate, so meshbench compares the "
+                   + "largest cgroup memory peak of one proxy at this run's rate (anonymous memory plus page cache "
+                   + "first touched by that proxy), not a per-1000-rps figure.",
+               measure: .sidecarMemoryPeakMB, setup: nil),
+        Figure(figure: "added p90 latency, client+server sidecar pair", value: 2.65, unit: "ms", version: "1.8-1.16",
+               source: source110Latency + "; summary bullet on the 1.8-1.16 pages",
+               caveat: pairCaveat110, measure: .sidecarPairAddedP90Ms, setup: setup110),
+        Figure(figure: "added p99 latency, client+server sidecar pair", value: 2.91, unit: "ms", version: "1.10.3",
+               source: source110Latency, caveat: pairCaveat110, measure: .sidecarPairAddedP99Ms, setup: setup110),
+        Figure(figure: "control plane (Istiod) vCPU", value: 1, unit: "vCPU", version: "1.8-1.16",
+               source: sourceSummary,
+               caveat: "Istiod serving 1000 services, 2000 sidecars and 70,000 mesh-wide rps with namespace isolation. "
+                   + "meshbench has no control plane (its proxies are configured from the command line), so there is "
+                   + "nothing to compare.",
+               measure: .controlPlane, setup: nil),
+        Figure(figure: "control plane (Istiod) memory", value: 1.5, unit: "GB", version: "1.8-1.16",
+               source: sourceSummary,
+               caveat: "Istiod serving 1000 services, 2000 sidecars and 70,000 mesh-wide rps with namespace isolation. "
+                   + "meshbench has no control plane, so there is nothing to compare.",
+               measure: .controlPlane, setup: nil),
+        Figure(figure: "sidecar vCPU per 1000 rps per proxy", value: 0.20, unit: "vCPU", version: "1.24",
+               source: source124,
+               caveat: "A single sidecar (Envoy) with 2 worker threads at 1000 HTTP rps of 1 KB each, on a Kubernetes "
+                   + "cluster. Compared with each sidecar path's mesh CPU from its cgroups per 1000 achieved rps and "
+                   + "per proxy.",
+               measure: .sidecarVCPUPer1000RPSPerProxy, setup: setup124),
+        Figure(figure: "sidecar memory per proxy", value: 60, unit: "MB", version: "1.24", source: source124,
+               caveat: "A single sidecar with 2 worker threads at 1000 HTTP rps of 1 KB. Compared with the largest "
+                   + "cgroup memory peak of one proxy at this run's rate.",
+               measure: .sidecarMemoryPeakMB, setup: setup124),
+        Figure(figure: "ztunnel vCPU per 1000 rps", value: 0.06, unit: "vCPU", version: "1.24", source: source124,
+               caveat: "A single ztunnel (node-level L4 proxy that also terminates mTLS) at 1000 HTTP rps of 1 KB. "
+                   + "meshbench compares it with the ebpf path, its closest in-kernel L4 analogue: the BPF programs' "
+                   + "own run time per 1000 rps for both ends together, which leaves out the data copy a redirect "
+                   + "triggers in the sender's system call, and no encryption.",
+               measure: .ebpfVCPUPer1000RPS, setup: setup124),
+        Figure(figure: "ztunnel memory", value: 12, unit: "MB", version: "1.24", source: source124,
+               caveat: "A single ztunnel's memory at 1000 HTTP rps of 1 KB. The ebpf path has no process; the closest "
+                   + "quantity is the kernel memory charged for its BPF maps (fdinfo memlock, summed over maps), which "
+                   + "does not grow with the rate.",
+               measure: .ebpfMapsMB, setup: setup124),
+        Figure(figure: "added p90 latency, client+server sidecar pair", value: 0.228, unit: "ms", version: "1.20",
+               source: source120, caveat: pairCaveat120, measure: .sidecarPairAddedP90Ms, setup: setup120),
+        Figure(figure: "added p99 latency, client+server sidecar pair", value: 0.298, unit: "ms", version: "1.20",
+               source: source120, caveat: pairCaveat120, measure: .sidecarPairAddedP99Ms, setup: setup120),
+        Figure(figure: "added p90 latency, ambient ztunnel pair", value: 0.17, unit: "ms", version: "1.22",
+               source: source122, caveat: ambientCaveat, measure: .ebpfAddedP90Ms, setup: setup122),
+        Figure(figure: "added p99 latency, ambient ztunnel pair", value: 0.20, unit: "ms", version: "1.22",
+               source: source122, caveat: ambientCaveat, measure: .ebpfAddedP99Ms, setup: setup122),
+    ]
+
+    /// The base path a report entry measured (`sidecar` for `sidecar/nginx@connections=16`).
+    static func basePath(_ p: PathReport) -> String {
+        if let path = p.path { return path }
+        return String(p.name.split(separator: "/", maxSplits: 1).first ?? Substring(p.name))
+    }
+
+    static func isSidecarKind(_ p: PathReport) -> Bool {
+        let base = basePath(p)
+        return base == PathName.sidecar.rawValue || base == PathName.sidecarEBPF.rawValue
+    }
+
+    static func isEBPF(_ p: PathReport) -> Bool { basePath(p) == PathName.ebpf.rawValue }
+
+    /// The scenario a path entry ran: in a sweep, the load at its point.
+    static func scenario(for p: PathReport, in report: RunReport) -> Scenario {
+        guard report.scenario.sweep != nil, let value = p.sweepValue else { return report.scenario }
+        return report.scenario.at(sweepValue: value)
+    }
+
+    static func mib(_ bytes: UInt64) -> Double { Double(bytes) / 1_048_576 }
+
+    /// The measured value for `measure` on `p`, or nil with the reason it is missing.
+    static func measured(_ measure: Measure, _ p: PathReport, hops: Int) -> (value: Double?, note: String?) {
+        switch measure {
+        case .sidecarVCPUPer1000RPSPerProxy:
+            if let v = p.cpu?.meshVCPUPer1000RPSPerProxy { return (v, nil) }
+            return (nil, "Not measured: this path has no per-proxy CPU (no cgroup accounting in this run).")
+        case .sidecarMemoryPeakMB:
+            if let v = p.memoryMB?.meshPeak { return (v, nil) }
+            return (nil, "Not measured: this path has no per-proxy cgroup memory peak in this run.")
+        case .sidecarPairAddedP90Ms, .sidecarPairAddedP99Ms, .ebpfAddedP90Ms, .ebpfAddedP99Ms:
+            if measure.onSidecarPaths && hops != 2 {
+                return (nil, "Not compared: this run's sidecar paths have hops: \(hops) (outbound sidecar only), "
+                             + "while Istio's figure is the client+server pair; run with sidecar.hops: 2.")
+            }
+            let pct = measure.percentile ?? "p90"
+            guard let added = p.addedLatencyUs, let us = added.value(pct) else {
+                return (nil, "Not measured: no added latency for this path (the run needs a direct path that "
+                             + "completed).")
+            }
+            var notes: [String] = []
+            if let ci = added.ci95?[pct], ci.count == 2 {
+                // The statistics' own verdict first; without one, whether the interval holds zero.
+                let significant = added.significant?[pct] ?? (ci[0] > 0 || ci[1] < 0)
+                notes.append(String(format: "Interval of this difference: [%.3f, %.3f] ms", ci[0] / 1000, ci[1] / 1000)
+                             + (significant ? "." : ", which includes zero: not significant."))
+            } else if added.significant?[pct] == false {
+                notes.append("Not significant: this run cannot tell this path's \(pct) from direct's.")
+            }
+            return (us / 1000, notes.isEmpty ? nil : notes.joined(separator: " "))
+        case .ebpfVCPUPer1000RPS:
+            if let v = p.cpu?.meshVCPUPer1000RPS { return (v, nil) }
+            return (nil, "Not measured: no BPF program run time per 1000 rps in this run (needs kernel.bpf_stats "
+                         + "and cgroup accounting).")
+        case .ebpfMapsMB:
+            if let bytes = p.bpf?.totalMapsMemlockBytes { return (mib(bytes), nil) }
+            return (nil, "Not measured: this run recorded no BPF map memory.")
+        case .controlPlane:
+            return (nil, nil)
+        }
+    }
+
+    /// Where this run's load differs from the setup behind Istio's number.
+    static func differences(_ setup: Setup?, _ s: Scenario, sidecarPath: Bool) -> [String] {
+        guard let setup else { return [] }
+        var out: [String] = []
+        if let rps = setup.rps {
+            switch s.load.qps {
+            case .max: out.append("closed loop at the maximum rate (Istio: \(QPS.rate(rps)) rps)")
+            case .rate(let r) where r != rps: out.append("\(QPS.rate(r)) rps (Istio: \(QPS.rate(rps)))")
+            default: break
+            }
+        }
+        if let range = setup.connections, !range.contains(s.load.connections) {
+            let istio = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)"
+            out.append("\(s.load.connections) connections (Istio: \(istio))")
+        }
+        if let bytes = setup.payloadBytes, !bytes.contains(s.load.responseSize) {
+            out.append("\(s.load.responseSize)-byte responses (Istio: 1 kB)")
+        }
+        if let proto = setup.protocolKind, proto != s.load.protocolKind {
+            out.append("\(s.load.protocolKind) (Istio: \(proto))")
+        }
+        if sidecarPath {
+            if let workers = setup.proxyWorkers, workers != s.sidecar.threads {
+                out.append("\(s.sidecar.threads) thread(s) per proxy (Istio: \(workers) workers)")
+            }
+            if setup.mtls && (!s.sidecar.has(.mtls) || s.sidecar.hops != 2) {
+                out.append(s.sidecar.hops != 2 ? "no mTLS (one sidecar, hops: \(s.sidecar.hops))" : "mTLS off")
+            }
+        }
+        return out
+    }
+
+    /// The comparison rows for a report: one per (figure, measured path entry), path = `PathReport.key` (so each
+    /// sweep point gets its own row); a figure no path of the run can answer appears once with `measured` nil; the
+    /// control plane rows appear once, not applicable.
+    public static func compare(_ report: RunReport) -> [IstioComparison] {
+        var rows: [IstioComparison] = []
+        let candidates = report.paths.filter { $0.status != .skipped }
+        for f in figures {
+            func row(path: String?, measured: Double?, caveat: String) -> IstioComparison {
+                IstioComparison(figure: f.figure, istioValue: f.value, unit: f.unit, istioVersion: f.version,
+                                source: f.source, caveat: caveat, path: path, measured: measured,
+                                applicable: f.applicable)
+            }
+            guard f.applicable else {
+                rows.append(row(path: nil, measured: nil, caveat: f.caveat))
+                continue
+            }
+            let matching = candidates.filter { f.measure.onSidecarPaths ? isSidecarKind($0) : isEBPF($0) }
+            if matching.isEmpty {
+                let wanted = f.measure.onSidecarPaths ? "sidecar path" : "ebpf path"
+                rows.append(row(path: nil, measured: nil,
+                                caveat: f.caveat + " Not measured: this run has no \(wanted) with results."))
+                continue
+            }
+            for p in matching {
+                let s = scenario(for: p, in: report)
+                let (value, note) = measured(f.measure, p, hops: s.sidecar.hops)
+                var caveat = f.caveat
+                let diffs = differences(f.setup, s, sidecarPath: isSidecarKind(p))
+                if !diffs.isEmpty { caveat += " This run differs: " + diffs.joined(separator: ", ") + "." }
+                if p.status == .failed {
+                    caveat += " This path's status is failed (\(p.reason ?? "no reason recorded")): treat with care."
+                }
+                if let note { caveat += " " + note }
+                rows.append(row(path: p.key, measured: value, caveat: caveat))
+            }
+        }
+        return rows
+    }
+}
