@@ -11,9 +11,6 @@ import Report
 /// `sk_msg` moves each message straight to the peer socket. If the programs were not attached, a connect to the VIP
 /// would simply be refused: nothing listens there.
 final class EBPFDataPath {
-    /// The service address the load generator is pointed at.
-    static let vip = "127.77.0.1"
-    static let vipPort: UInt16 = 8080
     static let serviceID: UInt32 = 1
 
     private let programs: MeshPrograms
@@ -26,13 +23,14 @@ final class EBPFDataPath {
     ///   - pathCgroup: absolute cgroup v2 directory of the path (parent of the server's and load's cgroups).
     ///   - clientCgroup: absolute cgroup v2 directory of the load generator.
     ///   - backend: the upstream server's address.
-    init(pathCgroup: String, clientCgroup: String, backend: HostPort) throws {
-        guard let vip = IPv4Endpoint(Self.vip, port: Self.vipPort),
+    ///   - vip: the service address the load generator is pointed at (the scenario's `ebpf.vip`, in 127.0.0.0/8).
+    init(pathCgroup: String, clientCgroup: String, backend: HostPort, vip vipAddress: HostPort) throws {
+        guard let vip = IPv4Endpoint(vipAddress.host, port: UInt16(vipAddress.port)),
               let backendEndpoint = IPv4Endpoint(backend.host, port: UInt16(backend.port)) else {
-            throw LabError.runFailed("internal: the eBPF path needs IPv4 loopback addresses, got \(backend)")
+            throw LabError.runFailed("internal: the eBPF path needs IPv4 loopback addresses, got \(vipAddress) and \(backend)")
         }
         programs = try MeshPrograms(mode: .balance)
-        frontAddress = "\(Self.vip):\(Self.vipPort)"
+        frontAddress = vipAddress.description
         serviceName = "vip \(frontAddress)"
         do {
             try programs.setService(id: Self.serviceID, address: vip, backends: [backendEndpoint])

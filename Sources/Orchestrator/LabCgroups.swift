@@ -74,24 +74,51 @@ public final class LabCgroups {
         createdDirectories.removeAll()
     }
 
+    /// What a sweep of killed runs' leftovers did.
+    public struct StaleCleanup: Sendable {
+        /// Cgroup directories of dead runs that were removed.
+        public var removed: [String] = []
+        /// Lab components found still running inside them, ended by PID (SIGKILL).
+        public var endedProcesses: [Int32] = []
+        /// Directories that could not be removed, with the reason.
+        public var failed: [String] = []
+
+        public var isEmpty: Bool { removed.isEmpty && endedProcesses.isEmpty && failed.isEmpty }
+
+        /// One line per action, for `meshbench doctor --cleanup` and the start of `meshbench run`.
+        public var lines: [String] {
+            endedProcesses.map { "ended leftover lab process \($0) (SIGKILL)" }
+                + removed.map { "removed stale cgroup \($0)" } + failed.map { "could not remove \($0)" }
+        }
+    }
+
     /// Removes the cgroups of lab runs whose orchestrator is gone. Processes still inside them are lab components
     /// from that run (their death signal failed to arrive); they are ended by PID before the directories go.
     /// - Returns: the run directories removed.
     @discardableResult
     public static func removeStale(layout: CgroupLayout) -> [String] {
-        var removed: [String] = []
+        cleanStale(layout: layout).removed
+    }
+
+    /// `removeStale`, telling everything it did.
+    public static func cleanStale(layout: CgroupLayout) -> StaleCleanup {
+        var result = StaleCleanup()
         var mounts = [layout.v2Mount].compactMap { $0 }
         for c in ["cpuacct", "memory"] { if let m = layout.v1Mounts[c], !mounts.contains(m) { mounts.append(m) } }
         for mount in mounts {
             let root = mount + "/" + rootName
             for run in subdirectories(of: root) where !isAlive(runID: run) {
-                removeTree(root + "/" + run)
-                removed.append(root + "/" + run)
+                removeTree(root + "/" + run, into: &result)
+                if FileManager.default.fileExists(atPath: root + "/" + run) {
+                    result.failed.append(root + "/" + run + ": " + String(cString: strerror(EBUSY)))
+                } else {
+                    result.removed.append(root + "/" + run)
+                }
             }
             // The shared `meshbench` directory goes when no run, live or dead, is left in it.
             if FileManager.default.fileExists(atPath: root) && subdirectories(of: root).isEmpty { rmdir(root) }
         }
-        return removed
+        return result
     }
 
     /// Removes `meshbench/` itself when no run is left in it.
@@ -118,24 +145,28 @@ public final class LabCgroups {
         return comm.hasPrefix("meshbench")
     }
 
-    private static func removeTree(_ dir: String) {
-        for child in subdirectories(of: dir) { removeTree(dir + "/" + child) }
-        removeDirectory(dir)
+    private static func removeTree(_ dir: String, into result: inout StaleCleanup) {
+        for child in subdirectories(of: dir) { removeTree(dir + "/" + child, into: &result) }
+        result.endedProcesses += removeDirectory(dir)
     }
 
     /// rmdir of a leaf cgroup. A cgroup that still holds processes (EBUSY with no child cgroups) holds leftover lab
     /// components, listed by the kernel, so only ours: they are ended by PID and the removal retried briefly.
-    private static func removeDirectory(_ dir: String) {
-        if rmdir(dir) == 0 || errno != EBUSY { return }
-        guard subdirectories(of: dir).isEmpty else { return }
+    /// - Returns: the PIDs it ended.
+    @discardableResult
+    private static func removeDirectory(_ dir: String) -> [Int32] {
+        if rmdir(dir) == 0 || errno != EBUSY { return [] }
+        guard subdirectories(of: dir).isEmpty else { return [] }
         let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
+        var ended: [Int32] = []
         for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) where pid != getpid() {
-            kill(pid, SIGKILL)
+            if kill(pid, SIGKILL) == 0 { ended.append(pid) }
         }
         for _ in 0..<50 {
             usleep(20_000)
-            if rmdir(dir) == 0 || errno != EBUSY { return }
+            if rmdir(dir) == 0 || errno != EBUSY { break }
         }
+        return ended
     }
 }
 

@@ -93,8 +93,8 @@ public final class ScenarioRunner {
         // Cgroups: clean what killed runs left, then make ours. Without root the run still goes on, and says so.
         var cgroups: LabCgroups?
         var cgroupNote: String?
-        let stale = LabCgroups.removeStale(layout: layout)
-        if !stale.isEmpty { log("removed \(stale.count) stale lab cgroup(s) of killed runs") }
+        let stale = LabCgroups.cleanStale(layout: layout)
+        for line in stale.lines { log("cleanup of killed runs: \(line)") }
         do {
             cgroups = try LabCgroups(runID: runID, layout: layout)
         } catch {
@@ -114,8 +114,6 @@ public final class ScenarioRunner {
         defer { tls?.removePrivateKeys() }
 
         let variants = PathVariant.all(for: scenario)
-        var rounds: [PathVariant: [RoundOutcome]] = [:]
-        var failures: [PathVariant: String] = [:]
         // The eBPF path also needs this host's privileges, cgroup v2 and program types, and its own cgroups.
         let ebpfHostReason: String? = scenario.paths.contains(.ebpf) || scenario.paths.contains(.sidecarEBPF)
             ? (cgroups == nil ? "the eBPF path needs the lab's cgroups: \(cgroupNote ?? "unavailable")"
@@ -125,86 +123,179 @@ public final class ScenarioRunner {
             Self.unavailableReason(v.path) ?? (v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil)
         }
         let runnable = variants.filter { skipReason($0) == nil }
+        let points: [Double?] = scenario.sweep.map { $0.values.map { Optional($0) } } ?? [nil]
 
-        roundLoop: for round in 1...scenario.rounds {
-            for variant in runnable where failures[variant] == nil {
-                if runInterruptRequested != 0 { break roundLoop }
-                log("round \(round)/\(scenario.rounds): \(variant.name)")
-                do {
-                    let outcome = try runRound(variant, round: round, cpus: cpus, cgroups: cgroups, tls: tls,
-                                               runDirectory: runDirectory, logs: logs)
-                    rounds[variant, default: []].append(outcome)
-                } catch {
-                    failures[variant] = "round \(round): \(error)"
-                    log("\(variant.name) failed: \(error)")
+        var progress = RunProgress(variants: variants, points: points, skipReason: skipReason,
+                                   cgroupNote: cgroupNote)
+        let startedAt = Date()
+        let plannedRounds = points.count * scenario.rounds * runnable.count
+        var doneRounds = 0
+        var interruption: String?
+
+        measure: for (pointIndex, point) in points.enumerated() {
+            let pointScenario = point.map { scenario.at(sweepValue: $0) } ?? scenario
+            let pointLabel = point.flatMap { v in scenario.sweep.map { $0.label(v) } }
+            for round in 1...scenario.rounds {
+                for variant in runnable where progress.failures[RunProgress.Key(variant, pointIndex)] == nil {
+                    if runInterruptRequested != 0 {
+                        interruption = "stopped by a signal after \(doneRounds) of \(plannedRounds) rounds"
+                        break measure
+                    }
+                    let key = RunProgress.Key(variant, pointIndex)
+                    log("round \(round)/\(scenario.rounds): \(variant.name)" + (pointLabel.map { " at \($0)" } ?? ""))
+                    do {
+                        let outcome = try runRound(variant, scenario: pointScenario, point: pointLabel, round: round,
+                                                   cpus: cpus, cgroups: cgroups, tls: tls,
+                                                   runDirectory: runDirectory, logs: logs)
+                        progress.rounds[key, default: []].append(outcome)
+                        doneRounds += 1
+                    } catch RoundInterrupted.bySignal {
+                        interruption = "stopped by a signal during round \(round) of \(variant.name)"
+                            + (pointLabel.map { " at \($0)" } ?? "") + "; that round was discarded; "
+                            + "\(doneRounds) of \(plannedRounds) rounds are in this report"
+                        break measure
+                    } catch {
+                        progress.failures[key] = "round \(round): \(error)"
+                        log("\(variant.name) failed: \(error)")
+                    }
+                    // Every finished round is on disk at once: a run killed later still leaves a (partial) report.
+                    let checkpoint = makeReport(progress, status: .partial, startedAt: startedAt,
+                                                reason: "in progress: \(doneRounds) of \(plannedRounds) rounds done")
+                    do {
+                        try ReportWriter.writeCheckpoint(checkpoint, to: runDirectory)
+                    } catch {
+                        log("cannot write the checkpoint report: \(error)")
+                    }
                 }
             }
         }
 
+        let report = makeReport(progress, status: interruption == nil ? .complete : .partial, startedAt: startedAt,
+                                reason: interruption)
+        try ReportWriter.write(report, to: runDirectory)
+        let ok = interruption == nil && !report.paths.contains { $0.status == .failed }
+            && report.paths.contains { $0.status == .ok }
+        return Outcome(runDirectory: runDirectory, report: report, succeeded: ok)
+    }
+
+    /// What the rounds so far produced, per path variant and sweep point.
+    struct RunProgress {
+        struct Key: Hashable {
+            var variant: PathVariant
+            var point: Int
+            init(_ variant: PathVariant, _ point: Int) {
+                self.variant = variant
+                self.point = point
+            }
+        }
+
+        var variants: [PathVariant]
+        var points: [Double?]
+        var skipReason: (PathVariant) -> String?
+        var cgroupNote: String?
+        var rounds: [Key: [RoundOutcome]] = [:]
+        var failures: [Key: String] = [:]
+
+        init(variants: [PathVariant], points: [Double?], skipReason: @escaping (PathVariant) -> String?,
+             cgroupNote: String?) {
+            self.variants = variants
+            self.points = points
+            self.skipReason = skipReason
+            self.cgroupNote = cgroupNote
+        }
+    }
+
+    /// Builds the report from the rounds measured so far: one entry per path variant (and sweep point), the
+    /// statistics across rounds, and the Istio comparison.
+    func makeReport(_ progress: RunProgress, status: RunStatus, startedAt: Date, reason: String?) -> RunReport {
+        let scenario = options.scenario
         var paths: [PathReport] = []
-        for variant in variants {
-            if let reason = skipReason(variant) {
-                var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
-                skipped.path = variant.path.rawValue
-                skipped.impl = variant.impl?.rawValue
-                paths.append(skipped)
-                continue
-            }
-            let done = rounds[variant] ?? []
-            var report = PathReport(
-                name: variant.name, status: .ok, load: LoadResult.merge(done.map(\.result)),
-                rounds: done.enumerated().map { RoundReport(round: $0.offset + 1, result: $0.element.result) },
-                components: done.last?.placement ?? [:])
-            report.path = variant.path.rawValue
-            report.impl = variant.impl?.rawValue
-            if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
-                                          meshComponents: variant.meshComponents,
-                                          achievedRPS: report.load.achievedRPS, source: layout) {
-                report.cpu = usage.cpu
-                report.memoryMB = usage.memory
-            }
-            let bpfRounds = done.compactMap(\.bpf)
-            if var bpf = bpfRounds.first {
-                for more in bpfRounds.dropFirst() { bpf.add(more) }
-                report.bpf = bpf
-                // The eBPF mesh has no process: its CPU is the programs' own run time (which does not include the
-                // data move a redirect triggers after the program returns — that lands in the sender's syscall).
-                // With sidecars (`sidecar-ebpf`) the mesh is both: the proxies' cgroups plus the programs.
-                if var cpu = report.cpu, cpu.windowSeconds > 0 {
-                    let proxies = variant.meshComponents.filter { cpu.components[$0] != nil }.count
-                    let meshVCPU = (cpu.meshVCPU ?? 0) + Double(bpf.totalRunTimeNanoseconds) / 1e9 / cpu.windowSeconds
-                    cpu.meshVCPU = meshVCPU
-                    let rps = report.load.achievedRPS
-                    cpu.meshVCPUPer1000RPS = rps > 0 ? meshVCPU / (rps / 1000) : nil
-                    cpu.meshVCPUPer1000RPSPerProxy = proxies > 0 ? cpu.meshVCPUPer1000RPS.map { $0 / Double(proxies) } : nil
-                    cpu.source += "; mesh: " + (proxies > 0 ? "the sidecars' cgroups plus " : "") + "BPF programs' run_time_ns"
-                    report.cpu = cpu
+        for (pointIndex, point) in progress.points.enumerated() {
+            let pointLabel = point.flatMap { v in scenario.sweep.map { $0.label(v) } }
+            for variant in progress.variants {
+                var entry = pathReport(variant, key: RunProgress.Key(variant, pointIndex), progress: progress)
+                entry.point = pointLabel
+                entry.sweepValue = point
+                if status == .partial, entry.status == .ok, (progress.rounds[.init(variant, pointIndex)] ?? []).count
+                    < scenario.rounds {
+                    entry.reason = "partial: \((progress.rounds[.init(variant, pointIndex)] ?? []).count) of "
+                        + "\(scenario.rounds) rounds measured"
                 }
-            }
-            if let failure = failures[variant] {
-                report.status = .failed
-                report.reason = failure
-            } else if done.count < scenario.rounds {
-                report.status = .failed
-                report.reason = "interrupted after \(done.count) of \(scenario.rounds) rounds"
-            }
-            if let note = cgroupNote, report.status == .ok { report.reason = note }
-            paths.append(report)
-        }
-        // Added latency against `direct` from this same run; without a direct baseline there is nothing to add to.
-        if let direct = paths.first(where: { $0.name == PathName.direct.rawValue && $0.status == .ok }) {
-            for i in paths.indices where paths[i].name != direct.name && paths[i].status == .ok {
-                paths[i].addedLatencyUs = AddedLatency(path: paths[i].load.latencyUs, direct: direct.load.latencyUs)
+                paths.append(entry)
             }
         }
-
-        let report = RunReport(
-            runID: runID, createdAt: ISO8601DateFormatter().string(from: Date()),
+        var report = RunReport(
+            runID: runID, createdAt: ISO8601DateFormatter().string(from: startedAt),
             meshbenchVersion: LabVersion.current, command: options.command, scenario: scenario,
             scenarioFile: options.scenarioFile, host: HostProbe.hostInfo(layout: layout), paths: paths)
-        try ReportWriter.write(report, to: runDirectory)
-        let ok = !paths.contains { $0.status == .failed } && paths.contains { $0.status == .ok }
-        return Outcome(runDirectory: runDirectory, report: report, succeeded: ok)
+        report.status = status
+        report.statusReason = reason
+        // Medians over rounds, intervals, and added latency against `direct` at the same point, paired by round.
+        RunStatistics.apply(to: &report)
+        report.istioComparison = IstioComparisonCatalog.compare(report)
+        return report
+    }
+
+    /// One path variant at one sweep point, from its rounds.
+    func pathReport(_ variant: PathVariant, key: RunProgress.Key, progress: RunProgress) -> PathReport {
+        let scenario = options.scenario
+        if let reason = progress.skipReason(variant) {
+            var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
+            skipped.path = variant.path.rawValue
+            skipped.impl = variant.impl?.rawValue
+            return skipped
+        }
+        let done = progress.rounds[key] ?? []
+        var report = PathReport(
+            name: variant.name, status: .ok, load: LoadResult.merge(done.map(\.result)),
+            rounds: done.enumerated().map { i, outcome in
+                var r = RoundReport(round: i + 1, result: outcome.result)
+                r.events = outcome.events.isEmpty ? nil : outcome.events
+                r.meshVCPUPer1000RPS = roundMeshVCPU(outcome, variant: variant)
+                return r
+            },
+            components: done.last?.placement ?? [:])
+        report.path = variant.path.rawValue
+        report.impl = variant.impl?.rawValue
+        if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
+                                      meshComponents: variant.meshComponents,
+                                      achievedRPS: report.load.achievedRPS, source: layout) {
+            report.cpu = usage.cpu
+            report.memoryMB = usage.memory
+        }
+        let bpfRounds = done.compactMap(\.bpf)
+        if var bpf = bpfRounds.first {
+            for more in bpfRounds.dropFirst() { bpf.add(more) }
+            report.bpf = bpf
+            // The eBPF mesh has no process: its CPU is the programs' own run time (which does not include the
+            // data move a redirect triggers after the program returns — that lands in the sender's syscall).
+            // With sidecars (`sidecar-ebpf`) the mesh is both: the proxies' cgroups plus the programs.
+            if var cpu = report.cpu, cpu.windowSeconds > 0 {
+                let proxies = variant.meshComponents.filter { cpu.components[$0] != nil }.count
+                let meshVCPU = (cpu.meshVCPU ?? 0) + Double(bpf.totalRunTimeNanoseconds) / 1e9 / cpu.windowSeconds
+                cpu.meshVCPU = meshVCPU
+                let rps = report.load.achievedRPS
+                cpu.meshVCPUPer1000RPS = rps > 0 ? meshVCPU / (rps / 1000) : nil
+                cpu.meshVCPUPer1000RPSPerProxy = proxies > 0 ? cpu.meshVCPUPer1000RPS.map { $0 / Double(proxies) } : nil
+                cpu.source += "; mesh: " + (proxies > 0 ? "the sidecars' cgroups plus " : "") + "BPF programs' run_time_ns"
+                report.cpu = cpu
+            }
+        }
+        if let failure = progress.failures[key] {
+            report.status = .failed
+            report.reason = failure
+        }
+        if let note = progress.cgroupNote, report.status == .ok { report.reason = note }
+        return report
+    }
+
+    /// The mesh's vCPU per 1000 rps in one round: the sidecars' cgroups plus the BPF programs' run time.
+    func roundMeshVCPU(_ outcome: RoundOutcome, variant: PathVariant) -> Double? {
+        guard let usage = outcome.usage, usage.wallSeconds > 0, outcome.result.achievedRPS > 0,
+              !variant.meshComponents.isEmpty || outcome.bpf != nil else { return nil }
+        let proxySeconds = variant.meshComponents.compactMap { usage.components[$0]?.cpuSeconds }.reduce(0, +)
+        let bpfSeconds = Double(outcome.bpf?.totalRunTimeNanoseconds ?? 0) / 1e9
+        return (proxySeconds + bpfSeconds) / usage.wallSeconds / (outcome.result.achievedRPS / 1000)
     }
 
     /// Why a path cannot run in this build, or nil when it can.
@@ -223,15 +314,21 @@ public final class ScenarioRunner {
         var residentSets: [String: (peak: UInt64, current: UInt64)]
         /// The kernel programs' counters (eBPF path).
         var bpf: PathBPF?
+        /// Faults injected and what the components did during the round, for the report's `events`.
+        var events: [String] = []
+    }
+
+    /// The run was asked to stop (SIGINT/SIGTERM) while a round's load was running.
+    enum RoundInterrupted: Error {
+        case bySignal
     }
 
     /// One round of one path: the app, the path's proxies (if any) in front of it, then the load generator against
     /// the front; CPU and memory of every component are read from its cgroup over the load's lifetime.
-    func runRound(_ variant: PathVariant, round: Int, cpus: Placement, cgroups: LabCgroups?, tls: LabTLSMaterial?,
-                  runDirectory: String, logs: String) throws -> RoundOutcome {
-        let scenario = options.scenario
+    func runRound(_ variant: PathVariant, scenario: Scenario, point: String?, round: Int, cpus: Placement,
+                  cgroups: LabCgroups?, tls: LabTLSMaterial?, runDirectory: String, logs: String) throws -> RoundOutcome {
         let spec = scenario.load
-        let tag = "round\(round)-\(variant.fileTag)"
+        let tag = "round\(round)-\(variant.fileTag)" + (point.map { "-\($0)" } ?? "")
         var started: [ComponentProcess] = []
         defer { for c in started.reversed() { c.stop() } }
         var placement: [String: ComponentPlacement] = [:]
@@ -245,16 +342,24 @@ public final class ScenarioRunner {
 
         // The app.
         let serverGroup = try cgroup("server")
-        let serverArgs = ["serve", "--listen", "127.0.0.1:0", "--response-size", String(spec.responseSize),
-                          "--delay", scenario.server.delay.description, "--threads", String(scenario.server.threads)]
-        let server = try ComponentProcess(
-            name: "server", executable: options.executable, arguments: serverArgs,
-            cgroupProcs: serverGroup?.procs ?? [], cpus: cpus.server, stderrPath: "\(logs)/\(tag)-server.log")
-        try server.start()
-        started.append(server)
-        var front = try server.waitForLine(prefix: "listening on ", timeout: 15)
+        func serverArguments(listen: String) -> [String] {
+            ["serve", "--listen", listen, "--response-size", String(spec.responseSize),
+             "--delay", scenario.server.delay.description, "--threads", String(scenario.server.threads)]
+                + scenario.server.faultArguments
+        }
+        func startServer(listen: String, log: String) throws -> (ComponentProcess, String) {
+            let server = try ComponentProcess(
+                name: "server", executable: options.executable, arguments: serverArguments(listen: listen),
+                cgroupProcs: serverGroup?.procs ?? [], cpus: cpus.server, stderrPath: log)
+            try server.start()
+            started.append(server)
+            return (server, try server.waitForLine(prefix: "listening on ", timeout: 15))
+        }
+        let (server, serverAddress) = try startServer(listen: "127.0.0.1:0", log: "\(logs)/\(tag)-server.log")
+        var front = serverAddress
         placement["server"] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: server.pid),
-                                                 cgroup: serverGroup?.relative, command: serverArgs)
+                                                 cgroup: serverGroup?.relative,
+                                                 command: serverArguments(listen: "127.0.0.1:0"))
 
         // The sidecars, inbound first so the outbound one has somewhere to send.
         var serviceAddress = front
@@ -293,7 +398,7 @@ public final class ScenarioRunner {
             let pathDirectory = v2 + "/" + (serverRelative as NSString).deletingLastPathComponent
             if variant.path == .ebpf {
                 ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: v2 + "/" + loadRelative,
-                                        backend: frontAddress)
+                                        backend: frontAddress, vip: scenario.ebpf.vip)
             } else {
                 // The app (load generator) connects to the service's real address; connect4 steers it into the
                 // outbound sidecar, and every local hop goes through the sockmap.
@@ -332,9 +437,61 @@ public final class ScenarioRunner {
             stderrPath: toTerminal ? nil : "\(logs)/\(tag)-load.log")
         try load.start()
         started.append(load)
-        guard let status = load.waitForExit(timeout: maxLoadSeconds(spec)) else {
+        // Wait for the load, injecting the scenario's faults on time and forwarding a stop request: the generator
+        // then stops sending, finishes what is in flight and exits; the round is incomplete and the caller drops it.
+        let loadStarted = Date()
+        let deadline = loadStarted.addingTimeInterval(maxLoadSeconds(spec))
+        var faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }
+            .map { PendingFault(spec: $0, due: loadStarted.addingTimeInterval(spec.warmup.seconds + $0.at.seconds)) }
+        var events: [String] = []
+        var status: Int32?
+        var forwardedStop = false
+        while status == nil && Date() < deadline {
+            status = load.waitForExit(timeout: 0.02)
+            if status == nil && runInterruptRequested != 0 && !forwardedStop {
+                kill(load.pid, SIGINT)
+                forwardedStop = true
+            }
+            guard status == nil else { break }
+            for i in faults.indices {
+                let now = Date()
+                if faults[i].killedAt == nil, now >= faults[i].due {
+                    let target = faults[i].spec.kill.rawValue
+                    guard let victim = started.last(where: { $0.name == target && $0.isRunning }) else {
+                        events.append("fault: no running \(target) to kill")
+                        faults[i].killedAt = now
+                        faults[i].restarted = true
+                        continue
+                    }
+                    kill(victim.pid, SIGKILL)
+                    faults[i].killedAt = now
+                    let into = now.timeIntervalSince(loadStarted) - spec.warmup.seconds
+                    events.append(String(format: "fault: %@ (pid %d) killed with SIGKILL %.2fs into the measured window",
+                                         target, victim.pid, into))
+                    if faults[i].spec.restartAfter == nil { faults[i].restarted = true }
+                } else if let killedAt = faults[i].killedAt, !faults[i].restarted, let after = faults[i].spec.restartAfter,
+                          now >= killedAt.addingTimeInterval(after.seconds) {
+                    faults[i].restarted = true
+                    // The server comes back on the address everything in front of it was told.
+                    do {
+                        let (again, _) = try startServer(listen: serverAddress,
+                                                         log: "\(logs)/\(tag)-server-restart\(i + 1).log")
+                        events.append(String(format: "fault: server restarted on %@ as pid %d, serving again %.2fs "
+                                             + "after the kill", serverAddress, again.pid,
+                                             Date().timeIntervalSince(killedAt)))
+                    } catch {
+                        events.append("fault: server restart on \(serverAddress) failed: \(error)")
+                    }
+                }
+            }
+        }
+        for f in faults where f.killedAt == nil {
+            events.append("fault: kill \(f.spec.kill.rawValue) at \(f.spec.at) was not injected: the round ended first")
+        }
+        guard let status else {
             throw LabError.runFailed("the load generator did not finish within \(Int(maxLoadSeconds(spec)))s")
         }
+        if forwardedStop { throw RoundInterrupted.bySignal }
         var usage: WindowReport?
         do {
             usage = try window?.finish()
@@ -360,7 +517,16 @@ public final class ScenarioRunner {
             throw LabError.runFailed("cannot read \(jsonPath): \(error)")
         }
         placement["load"] = ComponentPlacement(cpus: result.cpus ?? [], cgroup: loadGroup?.relative, command: loadArgs)
-        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets, bpf: bpf)
+        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets, bpf: bpf,
+                            events: events)
+    }
+
+    /// A fault of the scenario waiting for its time in one round.
+    struct PendingFault {
+        var spec: FaultSpec
+        var due: Date
+        var killedAt: Date?
+        var restarted = false
     }
 
     /// The longest a load run may take before it is considered hung: its plan plus two timeouts and a margin.

@@ -232,9 +232,20 @@ struct MeshbenchCLITests {
         } else {
             #expect(steered["status"] as? String == "skipped")
         }
-        #expect(FileManager.default.fileExists(atPath: runDir + "/direct.fortio.json"))
-        #expect(FileManager.default.fileExists(atPath: runDir + "/sidecar.fortio.json"))
-        #expect(FileManager.default.fileExists(atPath: runDir + "/direct.hgrm"))
+        for file in ["direct.fortio.json", "sidecar.fortio.json", "direct.hgrm", "sidecar.hgrm", "summary.csv",
+                     "smp.json", "report.html"] {
+            #expect(FileManager.default.fileExists(atPath: runDir + "/" + file), "\(file) missing")
+        }
+        // Statistics across the two rounds, and the run marked complete.
+        #expect(report["status"] as? String == "complete")
+        #expect((report["statistics"] as? [String: Any])?["method"] is String)
+        let stats = try #require(sidecar["stats"] as? [String: Any])
+        #expect(stats["rounds"] as? Int == 2)
+        let p90 = try #require((stats["latency_us"] as? [String: Any])?["p90"] as? [String: Any])
+        let interval = try #require(p90["ci95"] as? [Double])
+        #expect(interval.count == 2 && interval[0] <= interval[1])
+        #expect((added["significant"] as? [String: Bool])?["p90"] != nil)
+        #expect((report["istio_comparison"] as? [[String: Any]])?.isEmpty == false)
         // Private keys do not outlive the run; the lab's cgroups are gone.
         #expect(!FileManager.default.fileExists(atPath: runDir + "/tls/inbound-key.pem"))
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified/meshbench")) ?? []
