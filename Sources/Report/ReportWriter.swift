@@ -7,6 +7,7 @@ public enum ReportWriter {
     /// Everything, at the end of a run (complete, or partial after a stop request).
     public static func write(_ report: RunReport, to directory: String) throws {
         try JSONOutput.write(report, to: directory + "/report.json")
+        pauseForCrashTests()
         try text(SummaryCSV.render(report), to: directory + "/summary.csv")
         try JSONOutput.write(SMPResult.make(report), to: directory + "/smp.json")
         for path in report.paths where path.status != .skipped && path.load.requests > 0 {
@@ -37,6 +38,14 @@ public enum ReportWriter {
     /// `sidecar/nginx` names a file `sidecar-nginx`, never a subfolder; a sweep point is kept: `sidecar@qps=100`.
     public static func fileName(_ path: PathReport) -> String {
         path.key.replacingOccurrences(of: "/", with: "-")
+    }
+
+    /// The crash-safety tests kill `meshbench run` while it writes the report; this widens that moment from
+    /// milliseconds to what `MESHBENCH_TEST_PAUSE_IN_REPORT_WRITING` says (seconds). Unset, it does nothing.
+    static func pauseForCrashTests() {
+        guard let text = ProcessInfo.processInfo.environment["MESHBENCH_TEST_PAUSE_IN_REPORT_WRITING"],
+              let seconds = Double(text), seconds > 0, seconds <= 60 else { return }
+        Thread.sleep(forTimeInterval: seconds)
     }
 
     static func text(_ content: String, to path: String) throws {

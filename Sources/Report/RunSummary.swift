@@ -16,19 +16,16 @@ public enum RunSummary {
     /// The marker for a difference this run cannot tell from zero.
     public static let notSignificant = "n.s."
 
-    /// `1.23ms [1.20–1.27]`: the median in TextSummary's units and its interval in the same unit.
+    /// `1.23ms [1.20–1.27]`: the median and its interval in one unit, the one that suits the largest of the three,
+    /// so a wide interval around a small median still reads `-0.44ms [-117.01–115.17]`.
     static func interval(_ e: Estimate, signed: Bool = false) -> String {
-        let head = signed ? Self.signed(e.median) : TextSummary.ms(e.median)
-        guard let low = e.low, let high = e.high else { return head }
-        return head + " [" + bound(low, like: e.median) + "–" + bound(high, like: e.median) + "]"
-    }
-
-    /// A bound printed in the unit `TextSummary.ms` chose for `reference`, without the unit.
-    static func bound(_ us: Double, like reference: Double) -> String {
-        let r = abs(reference)
-        if r >= 1_000_000 { return String(format: "%.2f", us / 1e6) }
-        if r >= 1000 { return String(format: "%.2f", us / 1000) }
-        return String(format: "%.0f", us)
+        guard let low = e.low, let high = e.high else { return signed ? Self.signed(e.median) : TextSummary.ms(e.median) }
+        let largest = max(abs(e.median), abs(low), abs(high))
+        let (divisor, unit, format): (Double, String, String) =
+            largest >= 1_000_000 ? (1e6, "s", "%.2f") : largest >= 1000 ? (1000, "ms", "%.2f") : (1, "us", "%.0f")
+        func number(_ us: Double) -> String { String(format: format, us / divisor) }
+        let head = (signed && e.median >= 0 ? "+" : "") + number(e.median) + unit
+        return head + " [" + number(low) + "–" + number(high) + "]"
     }
 
     static func addedCell(_ added: AddedLatency, _ pct: String) -> String {
@@ -143,7 +140,7 @@ public enum RunSummary {
                 notApplicable.append("\(c.figure) \(value(c.istioValue)) \(c.unit)")
                 continue
             }
-            var measured = c.measured.map { value($0) } ?? "-"
+            var measured = c.measured.map { "\(value($0)) \(c.unit)" } ?? "-"
             if c.measured != nil, let pct = percentile(of: c), let key = c.path,
                report.path(key: key)?.addedLatencyUs?.significant?[pct] == false {
                 measured += " " + notSignificant
