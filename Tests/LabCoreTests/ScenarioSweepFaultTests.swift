@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test func badFaultsPointAtTheLine() {
-        #expect(error("faults:\n  - kill: proxy\n    at: 1s\n").contains("allowed: server, sidecar-outbound, sidecar-inbound"))
+        #expect(error("faults:\n  - kill: proxy\n    at: 1s\n").contains("must be one of server, sidecar-outbound, sidecar-inbound"))
         #expect(error("faults:\n  - kill: server\n").contains("missing required key 'at'"))
         #expect(error("faults:\n  - kill: sidecar-inbound\n    at: 1s\n    restart_after: 1s\n")
             .hasPrefix("s.yaml:11:"))
