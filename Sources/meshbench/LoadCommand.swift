@@ -99,6 +99,7 @@ extension Meshbench {
             signal(SIGINT) { _ in loadStopRequested = 1 }
             signal(SIGTERM) { _ in loadStopRequested = 1 }
             signal(SIGPIPE, SIG_IGN)
+            ServiceCommandSupport.unblockStopSignals()
 
             let onTerminal = isatty(STDERR_FILENO) == 1
             let prefix = progressLabel.map { "\($0): " } ?? ""

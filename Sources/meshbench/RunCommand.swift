@@ -46,6 +46,7 @@ extension Meshbench {
             }
             signal(SIGINT) { _ in runInterruptRequested = 1 }
             signal(SIGTERM) { _ in runInterruptRequested = 1 }
+            ServiceCommandSupport.unblockStopSignals()
             let runner = ScenarioRunner(options: .init(
                 scenario: loaded, scenarioFile: scenario, outputRoot: out ?? loaded.output,
                 executable: HostProbe.ownExecutable(), verbose: !quiet, command: CommandLine.arguments))

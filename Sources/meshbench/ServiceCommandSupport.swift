@@ -27,6 +27,16 @@ enum ServiceCommandSupport {
         signal(SIGPIPE, SIG_IGN)
     }
 
+    /// Unblocks SIGINT and SIGTERM on this thread. A parent that blocked them (some test runners and supervisors
+    /// do) passes its mask on through exec, and a handler then never runs: the stop request would be lost.
+    static func unblockStopSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
     /// Returns when SIGTERM or SIGINT arrives; signals come in as events, not as handlers.
     static func waitForStopSignal() async {
         let (stopSignal, continuation) = AsyncStream<Int32>.makeStream()
