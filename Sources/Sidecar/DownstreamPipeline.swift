@@ -126,7 +126,9 @@ enum DownstreamPipeline {
     /// NIO's HTTP/2 server handlers: each stream becomes a child channel with its own `ProxyHandler`.
     ///
     /// NIO's connection management handler closes a connection with no open stream after `idleTimeout` and, on
-    /// `ChannelShouldQuiesceEvent`, sends GOAWAY and closes once the open streams finish.
+    /// `ChannelShouldQuiesceEvent`, sends GOAWAY and closes once the open streams finish. `HTTP2IdleWatchdog` makes
+    /// both hold for connections NIO's handler would keep forever: one that never opens a stream (the handler joins
+    /// after the channel became active, so its idle timer never started) and one whose client ignores the GOAWAY.
     static func configureHTTP2(channel: Channel, loop: LoopContext, clientAddress: String?, pinned: Int? = nil) throws {
         let configuration = loop.runtime.configuration
         let manager = NIOHTTP2ServerConnectionManagementHandler(
@@ -145,11 +147,16 @@ enum DownstreamPipeline {
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
             HTTP2Setting(parameter: .maxHeaderListSize, value: configuration.maxHeaderBytes),
         ]
+        let watchdog = HTTP2IdleWatchdog(
+            idleTimeout: .nanoseconds(Int64(clamping: configuration.idleTimeout.nanoseconds)),
+            gracePeriod: .nanoseconds(Int64(clamping: configuration.shutdownGracePeriod.nanoseconds))
+        )
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server,
             connectionConfiguration: connection,
             streamConfiguration: NIOHTTP2Handler.StreamConfiguration(),
-            streamDelegate: manager.http2StreamDelegate
+            streamDelegate: HTTP2StreamCounter(watchdog: watchdog, eventLoop: channel.eventLoop,
+                                               next: manager.http2StreamDelegate)
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 let streamSync = stream.pipeline.syncOperations
@@ -160,6 +167,8 @@ enum DownstreamPipeline {
                 )
             }
         }
+        // Before the manager, so the graceful close the watchdog asks for reaches it.
+        try channel.pipeline.syncOperations.addHandler(watchdog)
         try channel.pipeline.syncOperations.addHandler(manager)
         try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionCloser())
     }

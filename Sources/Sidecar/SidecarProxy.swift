@@ -267,8 +267,10 @@ public final class SidecarProxy: Sendable {
             // into SYN retries that show up as one-second latency outliers.
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            // Responses are written whole; Nagle would only add delayed-ACK stalls to small ones.
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // Responses are written whole; Nagle would only add delayed-ACK stalls to small ones. `tcpOption`, not
+            // `socketOption`: at SOL_SOCKET the same number is SO_DEBUG, which needs CAP_NET_ADMIN, so without root
+            // every accepted connection was closed at once.
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 guard let loop = loops.context(for: channel.eventLoop) else {
                     return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)

@@ -184,8 +184,9 @@ final class EndpointPool {
         let serverHostname = endpoint.serverHostname
         let bootstrap = ClientBootstrap(group: loop.eventLoop)
             .connectTimeout(runtime.connectTimeout)
-            // Requests are written whole; Nagle would hold back the last segment of every request head.
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // Requests are written whole; Nagle would hold back the last segment of every request head. At the TCP
+            // level: `socketOption(.tcp_nodelay)` would set SO_DEBUG, refused without CAP_NET_ADMIN.
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
