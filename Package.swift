@@ -99,7 +99,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Report", dependencies: ["LabCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "LabCoreTests", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabCoreTests", dependencies: ["LabCore"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Upstream", "LabCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "UpstreamTests",

@@ -49,3 +49,13 @@ trap cleanup EXIT
 
 $sudo apt-get update -qq >/dev/null
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The packages enable their services; meshbench runs its own nginx/haproxy in the foreground and never needs them,
+# so the ones installed just now do not start at the next boot. A host that already had them keeps its settings.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    for service in nginx haproxy; do
+        if printf '%s\n' "${missing[@]}" | grep -qx "$service"; then
+            $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+    done
+fi

@@ -1,3 +1,4 @@
+import CYaml
 import Foundation
 import Yams
 
@@ -38,13 +39,53 @@ public enum ScenarioLoader {
             throw LabError.badInput("\(path): cannot read the scenario file: \(error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw LabError.badInput("\(path): is not UTF-8 text; a scenario is a YAML file")
+            throw LabError.badInput("\(path):\(firstInvalidUTF8Line(data)): is not UTF-8 text; a scenario is a YAML "
+                                    + "file")
         }
         return try parse(yaml: text, file: path)
     }
 
+    /// The line of the first byte that is not valid UTF-8.
+    static func firstInvalidUTF8Line(_ data: Data) -> Int {
+        var parser = Unicode.UTF8.ForwardParser()
+        var bytes = data.makeIterator()
+        var line = 1
+        while true {
+            switch parser.parseScalar(from: &bytes) {
+            case .valid(let encoded):
+                if encoded.count == 1 && encoded.first == 0x0A { line += 1 }
+            case .error, .emptyInput:
+                return line
+            }
+        }
+    }
+
+    /// Refuses YAML aliases (`*name`) before the document is built. A scenario never needs them, and an alias
+    /// used as a mapping key makes the duplicate-key check hash every expansion: a few lines of nested aliases
+    /// ("billion laughs") would keep the loader busy for hours.
+    static func rejectAliases(_ yaml: String, file: String) throws {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return }
+        defer { yaml_parser_delete(&parser) }
+        let bytes = Array(yaml.utf8)
+        try bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var token = yaml_token_t()
+            // A scan error is left to the composer, which reports it with its line.
+            while yaml_parser_scan(&parser, &token) == 1 {
+                defer { yaml_token_delete(&token) }
+                if token.type == YAML_ALIAS_TOKEN {
+                    throw LabError.badInput("\(file):\(Int(token.start_mark.line) + 1): YAML aliases (*name) are not "
+                                            + "allowed in a scenario; write the value out")
+                }
+                if token.type == YAML_STREAM_END_TOKEN { break }
+            }
+        }
+    }
+
     /// Parses scenario YAML; `file` only names the source in messages.
     public static func parse(yaml: String, file: String) throws -> Scenario {
+        try rejectAliases(yaml, file: file)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -69,7 +110,12 @@ public enum ScenarioLoader {
         case .scanner(let context, let problem, let mark, _),
              .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            var message = "\(file):\(mark.line): invalid YAML: \(problem) at column \(mark.column)"
+            // An unterminated quote or bracket is noticed where the file (or the next line) ends; the user has to
+            // look where it was opened.
+            let opened = ["while scanning a quoted scalar", "while parsing a flow sequence",
+                          "while parsing a flow mapping"]
+            let line = context.map { opened.contains($0.text) ? $0.mark.line : mark.line } ?? mark.line
+            var message = "\(file):\(line): invalid YAML: \(problem) at line \(mark.line) column \(mark.column)"
             if let context {
                 message += " (\(context.text) at line \(context.mark.line))"
             }

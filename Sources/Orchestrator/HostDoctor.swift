@@ -23,11 +23,19 @@ public struct HostDoctor {
     public init(layout: CgroupLayout = .detect(), environment: [String: String] = ProcessInfo.processInfo.environment) {
         let root = geteuid() == 0
         let caps = Self.effectiveCapabilities()
-        let hasBPF = root || caps.contains(39) || caps.contains(21)   // CAP_BPF, or CAP_SYS_ADMIN before 5.8
+        // Measured on Linux 6.18 (SECURITY.md): loading needs CAP_BPF + CAP_PERFMON (the verifier refuses sk_msg's
+        // packet arithmetic without it) + CAP_NET_ADMIN; bpf_enable_stats needs CAP_SYS_ADMIN, which also passes the
+        // CAP_BPF and CAP_PERFMON checks. Without CAP_NET_ADMIN the programs attach but every request is reset.
+        let sysAdmin = root || caps.contains(21)
+        let hasBPF = sysAdmin || caps.contains(39)
+        let hasPerfmon = sysAdmin || caps.contains(38)
         let hasNetAdmin = root || caps.contains(12)
-        add("privileges", hasBPF && hasNetAdmin,
-            root ? "running as root" : "CAP_BPF \(hasBPF ? "yes" : "no"), CAP_NET_ADMIN \(hasNetAdmin ? "yes" : "no"); "
-                + "the eBPF paths need both (run as root)",
+        func yesNo(_ b: Bool) -> String { b ? "yes" : "no" }
+        add("privileges", sysAdmin && hasBPF && hasPerfmon && hasNetAdmin,
+            root ? "running as root"
+                : "CAP_SYS_ADMIN \(yesNo(sysAdmin)), CAP_BPF \(yesNo(hasBPF)), CAP_PERFMON \(yesNo(hasPerfmon)), "
+                + "CAP_NET_ADMIN \(yesNo(hasNetAdmin)); the eBPF paths need CAP_SYS_ADMIN (program statistics) and "
+                + "CAP_NET_ADMIN, and the lab's cgroups need write access to the hierarchies (run as root)",
             [.ebpf, .sidecarEBPF])
 
         let writable = layout.v2Mount.map { access($0, W_OK) == 0 } ?? false

@@ -24,25 +24,8 @@ import Testing
 
     /// Files the loader does not yet answer as the corpus expects, with what is wrong. Each is run under
     /// `withKnownIssue`, so the test keeps passing while the gap exists and fails (the known issue no longer occurs)
-    /// once the loader is fixed, which is the cue to delete the entry.
-    static let knownLoaderGaps: [String: String] = [
-        "binary-garbage.yaml": "text that is not UTF-8 is reported as 'FILE: is not UTF-8' without the line of the "
-            + "first invalid byte",
-        "invalid-utf8.yaml": "text that is not UTF-8 is reported as 'FILE: is not UTF-8' without the line of the "
-            + "first invalid byte",
-        "unterminated-double-quote.yaml": "an unterminated quote is reported at the end of the file, where libyaml "
-            + "noticed it, instead of the line the quote opens on (which only appears in parentheses)",
-        "unterminated-flow-list.yaml": "an unclosed '[' is reported on the line after it, where libyaml noticed it, "
-            + "instead of the line the list opens on (which only appears in parentheses)",
-    ]
-
-    /// Files the loader does not finish at all yet. They are not loaded by the corpus test (a hung load keeps a
-    /// core busy for the rest of the test process); `anAliasBombUsedAsAKeyIsRefused` loads them once the loader
-    /// refuses aliases.
-    static let knownHangs: [String: String] = [
-        "billion-laughs-as-key.yaml": "Yams checks a mapping's keys for duplicates by hashing them, and an alias "
-            + "used as a key hashes its whole expansion (10^9 strings): the load never finishes",
-    ]
+    /// once the loader is fixed, which is the cue to delete the entry. None at present.
+    static let knownLoaderGaps: [String: String] = [:]
 
     /// Parsing a file is bounded by this hang guard, not a performance figure: an alias bomb that the loader walked
     /// would take hours, a correct refusal milliseconds.
@@ -105,7 +88,7 @@ import Testing
             let size = (try? FileManager.default.attributesOfItem(atPath: Self.corpusDirectory + "/" + name))?[.size]
             #expect((size as? NSNumber)?.intValue == 0, "\(name) is listed as unable to hold a comment but is not empty")
         }
-        for name in Array(Self.knownLoaderGaps.keys) + Array(Self.knownHangs.keys) {
+        for name in Self.knownLoaderGaps.keys {
             #expect(files.contains(name), "known gap \(name) has no file")
         }
     }
@@ -114,10 +97,6 @@ import Testing
     func aBadScenarioIsRefusedWithItsFileLineAndReason(_ name: String) throws {
         let path = Self.corpusDirectory + "/" + name
         let expected = try Self.expectation(for: name)
-        if let hang = Self.knownHangs[name] {
-            print("not loaded, known loader hang: \(name): \(hang)")
-            return
-        }
         try expectRefusal(path: path, name: name, expected: expected)
     }
 
@@ -157,14 +136,6 @@ import Testing
         } else {
             check()
         }
-    }
-
-    /// An alias used as a mapping key must be refused without being expanded; needs the loader change described in
-    /// `knownHangs` (refuse YAML aliases before composing).
-    @Test(.disabled("the loader hangs on it: see ScenarioCorpusTests.knownHangs"),
-          arguments: ScenarioCorpusTests.knownHangs.keys.sorted())
-    func anAliasBombUsedAsAKeyIsRefused(_ name: String) throws {
-        try expectRefusal(path: Self.corpusDirectory + "/" + name, name: name, expected: try Self.expectation(for: name))
     }
 
     /// The scenarios shipped in `scenarios/` are what users start from; each must load.

@@ -463,7 +463,7 @@ import Testing
             name: smoke
             paths: [direct, sidecar
             load: {qps: 100, connections: 16, duration: 10s}
-            """, line: 3, fragments: ["invalid YAML", "flow sequence", "line 2"]),
+            """, line: 2, fragments: ["invalid YAML", "flow sequence", "at line 3"]),
         BadCase(label: "duplicated key", yaml: """
             name: smoke
             paths: [direct]

@@ -288,6 +288,7 @@ extension MeshbenchCLITests {
             } else {
                 #expect(path["status"] as? String == "ok", "\(name): \(path["reason"] ?? "")")
                 #expect(path["requests"] as? Int == 100)
+                #expect(path["ok"] as? Int == 100, "\(name): an unprivileged server and sidecar serve every request")
             }
         }
         try? FileManager.default.removeItem(atPath: dir)
