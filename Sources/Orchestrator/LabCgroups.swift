@@ -82,13 +82,16 @@ public final class LabCgroups {
         public var endedProcesses: [Int32] = []
         /// Directories that could not be removed, with the reason.
         public var failed: [String] = []
+        /// Private-key folders of killed runs that were removed.
+        public var removedSecrets: [String] = []
 
-        public var isEmpty: Bool { removed.isEmpty && endedProcesses.isEmpty && failed.isEmpty }
+        public var isEmpty: Bool { removed.isEmpty && endedProcesses.isEmpty && failed.isEmpty && removedSecrets.isEmpty }
 
         /// One line per action, for `meshbench doctor --cleanup` and the start of `meshbench run`.
         public var lines: [String] {
             endedProcesses.map { "ended leftover lab process \($0) (SIGKILL)" }
                 + removed.map { "removed stale cgroup \($0)" } + failed.map { "could not remove \($0)" }
+                + removedSecrets.map { "removed private keys of a killed run \($0)" }
         }
     }
 
@@ -118,6 +121,7 @@ public final class LabCgroups {
             // The shared `meshbench` directory goes when no run, live or dead, is left in it.
             if FileManager.default.fileExists(atPath: root) && subdirectories(of: root).isEmpty { rmdir(root) }
         }
+        result.removedSecrets = LabTLSMaterial.removeStaleSecrets(isAlive: isAlive(runID:))
         return result
     }
 

@@ -3,15 +3,30 @@ import LabCore
 import Sidecar
 
 /// The certificates of one run: a CA made for it, a server identity for the inbound sidecar and a client identity
-/// for the outbound one. Nothing secret outlives the run: `removePrivateKeys` deletes the keys at the end.
+/// for the outbound one. Nothing secret outlives the run: the private keys live outside the results, in a folder
+/// of the system's temporary directory named after the run, which `removePrivateKeys` deletes at the end and the
+/// next run (or `doctor --cleanup`) deletes if the run was killed.
 struct LabTLSMaterial {
     var directory: String
+    var secrets: String
     var inbound: TLSFiles
     var outbound: TLSFiles
 
-    static func make(in directory: String) throws -> LabTLSMaterial {
+    static let secretsPrefix = "meshbench-secrets-"
+
+    /// Where the private keys of run `runID` are kept.
+    static func secretsDirectory(runID: String) -> String {
+        (NSTemporaryDirectory() as NSString).appendingPathComponent(secretsPrefix + runID)
+    }
+
+    /// - Parameter runID: names the private-key folder; it ends in the owner's PID, which is how a later sweep tells
+    ///   a killed run's keys from a live one's (the default is unique per call, for tests and tools).
+    static func make(in directory: String, runID: String = "\(UUID().uuidString)-\(getpid())") throws -> LabTLSMaterial {
+        let secrets = secretsDirectory(runID: runID)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o755])
+            try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
             let ca = try LabCertificateAuthority()
             let caPath = directory + "/ca.pem"
@@ -19,14 +34,14 @@ struct LabTLSMaterial {
             func identity(_ name: String, _ usage: LabCertificateAuthority.Usage) throws -> TLSFiles {
                 let issued = try ca.issue(commonName: "meshbench-\(name)", dnsNames: ["localhost"],
                                           ipAddresses: ["127.0.0.1"], usage: usage)
-                let files = TLSFiles(certificate: "\(directory)/\(name).pem", privateKey: "\(directory)/\(name)-key.pem",
-                                     caCertificate: caPath, bundle: "\(directory)/\(name)-bundle.pem")
+                let files = TLSFiles(certificate: "\(directory)/\(name).pem", privateKey: "\(secrets)/\(name)-key.pem",
+                                     caCertificate: caPath, bundle: "\(secrets)/\(name)-bundle.pem")
                 try write(issued.certificatePEM, to: files.certificate, mode: 0o644)
                 try write(issued.privateKeyPEM, to: files.privateKey, mode: 0o600)
                 try write(issued.certificatePEM + "\n" + issued.privateKeyPEM, to: files.bundle, mode: 0o600)
                 return files
             }
-            return LabTLSMaterial(directory: directory, inbound: try identity("inbound", .server),
+            return LabTLSMaterial(directory: directory, secrets: secrets, inbound: try identity("inbound", .server),
                                   outbound: try identity("outbound", .client))
         } catch let e as LabError {
             throw e
@@ -36,10 +51,21 @@ struct LabTLSMaterial {
     }
 
     func removePrivateKeys() {
-        for files in [inbound, outbound] {
-            try? FileManager.default.removeItem(atPath: files.privateKey)
-            try? FileManager.default.removeItem(atPath: files.bundle)
+        try? FileManager.default.removeItem(atPath: secrets)
+    }
+
+    /// Private-key folders of runs whose orchestrator is gone (killed before it could delete them), removed.
+    static func removeStaleSecrets(isAlive: (String) -> Bool) -> [String] {
+        let tmp = NSTemporaryDirectory()
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
+        var removed: [String] = []
+        for entry in entries where entry.hasPrefix(secretsPrefix) {
+            let runID = String(entry.dropFirst(secretsPrefix.count))
+            guard !isAlive(runID) else { continue }
+            let path = (tmp as NSString).appendingPathComponent(entry)
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
         }
+        return removed
     }
 
     private static func write(_ text: String, to path: String, mode: Int) throws {

@@ -110,7 +110,7 @@ public final class ScenarioRunner {
         // deleted when the run ends.
         let needsTLS = (scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF))
             && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
-        let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls") : nil
+        let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls", runID: runID) : nil
         defer { tls?.removePrivateKeys() }
 
         let variants = PathVariant.all(for: scenario)

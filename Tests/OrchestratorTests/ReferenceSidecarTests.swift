@@ -77,5 +77,19 @@ struct ReferenceSidecarTests {
             #expect(!FileManager.default.fileExists(atPath: f))
         }
         #expect(FileManager.default.fileExists(atPath: tls.inbound.caCertificate), "the CA certificate is public")
+        #expect(!tls.inbound.privateKey.hasPrefix(dir), "keys are kept out of the results folder")
+        #expect(!FileManager.default.fileExists(atPath: tls.secrets))
+    }
+
+    /// Keys of a run that was killed before it could delete them go at the next sweep; a live run's stay.
+    @Test func staleKeysOfADeadRunAreSwept() throws {
+        let dead = try LabTLSMaterial.make(in: NSTemporaryDirectory() + "meshbench-tls-\(UUID().uuidString)",
+                                           runID: "20200101T000000-\(Int32.max - 7)")
+        let live = try LabTLSMaterial.make(in: NSTemporaryDirectory() + "meshbench-tls-\(UUID().uuidString)")
+        defer { live.removePrivateKeys() }
+        let removed = LabTLSMaterial.removeStaleSecrets { LabCgroups.isAlive(runID: $0) }
+        #expect(removed.contains(dead.secrets))
+        #expect(!FileManager.default.fileExists(atPath: dead.secrets))
+        #expect(FileManager.default.fileExists(atPath: live.inbound.privateKey), "a live run's keys stay")
     }
 }
