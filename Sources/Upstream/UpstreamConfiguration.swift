@@ -24,6 +24,8 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     public var http2MaxConcurrentStreams: Int
     /// How long `stop()` waits for in-flight requests to finish before it closes the remaining connections.
     public var shutdownGracePeriod: LabDuration
+    /// Faults injected on purpose (resets, stalls, error statuses, early connection closes); none by default.
+    public var faults: UpstreamFaults
 
     public static let defaultResponseSize = 1024
     public static let defaultMaxBodySize = 64 << 20
@@ -37,7 +39,8 @@ public struct UpstreamConfiguration: Sendable, Equatable {
         maxBodySize: Int = UpstreamConfiguration.defaultMaxBodySize,
         maxDelay: LabDuration = .seconds(60),
         http2MaxConcurrentStreams: Int = 1000,
-        shutdownGracePeriod: LabDuration = .seconds(5)
+        shutdownGracePeriod: LabDuration = .seconds(5),
+        faults: UpstreamFaults = .none
     ) {
         self.listen = listen
         self.responseSize = responseSize
@@ -47,6 +50,7 @@ public struct UpstreamConfiguration: Sendable, Equatable {
         self.maxDelay = maxDelay
         self.http2MaxConcurrentStreams = http2MaxConcurrentStreams
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.faults = faults
     }
 
     /// Checks every field; `UpstreamServer.start()` calls it, a command line may call it earlier to fail before it
@@ -75,6 +79,7 @@ public struct UpstreamConfiguration: Sendable, Equatable {
                 "HTTP/2 max concurrent streams must be at least 1 (got \(http2MaxConcurrentStreams))"
             )
         }
+        try faults.validate()
     }
 }
 

@@ -22,7 +22,11 @@ enum UpstreamPipeline {
             // malformed request with 400 and lets the connection close. Writing either by hand is how servers get
             // request smuggling and out-of-order responses.
             try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-            try sync.addHandler(UpstreamRequestHandler(resources: resources, wireProtocol: .http1))
+            try sync.addHandler(
+                UpstreamRequestHandler(
+                    resources: resources, wireProtocol: .http1, connectionResponses: ConnectionResponseCount()
+                )
+            )
 
         case .http2:
             resources.stats.update { $0.http2Connections += 1 }
@@ -33,6 +37,7 @@ enum UpstreamPipeline {
                 eventLoop: channel.eventLoop,
                 configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: grace, keepalive: nil)
             )
+            let connectionResponses = ConnectionResponseCount()
             var connection = NIOHTTP2Handler.ConnectionConfiguration()
             connection.initialSettings = nioDefaultSettings.filter { $0.parameter != .maxConcurrentStreams } + [
                 HTTP2Setting(parameter: .maxConcurrentStreams, value: resources.configuration.http2MaxConcurrentStreams)
@@ -48,7 +53,11 @@ enum UpstreamPipeline {
                     // The codec turns each stream into HTTP/1-style request parts, so one handler serves both.
                     let streamSync = stream.pipeline.syncOperations
                     try streamSync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                    try streamSync.addHandler(UpstreamRequestHandler(resources: resources, wireProtocol: .http2))
+                    try streamSync.addHandler(
+                        UpstreamRequestHandler(
+                            resources: resources, wireProtocol: .http2, connectionResponses: connectionResponses
+                        )
+                    )
                 }
             }
             try sync.addHandler(manager)

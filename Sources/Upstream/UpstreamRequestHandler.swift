@@ -3,11 +3,17 @@ import LabHTTP
 import NIOCore
 import NIOHTTP1
 
-/// What every connection's handlers share: the configuration, the prebuilt payload and the counters.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every connection's handlers share: the configuration, the prebuilt payload, the counters and the injected
+/// faults' draws.
 struct UpstreamResources: Sendable {
     var configuration: UpstreamConfiguration
     var payload: ResponsePayload
     var stats: UpstreamStatsRecorder
+    var faultDraws = FaultDraws(faults: .none)
 }
 
 /// Answers the requests of one HTTP/1 connection or of one HTTP/2 stream.
@@ -55,18 +61,23 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         case receiving(Receiving)
         /// The injected service time is running; the response goes out when the task fires.
         case serving(Scheduled<Void>)
+        /// An injected stall: the request is never answered (`UpstreamFaults.stallFraction`).
+        case stalled
         case closed
     }
 
     private let resources: UpstreamResources
     private let wireProtocol: WireProtocol
+    /// Shared by the streams of one HTTP/2 connection; the HTTP/1 connection's own otherwise.
+    private let connectionResponses: ConnectionResponseCount
     private var state: State = .idle
     /// Seeded on first use: requests without service time never pay for it.
     private var rng: SplitMix64?
 
-    init(resources: UpstreamResources, wireProtocol: WireProtocol) {
+    init(resources: UpstreamResources, wireProtocol: WireProtocol, connectionResponses: ConnectionResponseCount) {
         self.resources = resources
         self.wireProtocol = wireProtocol
+        self.connectionResponses = connectionResponses
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -113,6 +124,27 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
 
         case .end:
             guard case .receiving(let receiving) = state else { return }
+            switch resources.faultDraws.next() {
+            case .none:
+                break
+            case .reset:
+                resetConnection(context: context)
+                return
+            case .stall:
+                resources.stats.update { $0.injectedStalls += 1 }
+                state = .stalled
+                return
+            case .status(let code):
+                resources.stats.update { $0.injectedStatuses += 1 }
+                state = .idle
+                send(
+                    textResponse(
+                        receiving, status: code, reason: "injected fault: status \(code)", rejected: false
+                    ),
+                    context: context
+                )
+                return
+            }
             let response = makeResponse(receiving)
             let serviceTime = sampleServiceTime(receiving)
             guard serviceTime > 0 else {
@@ -157,6 +189,33 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
             scheduled.cancel()
         }
         state = .closed
+    }
+
+    /// Answers with a reset instead of a response: SO_LINGER 0 makes close() send RST and drop whatever the socket
+    /// still held. On HTTP/2 it is the whole TCP connection too (the parent of this stream's channel), as when an app
+    /// or a load balancer drops a connection, so every stream still open on it fails with this one.
+    private func resetConnection(context: ChannelHandlerContext) {
+        resources.stats.update { $0.injectedResets += 1 }
+        state = .closed
+        let connection = tcpConnection(context)
+        // On the next turn of the loop, not inside this read: an HTTP/2 request that arrives whole in the frame that
+        // opens its stream ends before NIO has announced the stream, and closing the connection then makes NIO report
+        // the stream closed before it reports it created (an assertion in NIOHTTP2ServerConnectionManagementHandler).
+        context.eventLoop.execute {
+            guard let socket = connection as? SocketOptionProvider else {
+                connection.close(promise: nil)
+                return
+            }
+            socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+                connection.close(promise: nil)
+            }
+        }
+    }
+
+    /// The TCP connection this handler's requests arrive on: the stream's parent on HTTP/2, the channel itself on
+    /// HTTP/1 (whose parent is the listening socket).
+    private func tcpConnection(_ context: ChannelHandlerContext) -> Channel {
+        wireProtocol == .http2 ? (context.channel.parent ?? context.channel) : context.channel
     }
 
     private func closeAfterProtocolError(context: ChannelHandlerContext) {
@@ -210,7 +269,7 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
-    private func textResponse(_ receiving: Receiving, status: Int, reason: String) -> Response {
+    private func textResponse(_ receiving: Receiving, status: Int, reason: String, rejected: Bool = true) -> Response {
         var buffer = ByteBuffer()
         buffer.writeString(reason + "\n")
         return Response(
@@ -219,7 +278,7 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
             status: status,
             contentType: "text/plain; charset=utf-8",
             body: .bytes(buffer),
-            rejected: true
+            rejected: rejected
         )
     }
 
@@ -241,7 +300,16 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         // 204 and 304 never carry a body (RFC 9110 15.3.5, 15.4.5); a HEAD response announces one it does not send.
         let bodyAllowed = response.status != 204 && response.status != 304
         let sendsBody = bodyAllowed && response.request.method != .HEAD
-        let keepAlive = wireProtocol == .http2 || (response.request.isKeepAlive && !response.closeAfterResponse)
+        // UpstreamFaults.closeAfter: the connection's last response. Counted once per connection, even when several
+        // HTTP/2 streams finish after the limit.
+        connectionResponses.responses += 1
+        let closeAfter = resources.configuration.faults.closeAfter
+        let lastOnConnection = closeAfter.map { connectionResponses.responses == $0.responses } ?? false
+        let announcedClose = lastOnConnection && closeAfter?.abrupt == false
+        let abruptClose = lastOnConnection && closeAfter?.abrupt == true
+        let keepAlive =
+            wireProtocol == .http2
+            || (response.request.isKeepAlive && !response.closeAfterResponse && !announcedClose)
 
         var headers = HTTPHeaders()
         if bodyAllowed {
@@ -273,8 +341,22 @@ final class UpstreamRequestHandler: ChannelInboundHandler, RemovableChannelHandl
         resources.stats.update {
             $0.requestsServed += 1
             if response.rejected { $0.rejectedRequests += 1 }
+            if lastOnConnection { $0.connectionsClosedAfterLimit += 1 }
         }
-        if keepAlive {
+        if lastOnConnection && (abruptClose || wireProtocol == .http2) {
+            // The whole connection, not just this HTTP/2 stream: abruptly (close once the response is out, keep-alive
+            // header and all), or for HTTP/2 politely with GOAWAY (the connection manager's answer to quiescing), after
+            // which the open streams finish and the connection closes.
+            let connection = tcpConnection(context)
+            let abrupt = abruptClose
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if abrupt {
+                    connection.close(promise: nil)
+                } else {
+                    connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                }
+            }
+        } else if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
             let channel = context.channel

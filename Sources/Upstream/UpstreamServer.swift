@@ -64,7 +64,8 @@ public final class UpstreamServer: Sendable {
         let resources = UpstreamResources(
             configuration: configuration,
             payload: ResponsePayload(defaultSize: configuration.responseSize),
-            stats: statsRecorder
+            stats: statsRecorder,
+            faultDraws: FaultDraws(faults: configuration.faults)
         )
         let connections = self.connections
         let bootstrap = ServerBootstrap(group: group)

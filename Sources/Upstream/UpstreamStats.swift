@@ -17,6 +17,14 @@ public struct UpstreamStats: Sendable, Equatable, Codable {
     public var rejectedRequests: Int = 0
     /// Connections closed because their bytes were not valid HTTP/1.1 or HTTP/2.
     public var protocolErrors: Int = 0
+    /// Requests answered with a reset instead of a response (`UpstreamFaults.resetFraction`).
+    public var injectedResets: Int = 0
+    /// Requests left unanswered on purpose (`UpstreamFaults.stallFraction`).
+    public var injectedStalls: Int = 0
+    /// Requests answered with the fault status (`UpstreamFaults.statusFraction`); also counted in `requestsServed`.
+    public var injectedStatuses: Int = 0
+    /// Connections closed because they reached `UpstreamFaults.closeAfter` responses.
+    public var connectionsClosedAfterLimit: Int = 0
 
     public init() {}
 }
