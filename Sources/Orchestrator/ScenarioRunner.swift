@@ -545,7 +545,11 @@ public final class ScenarioRunner {
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd-HHmmss"
-        let base = "\(options.outputRoot)/\(f.string(from: Date()))-\(options.scenario.name)"
+        // Absolute, because components are told paths under it and some (nginx's -p prefix) resolve relative paths
+        // against their own working folder.
+        let root = options.outputRoot.hasPrefix("/") ? options.outputRoot
+            : FileManager.default.currentDirectoryPath + "/" + options.outputRoot
+        let base = "\(root)/\(f.string(from: Date()))-\(options.scenario.name)"
         var candidate = base
         var n = 2
         while FileManager.default.fileExists(atPath: candidate) {

@@ -130,3 +130,20 @@ struct LabCgroupsTests {
         live.removeRootIfEmpty()
     }
 }
+
+/// A relative `--out` became a relative run folder, and nginx (started with `-p <prefix>`) resolved its config path
+/// against its own prefix: the nginx sidecar never started. Run folders are absolute.
+@Suite struct RunDirectoryTests {
+    @Test func aRelativeOutputRootGivesAnAbsoluteRunFolder() throws {
+        let relative = "meshbench-test-out-\(UUID().uuidString)"
+        let scenario = Scenario(name: "rel", paths: [.direct],
+                                load: LoadSpec(qps: .rate(10), connections: 1, stop: .requests(1)))
+        let runner = ScenarioRunner(options: .init(scenario: scenario, scenarioFile: nil, outputRoot: relative,
+                                                   executable: "/bin/false", verbose: false, command: []))
+        let dir = try runner.makeRunDirectory()
+        defer { try? FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/" + relative) }
+        #expect(dir.hasPrefix("/"))
+        #expect(dir.hasPrefix(FileManager.default.currentDirectoryPath + "/" + relative + "/"))
+        #expect(dir.hasSuffix("-rel"))
+    }
+}
