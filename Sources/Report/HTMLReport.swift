@@ -399,7 +399,13 @@ private struct Page {
         h += row("features", sc.features.isEmpty ? "none" : sc.features.enumerated().map { Mark.text("$.scenario.sidecar.features.\($0.offset)", $0.element.rawValue) }.joined(separator: ", "))
         h += row("proxy threads", Mark.value("$.scenario.sidecar.threads", Double(sc.threads), .count))
         func cpus(_ c: [Int]?, _ key: String) -> String {
-            guard let c else { return "unpinned" }
+            guard let c else {
+                // Not set in the scenario: say where the orchestrator's default put it, as read back from the kernel.
+                let component = key == "mesh" ? "sidecar-outbound" : key
+                let ran = report.paths.lazy.compactMap { $0.components[component]?.cpus }.first { !$0.isEmpty }
+                return ran.map { "default (ran on CPUs " + $0.map(String.init).joined(separator: ",") + ")" }
+                    ?? "default"
+            }
             return "CPUs " + c.enumerated().map { Mark.value("$.scenario.cpus.\(key).\($0.offset)", Double($0.element), .count) }.joined(separator: ",")
         }
         h += row("load generator", cpus(s.cpus.load, "load"))

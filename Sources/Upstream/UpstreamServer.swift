@@ -74,7 +74,9 @@ public final class UpstreamServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             // Responses are written whole; Nagle would only add delayed-ACK stalls to small ones.
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // (tcpOption, not socketOption: the latter is SOL_SOCKET, where TCP_NODELAY's number is SO_DEBUG, which
+            // needs CAP_NET_ADMIN and reset every connection of an unprivileged server.)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     connections.add(channel, stats: resources.stats)

@@ -7,6 +7,6 @@ struct Meshbench: AsyncParsableCommand {
         commandName: "meshbench",
         abstract: "Measure what a service-mesh data plane costs: latency, CPU and memory per path.",
         version: version,
-        subcommands: [Run.self, Load.self, Serve.self, Proxy.self, Doctor.self, BPF.self, Exec.self, Compare.self]
+        subcommands: [Run.self, Load.self, Serve.self, Proxy.self, Doctor.self, BPF.self, Exec.self, ReportFiles.self, Compare.self]
     )
 }
