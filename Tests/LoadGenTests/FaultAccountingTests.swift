@@ -125,7 +125,7 @@ struct FaultAccountingTests {
             log("close-after 5", r, server.stats)
             expectAccounted(r, "close-after")
             #expect(r.ok == Self.scheduled, "\(summary(r))")
-            #expect(r.connectionsOpened >= Self.scheduled / 5)
+            #expect(r.connectionsOpened >= Self.scheduled / 5 - 4, "\(summary(r))")
             #expect(server.stats.connectionsClosedAfterLimit >= Int(Self.scheduled / 5) - 1)
         }
     }
@@ -142,7 +142,7 @@ struct FaultAccountingTests {
             expectAccounted(r, "close-after-abrupt")
             #expect(r.requests == Self.scheduled)
             #expect(r.ok + cls(r, .reset) == r.requests, "\(summary(r))")
-            #expect(r.connectionsOpened >= Self.scheduled / 5)
+            #expect(r.connectionsOpened >= Self.scheduled / 5 - 4, "\(summary(r))")
         }
     }
 
@@ -161,7 +161,9 @@ struct FaultAccountingTests {
             expectAccounted(r, "close-after-abrupt, closed loop")
             #expect(r.requests == 1000)
             #expect(r.ok + cls(r, .reset) == r.requests, "\(summary(r))")
-            #expect(r.connectionsOpened >= 1000 / 5)
+            // Each connection carries at most five responses; the initial connections may open before the counted
+            // window starts, hence the allowance of one per connection.
+            #expect(r.connectionsOpened >= 1000 / 5 - 4, "\(summary(r))")
         }
     }
 

@@ -277,6 +277,19 @@ struct MeshbenchCLITests {
             attached = (try meshbench(["bpf", "status"])?.stdout.contains("mesh_connect4")) ?? false
         }
         #expect(attached, "the run never attached its programs")
+        // While they are attached, the root cgroup (every process of the host) holds none of them.
+        if FileManager.default.isExecutableFile(atPath: "/usr/sbin/bpftool") {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/bpftool")
+            p.arguments = ["cgroup", "show", "/sys/fs/cgroup/unified"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(!text.contains("mesh_"), "a lab program is attached to the root cgroup: \(text)")
+        }
         let runID = try #require(
             (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/unified/meshbench"))?
                 .first { $0.hasSuffix("-\(runPID)") })
