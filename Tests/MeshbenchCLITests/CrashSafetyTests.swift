@@ -112,6 +112,7 @@ extension MeshbenchCLITests {
         print("crash-safety kill points from seed \(seed)")
         for phase in ["start-up", "mid-round", "report-writing"] {
             let dir = try tempDir()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
             let file = dir + "/crash.yaml"
             try Self.crashScenario.write(toFile: file, atomically: true, encoding: .utf8)
             let env = phase == "report-writing" ? ["MESHBENCH_TEST_PAUSE_IN_REPORT_WRITING": "5"] : [:]
@@ -155,6 +156,7 @@ extension MeshbenchCLITests {
     func aSignalStopsTheRunWithAPartialReport(signal: Int32) throws {
         guard Self.binary != nil else { return }
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/stop.yaml"
         try "name: stop\npaths: [direct, sidecar]\nrounds: 5\nload:\n  qps: 200\n  connections: 2\n  duration: 2s\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
@@ -187,6 +189,7 @@ extension MeshbenchCLITests {
     @Test func faultsMidRoundAreAccountedAndMarked() throws {
         guard Self.binary != nil else { return }
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/faults.yaml"
         try """
             name: faults

@@ -97,6 +97,7 @@ struct MeshbenchCLITests {
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
         let address = try #require(line.split(separator: "\n").first?.split(separator: " ").last.map(String.init))
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         guard let r = try meshbench(["load", "http://\(address)/", "--qps", "1000", "-c", "2", "-d", "1s",
                                      "--timeout", "1s", "--json", dir + "/r.json"]) else { return }
         #expect(r.status == 0)
@@ -114,6 +115,7 @@ struct MeshbenchCLITests {
 
     @Test func aBadScenarioNamesTheFileAndLine() throws {
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/bad.yaml"
         try "name: bad\npaths: [direct]\nload:\n  qps: -5\n  connections: 4\n  duration: 1s\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
@@ -129,6 +131,7 @@ struct MeshbenchCLITests {
     /// plus a path this version cannot run.
     @Test func runWritesAReportWithDirectAndSidecarPaths() throws {
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/e2e.yaml"
         try """
             name: e2e
@@ -260,6 +263,7 @@ struct MeshbenchCLITests {
             return
         }
         let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/killed.yaml"
         try "name: killed\npaths: [ebpf]\nload:\n  qps: 100\n  connections: 2\n  duration: 60s\n"
             .write(toFile: file, atomically: true, encoding: .utf8)

@@ -39,6 +39,7 @@ struct ReferenceSidecarTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tls = mtls ? try LabTLSMaterial.make(in: dir + "/tls") : nil
+        defer { tls?.removePrivateKeys() }
         let files = role == .inbound ? tls?.inbound : tls?.outbound
         let conf = dir + "/nginx.conf"
         try NginxSidecar.configuration(settings(role: role, tls: files, dir: dir))
@@ -57,6 +58,7 @@ struct ReferenceSidecarTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tls = mtls ? try LabTLSMaterial.make(in: dir + "/tls") : nil
+        defer { tls?.removePrivateKeys() }
         let files = role == .inbound ? tls?.inbound : tls?.outbound
         let conf = dir + "/haproxy.cfg"
         try HAProxySidecar.configuration(settings(role: role, tls: files, dir: dir))
@@ -86,7 +88,12 @@ struct ReferenceSidecarTests {
         let dead = try LabTLSMaterial.make(in: NSTemporaryDirectory() + "meshbench-tls-\(UUID().uuidString)",
                                            runID: "20200101T000000-\(Int32.max - 7)")
         let live = try LabTLSMaterial.make(in: NSTemporaryDirectory() + "meshbench-tls-\(UUID().uuidString)")
-        defer { live.removePrivateKeys() }
+        defer {
+            live.removePrivateKeys()
+            dead.removePrivateKeys()
+            try? FileManager.default.removeItem(atPath: live.directory)
+            try? FileManager.default.removeItem(atPath: dead.directory)
+        }
         let removed = LabTLSMaterial.removeStaleSecrets { LabCgroups.isAlive(runID: $0) }
         #expect(removed.contains(dead.secrets))
         #expect(!FileManager.default.fileExists(atPath: dead.secrets))
