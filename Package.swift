@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),
         // Runs the built binary; depends on nothing so it tests the product the way a user meets it.
-        .testTarget(name: "MeshbenchCLITests", swiftSettings: swiftSettings),
+        .testTarget(name: "MeshbenchCLITests", dependencies: ["LabCore"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import LabCore
 import Testing
 
 #if canImport(Glibc)
@@ -108,7 +109,7 @@ extension MeshbenchCLITests {
         }
         var rng = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0..<1_000_000, using: &rng)
-        var gen = SplitMix(seed: seed)
+        var gen = SplitMix64(seed: seed)
         print("crash-safety kill points from seed \(seed)")
         for phase in ["start-up", "mid-round", "report-writing"] {
             let dir = try tempDir()
@@ -121,21 +122,21 @@ extension MeshbenchCLITests {
             var minimumRounds = 0
             switch phase {
             case "start-up":
-                usleep(useconds_t(gen.next(below: 400_000)))
+                usleep(useconds_t(UInt64(gen.nextIndex(400_000))))
             case "mid-round":
                 // After the first round's checkpoint, somewhere inside a later round.
                 _ = waitFor("the first checkpoint", timeout: 60) {
                     runFolder(in: dir).flatMap(reportJSON).map { roundsDone($0).values.reduce(0, +) >= 1 } ?? false
                 }
                 minimumRounds = 1
-                usleep(useconds_t(200_000 + gen.next(below: 1_500_000)))
+                usleep(useconds_t(200_000 + UInt64(gen.nextIndex(1_500_000))))
             default:
                 // The final report.json is written (status complete) just before the pause.
                 _ = waitFor("the final report.json", timeout: 120) {
                     runFolder(in: dir).flatMap(reportJSON).map { $0["status"] as? String == "complete" } ?? false
                 }
                 minimumRounds = 6
-                usleep(useconds_t(gen.next(below: 2_000_000)))
+                usleep(useconds_t(UInt64(gen.nextIndex(2_000_000))))
             }
             kill(pid, SIGKILL)
             run.waitUntilExit()
@@ -296,18 +297,4 @@ extension MeshbenchCLITests {
         }
         try? FileManager.default.removeItem(atPath: dir)
     }
-}
-
-/// A tiny seeded generator, so a failing kill point can be replayed from the printed seed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func nextValue() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(below bound: UInt64) -> UInt64 { nextValue() % bound }
 }
