@@ -655,6 +655,7 @@ struct ProxyFuzzTests {
         var byFamily: [String: [String: Int]] = [:]
         var hung: [FuzzCase] = []
         var failedValid: [(FuzzCase, String)] = []
+        var retriedValid = 0
         var connectFailures = 0
         var livenessChecks = 0
         let started = Date()
@@ -686,7 +687,15 @@ struct ProxyFuzzTests {
                 if observation.hung { hung.append(fuzzCase) }
                 if observation.connectFailed { connectFailures += 1 }
                 if fuzzCase.mustSucceed, !FuzzClient.succeeded(observation, wire: fuzzCase.wire) {
-                    failedValid.append((fuzzCase, outcome))
+                    // Once more, alone: with 64 clients and the rest of the suite on two cores, a client can be
+                    // descheduled past the header timeout between connect and write (the proxy then closes an idle
+                    // connection without a byte). A proxy that does not serve the request fails again.
+                    let again = await FuzzClient.run(fuzzCase, port: port, hangBound: Self.hangBound)
+                    if !FuzzClient.succeeded(again, wire: fuzzCase.wire) {
+                        failedValid.append((fuzzCase, outcome + ", then " + FuzzClient.outcomeClass(again, wire: fuzzCase.wire)))
+                    } else {
+                        retriedValid += 1
+                    }
                 }
             }
             // Between batches: the proxy still serves a valid request on each protocol.
@@ -699,7 +708,8 @@ struct ProxyFuzzTests {
         let elapsed = Date().timeIntervalSince(started)
 
         print("proxy fuzz: \(cases.count) cases (\(Self.http1Cases) HTTP/1.1, \(Self.http2Cases) HTTP/2), seed "
-              + "\(String(Self.seed, radix: 16)), \(livenessChecks) liveness checks, \(String(format: "%.1f", elapsed)) s")
+              + "\(String(Self.seed, radix: 16)), \(livenessChecks) liveness checks, \(String(format: "%.1f", elapsed)) s, "
+              + "\(retriedValid) valid case(s) served only on a second try")
         for (outcome, count) in outcomes.sorted(by: { $0.value > $1.value }) {
             print("  \(String(count).padding(toLength: 6, withPad: " ", startingAt: 0)) \(outcome)")
         }
