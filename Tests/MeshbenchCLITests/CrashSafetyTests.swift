@@ -298,3 +298,68 @@ extension MeshbenchCLITests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
+
+extension MeshbenchCLITests {
+    /// A sweep is one run and one report: an entry per path and point, added latency against `direct` at the same
+    /// point, the swept value as a CSV column, and a page that passes the browser check.
+    @Test func aSweepRunsEveryPointIntoOneReport() throws {
+        guard Self.binary != nil else { return }
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/sweep.yaml"
+        try """
+            name: sweep
+            paths: [direct, sidecar]
+            load:
+              qps: 100
+              connections: 2
+              duration: 1s
+            sweep:
+              connections: [1, 4]
+            sidecar:
+              features: [metrics]
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        guard let r = try meshbench(["run", file, "--out", dir, "--quiet"], timeout: 120) else { return }
+        #expect(r.status == 0, "\(r.stderr)")
+        let folder = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let report = try #require(reportJSON(folder))
+        let paths = report["paths"] as? [[String: Any]] ?? []
+        let keys = paths.map { p in (p["name"] as? String ?? "?") + "@" + (p["point"] as? String ?? "?") }
+        #expect(keys == ["direct@connections=1", "sidecar@connections=1", "direct@connections=4",
+                         "sidecar@connections=4"])
+        for p in paths {
+            #expect(p["status"] as? String == "ok", "\(p["reason"] ?? "")")
+            #expect(p["connections"] as? Int == (p["point"] as? String == "connections=1" ? 1 : 4),
+                    "the load ran with the point's connection count")
+            if p["name"] as? String == "sidecar" {
+                #expect(p["added_latency_us"] != nil, "added latency against direct at the same point")
+            }
+        }
+        let csv = try String(contentsOfFile: folder + "/summary.csv", encoding: .utf8)
+        let header = csv.split(separator: "\n").first.map { $0.split(separator: ",").map(String.init) } ?? []
+        let axis = try #require(header.firstIndex(of: "sweep_axis"))
+        let value = try #require(header.firstIndex(of: "sweep_value"))
+        let rows = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(rows.allSatisfy { $0.count > value && $0[axis] == "connections" && ["1", "4"].contains(String($0[value])) })
+        for name in ["direct@connections=1.fortio.json", "sidecar@connections=4.hgrm", "report.html"] {
+            #expect(FileManager.default.fileExists(atPath: folder + "/" + name), "\(name) missing")
+        }
+        // The page in a real browser, when the host has one (scripts/setup.sh installs it).
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium-headless-shell") else {
+            print("skipped the browser check: chromium-headless-shell is not installed")
+            return
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/check-report-html.sh").path
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/bin/bash")
+        check.arguments = [script, folder]
+        let out = Pipe()
+        check.standardOutput = out
+        check.standardError = out
+        try check.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0, "\(text)")
+    }
+}
