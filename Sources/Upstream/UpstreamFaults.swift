@@ -124,8 +124,7 @@ final class FaultDraws: Sendable {
     /// The fault of the request that arrived `index`-th (from 0): a pure function of the seed and the index.
     static func fault(forArrival index: UInt64, faults: UpstreamFaults) -> RequestFault {
         var mixer = SplitMix64(seed: faults.seed ^ (index &* 0xD1B5_4A32_D192_ED03))
-        // 53 random bits give a uniform double in [0, 1).
-        let u = Double(mixer.next() >> 11) * 0x1p-53
+        let u = mixer.nextUnit()
         if u < faults.resetFraction { return .reset }
         if u < faults.resetFraction + faults.stallFraction { return .stall }
         if u < faults.resetFraction + faults.stallFraction + faults.statusFraction { return .status(faults.faultStatus) }
