@@ -216,10 +216,9 @@ public final class ScenarioRunner {
                 var entry = pathReport(variant, key: RunProgress.Key(variant, pointIndex), progress: progress)
                 entry.point = pointLabel
                 entry.sweepValue = point
-                if status == .partial, entry.status == .ok, (progress.rounds[.init(variant, pointIndex)] ?? []).count
-                    < scenario.rounds {
-                    entry.reason = "partial: \((progress.rounds[.init(variant, pointIndex)] ?? []).count) of "
-                        + "\(scenario.rounds) rounds measured"
+                let measured = entry.rounds.count
+                if status == .partial, entry.status == .ok, measured < scenario.rounds {
+                    entry.reason = "partial: \(measured) of \(scenario.rounds) rounds measured"
                 }
                 paths.append(entry)
             }
