@@ -37,6 +37,7 @@ let package = Package(
         .target(
             name: "LabCore",
             dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -47,7 +48,13 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "CLabSys"),
-        .target(name: "LoadGen", dependencies: ["LabCore", "CCurlShim", "CLabSys"], swiftSettings: swiftSettings),
+        .target(
+            name: "LoadGen",
+            dependencies: [
+                "LabCore", "CCurlShim", "CLabSys", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // NIO pieces the upstream server and the sidecar share.
         .target(
             name: "LabHTTP",
@@ -58,6 +65,7 @@ let package = Package(
             name: "Upstream",
             dependencies: [
                 "LabCore", "LabHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -70,6 +78,7 @@ let package = Package(
             name: "Sidecar",
             dependencies: [
                 "LabCore", "LabHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -262,8 +262,6 @@ public struct LoadSpec: Sendable, Equatable, Codable {
     /// Per-request timeout; a request that exceeds it counts as a `timeout` error.
     public var timeout: LabDuration
 
-    /// More connections than this is a test of the host's file-descriptor limits, not of a data plane.
-    public static let maxConnections = 10_000
     public static let defaultResponseSize = 1024
     public static let defaultTimeout = LabDuration.seconds(3)
 
@@ -365,15 +363,6 @@ public struct ServerSpec: Sendable, Equatable, Codable {
 
     /// Whether any misbehaviour is switched on.
     public var misbehaves: Bool { resetFraction > 0 || stallFraction > 0 || closeAfter > 0 }
-
-    /// `meshbench serve` flags for the misbehaviour.
-    public var faultArguments: [String] {
-        var args: [String] = []
-        if resetFraction > 0 { args += ["--reset-fraction", String(resetFraction)] }
-        if stallFraction > 0 { args += ["--stall-fraction", String(stallFraction)] }
-        if closeAfter > 0 { args += [closeAbruptly ? "--close-after-abrupt" : "--close-after", String(closeAfter)] }
-        return args
-    }
 
     // The delay travels as the same text a scenario file uses ("0", "exp:2ms", …), which `DelayDistribution.parse`
     // reads back, rather than as a structure only this program would understand.

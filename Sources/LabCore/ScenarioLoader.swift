@@ -335,9 +335,9 @@ struct ScenarioReader {
             let itemEntry = ScenarioEntry(label: "sweep.\(axis.rawValue)", keyLine: item.mark?.line ?? list.keyLine, value: item)
             let value: Double?
             switch axis {
-            case .connections: value = integer(itemEntry, min: 1, max: LoadSpec.maxConnections).map(Double.init)
+            case .connections: value = integer(itemEntry, min: 1, max: LoadLimits.maxConnections).map(Double.init)
             case .streams:
-                value = integer(itemEntry, min: 1).map(Double.init)
+                value = integer(itemEntry, min: 1, max: LoadLimits.maxStreams).map(Double.init)
                 if let v = value, v > 1, load?.protocolKind == .http1 {
                     fail(itemEntry.valueLine, "'sweep.streams' above 1 needs 'protocol: h2' in 'load', got \(Int(v))")
                     ok = false
@@ -424,12 +424,12 @@ struct ScenarioReader {
         guard let fields = fields(of: entry.value, label: "load", line: entry.keyLine, valueLine: entry.valueLine,
                                   allowed: ScenarioLoader.loadKeys) else { return nil }
         let qps = require(fields, "qps", "a positive number or \"max\"").flatMap { self.qps($0) }
-        let connections = require(fields, "connections", "an integer from 1 to \(LoadSpec.maxConnections)")
-            .flatMap { integer($0, min: 1, max: LoadSpec.maxConnections) }
+        let connections = require(fields, "connections", "an integer from 1 to \(LoadLimits.maxConnections)")
+            .flatMap { integer($0, min: 1, max: LoadLimits.maxConnections) }
         let stop = stopCondition(fields)
         let warmup = fields["warmup"].map { duration($0, allowZero: true) } ?? .zero
         let protocolKind = fields["protocol"].map { httpProtocol($0) } ?? .http1
-        let streams = fields["streams"].map { integer($0, min: 1) } ?? 1
+        let streams = fields["streams"].map { integer($0, min: 1, max: LoadLimits.maxStreams) } ?? 1
         let method = fields["method"].map { httpMethod($0) } ?? .get
         let requestSize = fields["request_size"].map { byteSize($0) } ?? 0
         let responseSize = fields["response_size"].map { byteSize($0) } ?? LoadSpec.defaultResponseSize
@@ -452,7 +452,14 @@ struct ScenarioReader {
     mutating func qps(_ entry: ScenarioEntry) -> QPS? {
         if case .scalar(let s) = entry.value {
             if s.string == QPS.maxWord { return .max }
-            if Self.isNumeric(s), let rate = Double(s.string), rate.isFinite, rate > 0 { return .rate(rate) }
+            if Self.isNumeric(s), let rate = Double(s.string), rate.isFinite, rate > 0 {
+                guard rate <= LoadLimits.maxQPS else {
+                    fail(entry.valueLine, "'\(entry.label)' must be at most \(Int(LoadLimits.maxQPS)) requests per second "
+                         + "(or \"max\" for a closed loop), got \(Self.shown(entry.value))")
+                    return nil
+                }
+                return .rate(rate)
+            }
         }
         fail(entry.valueLine, "'qps' must be a positive number or \"max\", got \(Self.shown(entry.value))")
         return nil

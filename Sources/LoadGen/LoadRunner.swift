@@ -8,8 +8,6 @@ import Glibc
 /// Runs a load over one or more threads ("lanes"), each with its own libcurl multi handle, its share of the
 /// connections and every `threads`-th request of the one global schedule; then merges their results.
 public enum LoadRunner {
-    public static let maxThreads = 64
-
     public static func run(request: LoadRequest, plan: LoadPlan, threads: Int = 1,
                            progress: ((LoadProgress) -> Void)? = nil,
                            stopRequested: @escaping @Sendable () -> Bool = { false }) throws -> LoadResult {

@@ -2,10 +2,10 @@ import Foundation
 import LabCore
 
 /// Configuration for production proxies run as sidecars in the same topology as the Swift one, so the Swift sidecar
-/// is always measured against a real proxy (DESIGN.md): HTTP/1.1 keep-alive to the upstream, mTLS between the two
+/// is always measured against a real proxy: HTTP/1.1 keep-alive to the upstream, mTLS between the two
 /// sidecars when the scenario asks for it, one worker per configured thread, logs off unless asked.
 public struct ReferenceSidecarSettings: Sendable {
-    public enum Role: String, Sendable { case outbound, inbound }
+    public typealias Role = SidecarRole
 
     public var role: Role
     public var listenPort: Int

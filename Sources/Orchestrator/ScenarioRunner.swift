@@ -1,6 +1,8 @@
 import Accounting
 import Foundation
 import LabCore
+import LoadGen
+import Upstream
 import Report
 
 #if canImport(Glibc)
@@ -342,9 +344,9 @@ public final class ScenarioRunner {
         // The app.
         let serverGroup = try cgroup("server")
         func serverArguments(listen: String) -> [String] {
-            ["serve", "--listen", listen, "--response-size", String(spec.responseSize),
-             "--delay", scenario.server.delay.description, "--threads", String(scenario.server.threads)]
-                + scenario.server.faultArguments
+            let address = HostPort.parse(listen) ?? HostPort(host: "127.0.0.1", port: 0)
+            return ["serve"] + UpstreamConfiguration(spec: scenario.server, responseSize: spec.responseSize,
+                                                     listen: address).arguments
         }
         func startServer(listen: String, log: String) throws -> (ComponentProcess, String) {
             let server = try ComponentProcess(
@@ -352,7 +354,7 @@ public final class ScenarioRunner {
                 cgroupProcs: serverGroup?.procs ?? [], cpus: cpus.server, stderrPath: log)
             try server.start()
             started.append(server)
-            return (server, try server.waitForLine(prefix: "listening on ", timeout: 15))
+            return (server, try server.waitForLine(prefix: ReadinessLine.prefix, timeout: 15))
         }
         let (server, serverAddress) = try startServer(listen: "127.0.0.1:0", log: "\(logs)/\(tag)-server.log")
         var front = serverAddress
@@ -411,16 +413,10 @@ public final class ScenarioRunner {
 
         // The load generator, with the accounting window around it.
         let jsonPath = "\(logs)/\(tag)-load.json"
-        var loadArgs = ["load", "http://\(front)/", "--qps", spec.qps.description,
-                        "--connections", String(spec.connections), "--method", spec.method.rawValue,
-                        "--body-size", String(spec.requestSize), "--warmup", spec.warmup.description,
-                        "--timeout", spec.timeout.description, "--json", jsonPath, "--quiet",
-                        "--progress-label", "round \(round)/\(scenario.rounds) \(variant.name)"]
-        switch spec.stop {
-        case .duration(let d): loadArgs += ["--duration", d.description]
-        case .requests(let n): loadArgs += ["--requests", String(n)]
-        }
-        if spec.protocolKind == .h2 { loadArgs += ["--http2", "--streams", String(spec.streams)] }
+        let loadSettings = LoadSettings(spec: spec, url: "http://\(front)/")
+        let loadOutput = LoadOutputOptions(json: jsonPath,
+                                           progressLabel: "round \(round)/\(scenario.rounds) \(variant.name)")
+        let loadArgs = ["load"] + loadSettings.arguments + loadOutput.arguments
         var window: AccountingWindow?
         var accountingNote: String?
         do {
@@ -562,9 +558,4 @@ public final class ScenarioRunner {
         }
         return candidate
     }
-}
-
-/// The version every report and fortio file carries.
-public enum LabVersion {
-    public static let current = "0.1.0"
 }

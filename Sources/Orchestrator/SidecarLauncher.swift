@@ -1,13 +1,10 @@
 import Foundation
 import LabCore
+import Sidecar
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-public enum SidecarRole: String, Sendable {
-    case outbound, inbound
-}
 
 /// How to start one sidecar of a given implementation and tell when it is ready.
 ///
@@ -28,13 +25,14 @@ struct SidecarLauncher {
         let accessLog = spec.has(.accessLog) ? "\(logs)/\(tag)-access.log" : nil
         switch impl {
         case .swift:
-            var args = ["proxy", "--role", role.rawValue, "--listen", "127.0.0.1:0", "--upstream", upstream,
-                        "--threads", String(spec.threads)]
-            if let tls { args += ["--tls-cert", tls.certificate, "--tls-key", tls.privateKey, "--tls-ca", tls.caCertificate] }
-            if spec.has(.metrics) { args += ["--metrics", "127.0.0.1:0"] }
-            if let accessLog { args += ["--access-log", accessLog] }
-            if spec.has(.retries) { args += ["--retries", "2"] }
-            if originalDestination { args += ["--original-dst"] }
+            guard let upstreamAddress = HostPort.parse(upstream) else {
+                throw LabError.runFailed("internal: bad upstream address \(upstream)")
+            }
+            let configuration = SidecarConfiguration(
+                spec: spec, role: role, upstream: upstreamAddress,
+                tls: tls.map { SidecarTLS(certificate: $0.certificate, privateKey: $0.privateKey, trustRoots: $0.caCertificate) },
+                accessLog: accessLog, originalDestination: originalDestination)
+            let args = ["proxy"] + configuration.arguments
             arguments = args
             displayCommand = args
             port = nil
@@ -45,7 +43,7 @@ struct SidecarLauncher {
             }
             let listenPort = try FreePort.pick()
             let settings = ReferenceSidecarSettings(
-                role: role == .inbound ? .inbound : .outbound, listenPort: listenPort, upstream: upstreamAddress,
+                role: role, listenPort: listenPort, upstream: upstreamAddress,
                 tls: tls, threads: spec.threads, accessLogPath: accessLog,
                 metricsPort: spec.has(.metrics) ? try FreePort.pick() : nil, workDirectory: workDirectory)
             let program: [String]
@@ -67,7 +65,7 @@ struct SidecarLauncher {
 
     /// Waits until the sidecar serves and returns the address to send to.
     func waitUntilReady(_ process: ComponentProcess, timeout: TimeInterval = 15) throws -> String {
-        guard let port else { return try process.waitForLine(prefix: "listening on ", timeout: timeout) }
+        guard let port else { return try process.waitForLine(prefix: ReadinessLine.prefix, timeout: timeout) }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if FreePort.accepts(port: port) { return "127.0.0.1:\(port)" }

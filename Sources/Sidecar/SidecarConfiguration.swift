@@ -8,12 +8,7 @@ import LabCore
 /// Istio sidecar is.
 public struct SidecarConfiguration: Sendable, Equatable {
     /// Which side of the mesh hop this proxy sits on; it decides where TLS is spoken.
-    public enum Role: String, Sendable, Equatable, CaseIterable {
-        /// app -> sidecar -> (TLS) -> peer: accepts plaintext from the local app, originates TLS to its upstreams.
-        case outbound
-        /// (TLS) -> sidecar -> app: terminates TLS from the peer sidecar, forwards plaintext to the local app.
-        case inbound
-    }
+    public typealias Role = SidecarRole
 
     /// How a request picks one of several upstream endpoints.
     public enum Balancing: String, Sendable, Equatable, CaseIterable {

@@ -19,56 +19,10 @@ extension Meshbench {
                 SIGTERM or SIGINT stops it gracefully.
                 """)
 
-        @Option(help: "Address to listen on; port 0 picks a free port.")
-        var listen: String = "127.0.0.1:15001"
-
-        @Option(help: "Upstream endpoints, comma-separated HOST:PORT.")
-        var upstream: String
-
-        @Option(help: "outbound (app side, originates mTLS) or inbound (terminates mTLS).")
-        var role: String = "outbound"
-
-        @Option(help: "round-robin or least-request.")
-        var balancing: String = "round-robin"
-
-        @Option(help: "Upstream request timeout (504 when it passes).")
-        var timeout: String = "15s"
-
-        @Option(help: "Upstream connect timeout.")
-        var connectTimeout: String = "1s"
-
-        @Option(help: "Retries of idempotent requests on connect failure, reset or 502/503/504; 0 turns retries off.")
-        var retries: Int = 0
-
-        @Option(help: "Certificate (PEM) for mTLS: the server identity for inbound, the client one for outbound.")
-        var tlsCert: String?
-
-        @Option(help: "Private key (PEM) of --tls-cert.")
-        var tlsKey: String?
-
-        @Option(help: "CA certificate (PEM) the peer's certificate must be signed by.")
-        var tlsCa: String?
-
-        @Option(help: "Serve Prometheus metrics on this address (GET /metrics).")
-        var metrics: String?
-
-        @Option(help: "Write an access log line per request to this file, or - for stdout.")
-        var accessLog: String?
-
-        @Option(help: "Event-loop threads.")
-        var threads: Int = 1
-
-        @Option(help: "Most downstream connections at once.")
-        var maxConnections: Int = SidecarConfiguration.defaultMaxConnections
-
-        @Flag(help: "Route each connection to the upstream it was addressed to (SO_ORIGINAL_DST), e.g. when eBPF steered it here.")
-        var originalDst = false
-
-        @Flag(help: "Allow listening on or forwarding to non-loopback addresses.")
-        var allowRemote = false
+        @OptionGroup var options: SidecarOptions
 
         func run() async throws {
-            let configuration = try makeConfiguration()
+            let configuration = options.configuration()
             ServiceCommandSupport.takeOverSignals()
             let proxy = SidecarProxy(configuration: configuration)
             let port: Int
@@ -77,11 +31,11 @@ extension Meshbench {
             } catch let e as LabError {
                 throw e
             } catch {
-                throw LabError.runFailed("cannot start the proxy on \(listen): \(error)")
+                throw LabError.runFailed("cannot start the proxy on \(configuration.listen): \(error)")
             }
-            print("listening on \(HostPort(host: configuration.listen.host, port: port))")
+            print(ReadinessLine.listening(on: HostPort(host: configuration.listen.host, port: port)))
             if let m = proxy.metricsPort, let host = configuration.metricsListen?.host {
-                print("metrics on \(HostPort(host: host, port: m))")
+                print(ReadinessLine.metrics(on: HostPort(host: host, port: m)))
             }
             fflush(stdout)
             await ServiceCommandSupport.waitForStopSignal()
@@ -91,51 +45,6 @@ extension Meshbench {
                 ("proxied \(s.requests) requests on \(s.downstreamConnections) downstream connections, "
                  + "\(s.originalDestinationConnections) routed by original destination; "
                  + "\(s.upstreamConnectionsOpened) upstream connections opened\n").utf8))
-        }
-
-        func makeConfiguration() throws -> SidecarConfiguration {
-            func address(_ text: String, _ flag: String) throws -> HostPort {
-                try ServiceCommandSupport.address(text, flag: flag, allowRemote: allowRemote)
-            }
-            let listenAddress = try address(listen, "--listen")
-            let upstreams = try upstream.split(separator: ",").map { try address(String($0), "--upstream") }
-            guard !upstreams.isEmpty else { throw LabError.badInput("--upstream lists no endpoint") }
-            guard let roleValue = SidecarConfiguration.Role(rawValue: role) else {
-                throw LabError.badInput("--role must be outbound or inbound, got '\(role)'")
-            }
-            guard let balancingValue = SidecarConfiguration.Balancing(rawValue: balancing) else {
-                throw LabError.badInput("--balancing must be round-robin or least-request, got '\(balancing)'")
-            }
-            guard let requestTimeout = LabDuration.parse(timeout), requestTimeout > .zero else {
-                throw LabError.badInput("--timeout must be \(LabDuration.allowedForm) and more than zero, got '\(timeout)'")
-            }
-            guard let connect = LabDuration.parse(connectTimeout), connect > .zero else {
-                throw LabError.badInput("--connect-timeout must be \(LabDuration.allowedForm) and more than zero, "
-                                        + "got '\(connectTimeout)'")
-            }
-            guard (0...10).contains(retries) else {
-                throw LabError.badInput("--retries must be between 0 and 10, got \(retries)")
-            }
-            var tls: SidecarTLS?
-            switch (tlsCert, tlsKey, tlsCa) {
-            case (nil, nil, nil):
-                tls = nil
-            case (let cert?, let key?, let ca?):
-                tls = SidecarTLS(certificate: cert, privateKey: key, trustRoots: ca)
-            default:
-                throw LabError.badInput("mTLS needs all three of --tls-cert, --tls-key and --tls-ca")
-            }
-            let log: AccessLogDestination? = accessLog.map { $0 == "-" ? .standardOutput : .file($0) }
-            let configuration = SidecarConfiguration(
-                listen: listenAddress, upstreams: upstreams, role: roleValue, balancing: balancingValue,
-                requestTimeout: requestTimeout, connectTimeout: connect,
-                retries: retries > 0 ? RetryPolicy(maxRetries: retries) : nil,
-                maxConnections: maxConnections, tls: tls,
-                metricsListen: try metrics.map { try address($0, "--metrics") }, accessLog: log, threads: threads)
-            var configured = configuration
-            configured.useOriginalDestination = originalDst
-            try configured.validate()
-            return configured
         }
     }
 }

@@ -6,20 +6,8 @@ import LabCore
 import Glibc
 #endif
 
-/// What the long-running commands (`serve`, `proxy`) share: how they take their listen address and how they wait
-/// to be told to stop.
+/// What the long-running commands (`serve`, `proxy`) share: how they treat signals and wait to be told to stop.
 enum ServiceCommandSupport {
-    /// Parses a HOST:PORT flag and keeps it on loopback unless the user allowed otherwise.
-    static func address(_ text: String, flag: String, allowRemote: Bool) throws -> HostPort {
-        guard let a = HostPort.parse(text) else {
-            throw LabError.badInput("\(flag) must be HOST:PORT, for example 127.0.0.1:8080, got '\(text)'")
-        }
-        if !allowRemote && !a.isLoopback {
-            throw LabError.badInput("\(flag) \(text) is not a loopback address; pass --allow-remote to allow it")
-        }
-        return a
-    }
-
     /// Ignores SIGTERM/SIGINT as interrupts (so they cannot land on an event-loop thread) and SIGPIPE.
     static func takeOverSignals() {
         signal(SIGTERM, SIG_IGN)

@@ -108,12 +108,12 @@ import Testing
         #expect(error("faults: server\n").contains("must be a list"))
     }
 
-    @Test func serverMisbehaviourLoadsAndBecomesServeFlags() throws {
+    /// The serve flags these become are `UpstreamConfiguration(spec:)`'s business (UpstreamOptionsTests).
+    @Test func serverMisbehaviourLoads() throws {
         let s = try load("server:\n  reset_fraction: 1%\n  stall_fraction: 0.001\n  close_after: 50\n  close_abruptly: true\n")
         #expect(s.server.resetFraction == 0.01)
-        #expect(s.server.faultArguments == ["--reset-fraction", "0.01", "--stall-fraction", "0.001",
-                                            "--close-after-abrupt", "50"])
-        #expect(try load("").server.faultArguments.isEmpty)
+        #expect(s.server == ServerSpec(resetFraction: 0.01, stallFraction: 0.001, closeAfter: 50, closeAbruptly: true))
+        #expect(try !load("").server.misbehaves)
         #expect(error("server:\n  reset_fraction: 2\n").contains("from 0 to 1"))
         #expect(error("server:\n  reset_fraction: 0.6\n  stall_fraction: 0.6\n").contains("at most 1"))
         #expect(error("server:\n  close_abruptly: maybe\n").contains("true or false"))

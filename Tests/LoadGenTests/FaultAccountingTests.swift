@@ -16,7 +16,7 @@ struct FaultAccountingTests {
 
     func settings(port: Int, qps: Int = FaultAccountingTests.qps, duration: String = "1s", timeout: String = "2s",
                   http2: Bool = false) throws -> LoadSettings {
-        try LoadSettings(
+        try loadSettings(
             url: "http://127.0.0.1:\(port)/", qps: String(qps), connections: 4, duration: duration, requests: nil,
             http2: http2, streams: 1, method: "GET", bodySize: "0", headers: [], warmup: "0s", timeout: timeout,
             allowRemote: false)
@@ -152,7 +152,7 @@ struct FaultAccountingTests {
     @Test func unannouncedClosesRacedByAClosedLoop() async throws {
         try await withFaultyServer(UpstreamFaults(closeAfter: UpstreamFaults.CloseAfter(responses: 5, abrupt: true))) {
             server, port in
-            let settings = try LoadSettings(
+            let settings = try loadSettings(
                 url: "http://127.0.0.1:\(port)/", qps: "max", connections: 4, duration: nil, requests: 1000,
                 http2: false, streams: 1, method: "GET", bodySize: "0", headers: [], warmup: "0s", timeout: "2s",
                 allowRemote: false)
