@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// Why a command-line value was refused, in the words the scenario loader uses for the same value. argument-parser
 /// prints it after "The value 'x' is invalid for '--flag <value>': ", so the flag and the value are named already.
@@ -90,7 +91,21 @@ extension HTTPMethod: ExpressibleByArgument {
     }
 }
 
-extension PathName: ExpressibleByArgument {}
+extension PathName: ExpressibleByArgument {
+    /// A comma-separated list of paths (`--paths direct,sidecar`), each once, in the order given.
+    public static func list(_ text: String) throws -> [PathName] {
+        var chosen: [PathName] = []
+        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let path = PathName(rawValue: name) else {
+                throw ArgumentValueError("unknown path '\(name)'; allowed: "
+                                         + allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            if !chosen.contains(path) { chosen.append(path) }
+        }
+        guard !chosen.isEmpty else { throw ArgumentValueError("lists no path") }
+        return chosen
+    }
+}
 extension SidecarRole: ExpressibleByArgument {}
 
 extension ParsableArguments {

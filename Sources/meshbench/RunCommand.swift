@@ -21,8 +21,9 @@ extension Meshbench {
         @Argument(help: "The scenario file (YAML).")
         var scenario: String
 
-        @Option(help: "Only these paths, comma-separated (direct, sidecar, ebpf, sidecar-ebpf).")
-        var paths: String?
+        @Option(help: "Only these paths, comma-separated (direct, sidecar, ebpf, sidecar-ebpf).",
+                transform: PathName.list)
+        var paths: [PathName]?
 
         @Option(help: "Folder for the run folder (default: the scenario's 'output', else results).")
         var out: String?
@@ -32,18 +33,7 @@ extension Meshbench {
 
         func run() throws {
             var loaded = try ScenarioLoader.load(file: scenario)
-            if let paths {
-                var chosen: [PathName] = []
-                for name in paths.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                    guard let p = PathName(rawValue: name) else {
-                        throw LabError.badInput("--paths: unknown path '\(name)'; allowed: "
-                                                + PathName.allCases.map(\.rawValue).joined(separator: ", "))
-                    }
-                    if !chosen.contains(p) { chosen.append(p) }
-                }
-                guard !chosen.isEmpty else { throw LabError.badInput("--paths lists no path") }
-                loaded.paths = chosen
-            }
+            if let paths { loaded.paths = paths }
             signal(SIGINT) { _ in runInterruptRequested = 1 }
             signal(SIGTERM) { _ in runInterruptRequested = 1 }
             ServiceCommandSupport.unblockStopSignals()
