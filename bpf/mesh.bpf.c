@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * meshbench kernel data path (DESIGN.md: the ebpf and sidecar-ebpf paths).
+ * meshbench kernel data path (the ebpf and sidecar-ebpf paths, docs/ARCHITECTURE.md).
  *
  * cgroup/connect4  service address -> random backend (MB_MODE_BALANCE) or ->
  *                  the outbound sidecar (MB_MODE_STEER), deny by policy

@@ -3,7 +3,7 @@ import PackagePlugin
 
 /// Builds the kernel programs in `bpf/` and embeds them in the target that uses this plugin.
 ///
-/// DESIGN.md asks for objects "the binary loads with no step a user must remember", so `swift build` compiles every
+/// The lab wants objects "the binary loads with no step a user must remember", so `swift build` compiles every
 /// `bpf/*.bpf.c` with clang (`-target bpf`) and the package's `BPFEmbed` tool writes the bytes into one generated
 /// Swift file (`EmbeddedBPFObjects`). One command does both steps so the only declared output is a Swift source:
 /// an intermediate `.o` output would be treated as a resource of the target. Every `.bpf.c` and `.h` in `bpf/` is a

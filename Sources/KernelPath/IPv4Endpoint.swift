@@ -33,7 +33,7 @@ public struct IPv4Endpoint: Hashable, Sendable, CustomStringConvertible {
     var networkAddress: UInt32 { address.bigEndian }
     var networkPort: UInt16 { port.bigEndian }
 
-    /// True for 127.0.0.0/8, the only range the lab uses for service addresses (DESIGN.md).
+    /// True for 127.0.0.0/8, the only range the lab uses for service addresses: a connection to one can never leave the host.
     public var isLoopback: Bool { address >> 24 == 127 }
 
     public var description: String {

@@ -3,7 +3,7 @@ import Foundation
 
 /// The lab's kernel data path (bpf/mesh.bpf.c) loaded into the kernel, with the links that attach it.
 ///
-/// Every attachment is a bpf_link held by this object and never pinned (DESIGN.md, process model): `detach()`,
+/// Every attachment is a bpf_link held by this object and never pinned (docs/ARCHITECTURE.md, process model): `detach()`,
 /// `deinit` or the death of the process closes the links and the kernel detaches the programs, so a killed run cannot
 /// leave a connect4 rewriting connections to a dead sidecar. Nothing is ever attached to the root cgroup.
 ///

@@ -2,7 +2,7 @@ import Foundation
 
 /// An error a user can act on: what went wrong and, for bad input, what is allowed instead.
 ///
-/// The command line maps `kind` to the exit code DESIGN.md fixes: 2 for bad input, 1 for a run that failed.
+/// The command line maps `kind` to the lab's exit codes: 2 for bad input, 1 for a run that failed.
 public struct LabError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Sendable, Equatable {
         /// The user gave something the lab cannot accept (a flag, a file, a value). Exit code 2.

@@ -164,7 +164,7 @@ public struct Sweep: Sendable, Equatable, Codable {
     }
 }
 
-/// A data-plane path a request can take; DESIGN.md's "The paths" table says what each one is.
+/// A data-plane path a request can take; docs/ARCHITECTURE.md's "The paths" table says what each one is.
 public enum PathName: String, Sendable, Equatable, Hashable, CaseIterable, Codable, CustomStringConvertible {
     case direct
     case sidecar

@@ -6,7 +6,7 @@ import Orchestrator
 // A component started by `meshbench run` pins itself and joins its cgroup before any thread exists.
 ChildPlacement.adoptFromEnvironment()
 
-// Exit codes are DESIGN.md's: 0 ok, 1 run or gate failed, 2 bad input (argument-parser's own default for a usage
+// Exit codes (docs/ARCHITECTURE.md): 0 ok, 1 run or gate failed, 2 bad input (argument-parser's own default for a usage
 // error is 64, so its errors are mapped here).
 /// Calls the async `run()`; through the existential, overload resolution would pick the synchronous one.
 func runAsync<C: AsyncParsableCommand>(_ command: C) async throws {

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Malformed command lines, run against the built binary the way a user types them. Each must end with exit code 2
-/// (DESIGN.md: bad input), a message on stderr that names what was wrong and what is allowed, nothing on stdout that
+/// (the lab's rule for bad input), a message on stderr that names what was wrong and what is allowed, nothing on stdout that
 /// looks like a result, and no crash report or stack trace.
 ///
 /// Uses `MeshbenchCLITests.binary` and its runner, so it skips the same way when the binary was not built.

@@ -1,7 +1,7 @@
 // Process-control calls Swift cannot make directly.
 //
 // Why this exists: prctl is variadic, and the CPU_SET family are macros over cpu_set_t; Swift imports neither. The
-// lab needs both to pin components and to tie children's lifetime to the orchestrator (DESIGN.md, process model).
+// lab needs both to pin components and to tie children's lifetime to the orchestrator (the process model in docs/ARCHITECTURE.md).
 #pragma once
 #include <sys/types.h>
 // epoll (epoll_pwait2) is not part of Swift's Glibc module; importing them through here is how NIO's CNIOLinux does it.
