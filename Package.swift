@@ -13,7 +13,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -28,9 +27,7 @@ let package = Package(
             name: "meshbench",
             dependencies: [
                 "LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Orchestrator", "Report",
-                "CLabSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -47,7 +44,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "CLabSys"),
-        .target(name: "LoadGen", dependencies: ["LabCore", "CCurlShim", "CLabSys"], swiftSettings: swiftSettings),
+        // The only Swift module that imports CLabSys: system calls with errno-carrying errors (SysError).
+        .target(name: "LabSys", dependencies: ["CLabSys"], swiftSettings: swiftSettings),
+        .target(name: "LoadGen", dependencies: ["LabCore", "CCurlShim", "LabSys"], swiftSettings: swiftSettings),
         // NIO pieces the upstream server and the sidecar share.
         .target(
             name: "LabHTTP",
@@ -92,10 +91,10 @@ let package = Package(
             name: "KernelPath", dependencies: ["LabCore", "Accounting", "CLibbpf"], swiftSettings: swiftSettings,
             plugins: ["BPFObjectsPlugin"]
         ),
-        .target(name: "Accounting", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        .target(name: "Accounting", dependencies: ["LabCore", "LabSys"], swiftSettings: swiftSettings),
         .target(
             name: "Orchestrator",
-            dependencies: ["LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Report", "CLabSys"],
+            dependencies: ["LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Report", "LabSys"],
             swiftSettings: swiftSettings
         ),
         .target(name: "Report", dependencies: ["LabCore"], swiftSettings: swiftSettings),
@@ -140,6 +139,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KernelPathTests", dependencies: ["KernelPath"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabSysTests", dependencies: ["LabSys"], swiftSettings: swiftSettings),
         .testTarget(name: "AccountingTests", dependencies: ["Accounting"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),
