@@ -31,9 +31,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The only module that imports CYaml (libyaml, reached through the Yams product).
+        .target(name: "LabYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(
             name: "LabCore",
             dependencies: [
+                "LabYAML",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
