@@ -185,7 +185,6 @@ extension ScenarioReader {
         return ok ? paths : nil
     }
 
-
     // MARK: - server and cpus
 
     mutating func serverSpec(_ entry: ScenarioEntry) -> ServerSpec? {
