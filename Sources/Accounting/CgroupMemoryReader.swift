@@ -155,7 +155,7 @@ public struct CgroupMemoryReader: Sendable {
             let fd: Int32
             do {
                 fd = try SysFile.open(file, .readWriteTruncating)
-            } catch let error as SysError {
+            } catch {
                 var reason = "cannot open \(file) for writing: \(error.reason)"
                 switch error.errno {
                 case ENOENT: reason += " (Linux < 5.19, or no memory controller in this cgroup)"
@@ -163,8 +163,6 @@ public struct CgroupMemoryReader: Sendable {
                 default: break
                 }
                 return .notReset(reason: reason)
-            } catch {
-                return .notReset(reason: "cannot open \(file) for writing: \(error)")
             }
             do {
                 try AccountingFile.write(fd: fd, path: file, "0\n")

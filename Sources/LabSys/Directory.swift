@@ -8,17 +8,17 @@ public enum Directory {
     /// mkdir. - Returns: false when the directory already existed (EEXIST), which callers creating a path treat as
     /// success but must not remove later.
     @discardableResult
-    public static func create(_ path: String, mode: UInt32 = 0o755) throws -> Bool {
+    public static func create(_ path: String, mode: UInt32 = 0o755) throws(SysError) -> Bool {
         do {
             try sysCall("mkdir", path: path) { mkdir(path, mode_t(mode)) }
             return true
-        } catch let error as SysError where error.errno == EEXIST {
+        } catch where error.errno == EEXIST {
             return false
         }
     }
 
     /// rmdir of an empty directory (a cgroup with no child cgroups and no processes).
-    public static func remove(_ path: String) throws {
+    public static func remove(_ path: String) throws(SysError) {
         try sysCall("rmdir", path: path) { rmdir(path) }
     }
 

@@ -25,7 +25,7 @@ public final class Epoll {
     private var buffer: [epoll_event]
 
     /// - Parameter capacity: at most this many events come back from one wait.
-    public init(capacity: Int = 64) throws {
+    public init(capacity: Int = 64) throws(SysError) {
         fd = try sysCall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
         buffer = [epoll_event](repeating: epoll_event(), count: max(1, capacity))
     }
@@ -33,23 +33,23 @@ public final class Epoll {
     deinit { close(fd) }
 
     /// EPOLL_CTL_ADD.
-    public func add(_ descriptor: Int32, for events: Events) throws {
+    public func add(_ descriptor: Int32, for events: Events) throws(SysError) {
         try control(EPOLL_CTL_ADD, "epoll_ctl(EPOLL_CTL_ADD)", descriptor, events)
     }
 
     /// EPOLL_CTL_MOD.
-    public func modify(_ descriptor: Int32, for events: Events) throws {
+    public func modify(_ descriptor: Int32, for events: Events) throws(SysError) {
         try control(EPOLL_CTL_MOD, "epoll_ctl(EPOLL_CTL_MOD)", descriptor, events)
     }
 
     /// EPOLL_CTL_DEL.
-    public func remove(_ descriptor: Int32) throws {
+    public func remove(_ descriptor: Int32) throws(SysError) {
         try sysCall("epoll_ctl(EPOLL_CTL_DEL)") { epoll_ctl(fd, EPOLL_CTL_DEL, descriptor, nil) }
     }
 
     /// Waits up to `timeoutNanoseconds` and returns how many descriptors are ready (0 on timeout or when a signal
     /// interrupted the wait: the caller's loop checks its clock either way).
-    public func wait(timeoutNanoseconds: UInt64) throws -> Int {
+    public func wait(timeoutNanoseconds: UInt64) throws(SysError) -> Int {
         var timeout = timespec(tv_sec: Int(timeoutNanoseconds / 1_000_000_000),
                                tv_nsec: Int(timeoutNanoseconds % 1_000_000_000))
         let n = epoll_pwait2(fd, &buffer, Int32(buffer.count), &timeout, nil)
@@ -65,7 +65,7 @@ public final class Epoll {
         (buffer[index].data.fd, Events(rawValue: buffer[index].events))
     }
 
-    private func control(_ operation: Int32, _ name: String, _ descriptor: Int32, _ events: Events) throws {
+    private func control(_ operation: Int32, _ name: String, _ descriptor: Int32, _ events: Events) throws(SysError) {
         var event = epoll_event()
         event.data.fd = descriptor
         event.events = events.rawValue

@@ -5,17 +5,15 @@ import Glibc
 /// TCP ports on 127.0.0.1, for proxies that cannot pick their own and for telling when one listens.
 public enum LoopbackPort {
     /// A port the kernel just handed out for 127.0.0.1 and released; the proxy binds it a moment later.
-    public static func pick() throws -> Int {
+    public static func pick() throws(SysError) -> Int {
         let fd = try sysCall("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
         defer { close(fd) }
         var addr = address(port: 0)
-        try withSocketAddress(&addr) { pointer, length in
-            try sysCall("bind", path: "127.0.0.1:0") { bind(fd, pointer, length) }
-        }
+        try sysCall("bind", path: "127.0.0.1:0") { withSocketAddress(&addr) { bind(fd, $0, $1) } }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &addr) {
-            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                try sysCall("getsockname") { getsockname(fd, pointer, &length) }
+        try sysCall("getsockname") {
+            withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
             }
         }
         return Int(UInt16(bigEndian: addr.sin_port))
@@ -28,9 +26,7 @@ public enum LoopbackPort {
         }
         defer { close(fd) }
         var addr = address(port: port)
-        return (try? withSocketAddress(&addr) { pointer, length in
-            try sysCall("connect", path: "127.0.0.1:\(port)") { connect(fd, pointer, length) }
-        }) != nil
+        return withSocketAddress(&addr) { connect(fd, $0, $1) } == 0
     }
 
     private static func address(port: Int) -> sockaddr_in {
@@ -42,12 +38,10 @@ public enum LoopbackPort {
     }
 
     private static func withSocketAddress<T>(
-        _ addr: inout sockaddr_in, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> T
-    ) throws -> T {
-        try withUnsafePointer(to: &addr) {
-            try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                try body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        _ addr: inout sockaddr_in, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T
+    ) -> T {
+        withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 }

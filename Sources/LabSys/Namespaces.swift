@@ -13,12 +13,12 @@ public enum Namespaces {
 
     /// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd` refers to (an open
     /// /proc/PID/ns/net or /run/netns/NAME). Other threads stay where they are.
-    public static func enterNetworkNamespace(fd: Int32) throws {
+    public static func enterNetworkNamespace(fd: Int32) throws(SysError) {
         try sysCall("setns(CLONE_NEWNET)") { CLabSys_setns(fd, CLabSys_clone_new_network()) }
     }
 
     /// unshare: gives the calling thread new, empty namespaces of `kinds`.
-    public static func unshare(_ kinds: Kinds) throws {
+    public static func unshare(_ kinds: Kinds) throws(SysError) {
         try sysCall("unshare") { CLabSys_unshare(kinds.rawValue) }
     }
 }

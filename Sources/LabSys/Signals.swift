@@ -5,7 +5,7 @@ import Glibc
 /// Signals to other processes, by PID.
 public enum Signals {
     /// kill(pid, signal).
-    public static func send(_ signal: Int32, to pid: Int32) throws {
+    public static func send(_ signal: Int32, to pid: Int32) throws(SysError) {
         try sysCall("kill(\(pid), \(signal))") { kill(pid, signal) }
     }
 
@@ -14,10 +14,8 @@ public enum Signals {
         do {
             try sysCall("kill(\(pid), 0)") { kill(pid, 0) }
             return true
-        } catch let error as SysError {
-            return error.errno == EPERM
         } catch {
-            return false
+            return error.errno == EPERM
         }
     }
 }

@@ -49,7 +49,7 @@ public struct SysError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Runs one system call the way swift-nio's `syscall` helper does: retried while it is interrupted by a signal
 /// (EINTR), and turned into a `SysError` carrying errno when it returns -1.
 @discardableResult
-func sysCall<T: FixedWidthInteger>(_ call: String, path: String? = nil, _ body: () -> T) throws -> T {
+func sysCall<T: FixedWidthInteger>(_ call: String, path: String? = nil, _ body: () -> T) throws(SysError) -> T {
     while true {
         let result = body()
         if result != -1 { return result }

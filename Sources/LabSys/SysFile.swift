@@ -23,7 +23,7 @@ public enum SysFile {
     }
 
     /// open(2); the descriptor is the caller's to `close`.
-    public static func open(_ path: String, _ access: Access) throws -> Int32 {
+    public static func open(_ path: String, _ access: Access) throws(SysError) -> Int32 {
         try sysCall("open", path: path) { Glibc.open(path, access.flags) }
     }
 
@@ -32,18 +32,18 @@ public enum SysFile {
     }
 
     /// The whole file as text. Kernel files report size 0, so this reads until end of file instead of trusting stat.
-    public static func read(_ path: String) throws -> String {
+    public static func read(_ path: String) throws(SysError) -> String {
         let fd = try open(path, .read)
         defer { close(fd) }
         return try read(fd: fd, path: path)
     }
 
     /// The whole file, or nil when it does not exist (ENOENT only: any other failure still throws).
-    public static func readIfPresent(_ path: String) throws -> String? {
+    public static func readIfPresent(_ path: String) throws(SysError) -> String? {
         let fd: Int32
         do {
             fd = try open(path, .read)
-        } catch let error as SysError where error.errno == ENOENT {
+        } catch where error.errno == ENOENT {
             return nil
         }
         defer { close(fd) }
@@ -52,7 +52,7 @@ public enum SysFile {
 
     /// Reads an open file from offset 0 with pread, so the same descriptor can be read again and again (a v2
     /// memory.peak descriptor keeps the peak since its own reset, so it must be re-read, never reopened).
-    public static func read(fd: Int32, path: String) throws -> String {
+    public static func read(fd: Int32, path: String) throws(SysError) -> String {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -67,13 +67,13 @@ public enum SysFile {
     }
 
     /// Writes `text` in one write call, as cgroup control files require (a split write is two commands).
-    public static func write(_ path: String, _ text: String) throws {
+    public static func write(_ path: String, _ text: String) throws(SysError) {
         let fd = try open(path, .writeTruncating)
         defer { close(fd) }
         try write(fd: fd, path: path, text)
     }
 
-    public static func write(fd: Int32, path: String, _ text: String) throws {
+    public static func write(fd: Int32, path: String, _ text: String) throws(SysError) {
         let bytes = Array(text.utf8)
         let n = try sysCall("write", path: path) {
             bytes.withUnsafeBytes { buffer in Glibc.write(fd, buffer.baseAddress, buffer.count) }

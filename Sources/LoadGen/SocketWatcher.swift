@@ -30,10 +30,10 @@ final class SocketWatcher {
         do {
             try epoll.add(fd, for: events)
             registered[fd] = events
-        } catch let error as SysError where error.errno == EEXIST {
-            if (try? epoll.modify(fd, for: events)) != nil { registered[fd] = events }
         } catch {
-            // An fd the kernel refuses to watch (already closed) has nothing to report.
+            // EEXIST: registered after all (our bookkeeping lost it). Anything else is an fd the kernel refuses to
+            // watch (already closed), which has nothing to report.
+            if error.errno == EEXIST, (try? epoll.modify(fd, for: events)) != nil { registered[fd] = events }
         }
     }
 

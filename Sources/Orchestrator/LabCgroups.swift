@@ -184,10 +184,8 @@ public final class LabCgroups {
         do {
             try Directory.remove(dir)
             return false
-        } catch let error as SysError {
-            return error.errno == EBUSY
         } catch {
-            return false
+            return error.errno == EBUSY
         }
     }
 }
