@@ -13,7 +13,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -28,15 +27,16 @@ let package = Package(
             name: "meshbench",
             dependencies: [
                 "LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Orchestrator", "Report",
-                "CLabSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The only module that imports CYaml (libyaml, reached through the Yams product).
+        .target(name: "LabYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(
             name: "LabCore",
             dependencies: [
+                "LabYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -48,10 +48,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "CLabSys"),
+        // The only Swift module that imports CLabSys: system calls with errno-carrying errors (SysError).
+        .target(name: "LabSys", dependencies: ["CLabSys"], swiftSettings: swiftSettings),
         .target(
             name: "LoadGen",
             dependencies: [
-                "LabCore", "CCurlShim", "CLabSys", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LabCore", "CCurlShim", "LabSys", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -101,10 +103,10 @@ let package = Package(
             name: "KernelPath", dependencies: ["LabCore", "Accounting", "CLibbpf"], swiftSettings: swiftSettings,
             plugins: ["BPFObjectsPlugin"]
         ),
-        .target(name: "Accounting", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        .target(name: "Accounting", dependencies: ["LabCore", "LabSys"], swiftSettings: swiftSettings),
         .target(
             name: "Orchestrator",
-            dependencies: ["LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Report", "CLabSys"],
+            dependencies: ["LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Report", "LabSys"],
             swiftSettings: swiftSettings
         ),
         .target(name: "Report", dependencies: ["LabCore"], swiftSettings: swiftSettings),
@@ -149,6 +151,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KernelPathTests", dependencies: ["KernelPath"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabSysTests", dependencies: ["LabSys"], swiftSettings: swiftSettings),
         .testTarget(name: "AccountingTests", dependencies: ["Accounting"], swiftSettings: swiftSettings),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),

@@ -91,7 +91,7 @@ public struct CgroupCPUReader: Sendable {
 
     /// The cgroup's directory: root + the hierarchy's mount + the path relative to the hierarchy root.
     public func directory(of source: CgroupSource, path: String) -> String {
-        SysFile.join(root: root, mount: source.mount, relative: path)
+        AccountingFile.join(root: root, mount: source.mount, relative: path)
     }
 
     /// CPU time of the cgroup at `path` (relative to the hierarchy root, e.g. `meshbench/RUN/direct/server`).
@@ -106,7 +106,7 @@ public struct CgroupCPUReader: Sendable {
     /// v2 `cpu.stat` of the cgroup directory `directory` (a full path).
     public static func readV2(directory: String) throws -> CPUSample {
         let path = directory + "/cpu.stat"
-        let stat = try KeyedFile(text: SysFile.read(path), path: path)
+        let stat = try KeyedFile(text: AccountingFile.read(path), path: path)
         let usage = try stat.value("usage_usec")
         let user = try stat.value("user_usec")
         let system = try stat.value("system_usec")
@@ -119,9 +119,9 @@ public struct CgroupCPUReader: Sendable {
     /// v1 `cpuacct.usage` and `cpuacct.stat` of the cgroup directory `directory` (a full path).
     public static func readV1(directory: String) throws -> CPUSample {
         let usagePath = directory + "/cpuacct.usage"
-        let total = try CgroupText.singleValue(SysFile.read(usagePath), path: usagePath)
+        let total = try CgroupText.singleValue(AccountingFile.read(usagePath), path: usagePath)
         let statPath = directory + "/cpuacct.stat"
-        let stat = try KeyedFile(text: SysFile.read(statPath), path: statPath)
+        let stat = try KeyedFile(text: AccountingFile.read(statPath), path: statPath)
         let userTicks = try stat.value("user")
         let systemTicks = try stat.value("system")
         let split = CPUSample.split(total: total, userTicks: userTicks, systemTicks: systemTicks)

@@ -1,9 +1,7 @@
+import LabSys
+
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Memory charged to one cgroup, in bytes.
@@ -41,11 +39,11 @@ public final class PeakHandle: Sendable {
         self.fd = fd
     }
 
-    deinit { close(fd) }
+    deinit { SysFile.close(fd) }
 
     /// The peak since the reset, in bytes.
     public func read() throws -> UInt64 {
-        try CgroupText.singleValue(SysFile.read(fd: fd, path: path), path: path)
+        try CgroupText.singleValue(AccountingFile.read(fd: fd, path: path), path: path)
     }
 }
 
@@ -83,7 +81,7 @@ public struct CgroupMemoryReader: Sendable {
 
     /// The cgroup's directory: root + the hierarchy's mount + the path relative to the hierarchy root.
     public func directory(of source: CgroupSource, path: String) -> String {
-        SysFile.join(root: root, mount: source.mount, relative: path)
+        AccountingFile.join(root: root, mount: source.mount, relative: path)
     }
 
     /// Memory of the cgroup at `path` (relative to the hierarchy root). Pass the handle of a v2 reset to get the
@@ -99,17 +97,17 @@ public struct CgroupMemoryReader: Sendable {
     /// v2 memory.current, memory.peak (if the kernel has it) and memory.stat of `directory` (a full path).
     public static func readV2(directory: String, peak handle: PeakHandle? = nil) throws -> MemorySample {
         let currentPath = directory + "/memory.current"
-        let current = try CgroupText.singleValue(SysFile.read(currentPath), path: currentPath)
+        let current = try CgroupText.singleValue(AccountingFile.read(currentPath), path: currentPath)
         let peak: UInt64?
         if let handle {
             peak = try handle.read()
         } else {
             let peakPath = directory + "/memory.peak"
             // Linux < 5.19 has no memory.peak: nil. Anything else wrong with the file is an error.
-            peak = try SysFile.readIfPresent(peakPath).map { try CgroupText.singleValue($0, path: peakPath) }
+            peak = try AccountingFile.readIfPresent(peakPath).map { try CgroupText.singleValue($0, path: peakPath) }
         }
         let statPath = directory + "/memory.stat"
-        let stat = try KeyedFile(text: SysFile.read(statPath), path: statPath)
+        let stat = try KeyedFile(text: AccountingFile.read(statPath), path: statPath)
         return MemorySample(
             currentBytes: current, peakBytes: peak, anonBytes: try stat.value("anon"),
             fileBytes: try stat.value("file"))
@@ -122,11 +120,11 @@ public struct CgroupMemoryReader: Sendable {
     /// cgroups like usage_in_bytes does, so they are preferred; `rss`/`cache` serve kernels that lack them.
     public static func readV1(directory: String) throws -> MemorySample {
         let usagePath = directory + "/memory.usage_in_bytes"
-        let usage = try CgroupText.singleValue(SysFile.read(usagePath), path: usagePath)
+        let usage = try CgroupText.singleValue(AccountingFile.read(usagePath), path: usagePath)
         let maxPath = directory + "/memory.max_usage_in_bytes"
-        let max = try CgroupText.singleValue(SysFile.read(maxPath), path: maxPath)
+        let max = try CgroupText.singleValue(AccountingFile.read(maxPath), path: maxPath)
         let statPath = directory + "/memory.stat"
-        let stat = try KeyedFile(text: SysFile.read(statPath), path: statPath)
+        let stat = try KeyedFile(text: AccountingFile.read(statPath), path: statPath)
         let anon = try stat.contains("total_rss") ? stat.value("total_rss") : stat.value("rss")
         let file = try stat.contains("total_cache") ? stat.value("total_cache") : stat.value("cache")
         return MemorySample(currentBytes: usage, peakBytes: max, anonBytes: anon, fileBytes: file)
@@ -145,19 +143,21 @@ public struct CgroupMemoryReader: Sendable {
         case .v1:
             let file = dir + "/memory.max_usage_in_bytes"
             do {
-                try SysFile.write(file, "0\n")
+                try AccountingFile.write(file, "0\n")
                 return .reset
             } catch {
                 return .notReset(reason: "\(error)")
             }
         case .v2:
             let file = dir + "/memory.peak"
-            // O_TRUNC as in `echo 0 > memory.peak` (see SysFile.write); O_RDWR because the peak is read through it.
-            let fd = open(file, O_RDWR | O_TRUNC | O_CLOEXEC)
-            guard fd >= 0 else {
-                let code = errno
-                var reason = "cannot open \(file) for writing: \(SysFile.errorText(code))"
-                switch code {
+            // Truncating as in `echo 0 > memory.peak` (see SysFile.write); read-write because the peak is read
+            // through the same descriptor.
+            let fd: Int32
+            do {
+                fd = try SysFile.open(file, .readWriteTruncating)
+            } catch {
+                var reason = "cannot open \(file) for writing: \(error.reason)"
+                switch error.errno {
                 case ENOENT: reason += " (Linux < 5.19, or no memory controller in this cgroup)"
                 case EACCES: reason += " (read-only before Linux 6.12, or not permitted)"
                 default: break
@@ -165,9 +165,9 @@ public struct CgroupMemoryReader: Sendable {
                 return .notReset(reason: reason)
             }
             do {
-                try SysFile.write(fd: fd, path: file, "0\n")
+                try AccountingFile.write(fd: fd, path: file, "0\n")
             } catch {
-                close(fd)
+                SysFile.close(fd)
                 return .notReset(reason: "\(error) (resetting memory.peak needs Linux ≥ 6.12)")
             }
             return .resetThrough(PeakHandle(path: file, fd: fd))

@@ -122,11 +122,11 @@ public struct ProcStatReader: Sendable {
         self.ticksPerSecond = ticksPerSecond
     }
 
-    public var path: String { SysFile.join(root: root, mount: "/proc", relative: "stat") }
+    public var path: String { AccountingFile.join(root: root, mount: "/proc", relative: "stat") }
 
     public func read() throws -> ProcStatSample {
         let file = path
-        return try Self.parse(SysFile.read(file), path: file, ticksPerSecond: ticksPerSecond)
+        return try Self.parse(AccountingFile.read(file), path: file, ticksPerSecond: ticksPerSecond)
     }
 
     /// Parses /proc/stat text; `path` is only used to name the file in errors.

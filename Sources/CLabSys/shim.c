@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CLabSys.h"
 #include <sched.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 int CLabSys_set_parent_death_signal(int signal) {
@@ -29,4 +30,24 @@ int CLabSys_get_affinity(pid_t pid, int *out, int capacity) {
         if (CPU_ISSET(cpu, &set)) out[n++] = cpu;
     }
     return n;
+}
+
+int CLabSys_setns(int fd, int nstype) {
+    return setns(fd, nstype);
+}
+
+int CLabSys_unshare(int flags) {
+    return unshare(flags);
+}
+
+int CLabSys_clone_new_network(void) {
+    return CLONE_NEWNET;
+}
+
+int CLabSys_clone_new_mount(void) {
+    return CLONE_NEWNS;
+}
+
+const char *CLabSys_errno_name(int code) {
+    return strerrorname_np(code);
 }

@@ -1,7 +1,6 @@
-import CCurlShim
-import CLabSys
 import Foundation
 import LabCore
+import LabSys
 
 #if canImport(Glibc)
 import Glibc
@@ -41,14 +40,6 @@ public struct LoadProgress: Sendable {
     public var warmingUp: Bool
 }
 
-/// A libcurl failure while setting up the run (not a failed request: those are counted, never thrown).
-public struct CurlError: Error, CustomStringConvertible {
-    public var operation: String
-    public var code: Int32
-    public var message: String
-    public var description: String { "libcurl \(operation) failed (\(code)): \(message)" }
-}
-
 /// Drives a `LoadEngine` with libcurl's multi interface on the calling thread.
 ///
 /// The event loop is libcurl's "multi_socket" design (its hiperfifo example): curl tells us which sockets to watch
@@ -63,19 +54,15 @@ public final class CurlLoadDriver {
     private let progress: ((LoadProgress) -> Void)?
     private let clock: () -> UInt64
 
-    private var multi: UnsafeMutableRawPointer?
-    private var easies: [UnsafeMutableRawPointer] = []
-    private var errorBuffers: [UnsafeMutablePointer<CChar>] = []
+    private var multi: CurlMultiHandle?
+    private var easies: [CurlEasyHandle] = []
+    /// The slot each easy handle serves, by identity, to find its ticket when its transfer completes.
+    private var slotOf: [ObjectIdentifier: Int] = [:]
     private var tickets: [RequestTicket?] = []
     private var freeSlots: [Int] = []
-    private var headerList: UnsafeMutablePointer<curl_slist>?
-    private var bodyBuffer: UnsafeMutablePointer<UInt8>?
-    private var epollFD: Int32 = -1
-    /// Sockets registered in epoll with their event mask. A socket curl stops watching stays registered ("parked")
-    /// until it has an event or curl watches it again: a kept-alive connection is re-watched for every request, and
-    /// skipping the EPOLL_CTL_DEL/ADD pair saves two syscalls per request.
-    private var registered: [Int32: UInt32] = [:]
-    private var parked: Set<Int32> = []
+    /// Held until the multi handle is gone: libcurl's pooled connections call these back when they close.
+    private let socketHooks = CurlSocketHooks()
+    private var sockets: SocketWatcher?
     private var curlDeadlineNs: UInt64?
     private var errorSamples: [String: UInt64] = [:]
     /// TCP sockets libcurl holds open now (HTTP/2 connection bookkeeping, see `send`).
@@ -94,7 +81,7 @@ public final class CurlLoadDriver {
     deinit { tearDown() }
 
     /// Runs the plan to its end and returns the measured result. Throws only when libcurl or the OS cannot set up
-    /// the run; failed requests are results, not errors.
+    /// or drive the run; failed requests are results, not errors.
     public func run(stopRequested: @escaping () -> Bool = { false }) throws -> LoadResult {
         try prepare()
         return try run(startNs: clock(), stopRequested: stopRequested)
@@ -109,14 +96,15 @@ public final class CurlLoadDriver {
     public func run(startNs start: UInt64, stopRequested: @escaping () -> Bool) throws -> LoadResult {
         try prepare()
         defer { tearDown() }
+        guard let multi, let sockets else { throw LabError.runFailed("internal: the load driver ran without set-up") }
         // Timers may fire up to the thread's slack late (50 µs by default); one microsecond keeps sends on time.
-        _ = CLabSys_set_timer_slack(1_000)
+        // Best effort: where it cannot be set, sends are at most the default slack late, which latency shows.
+        try? ProcessControl.setTimerSlack(nanoseconds: 1_000)
         let engine = LoadEngine(plan: plan, startNs: start)
         let hardDeadline = engine.drainDeadlineNs.map { $0 + plan.requestTimeout.nanoseconds + 1_000_000_000 }
         var nextProgress = start + 1_000_000_000
         var lastProgressCount: UInt64 = 0
         var lastProgressNs = start
-        var events = [epoll_event](repeating: epoll_event(), count: 64)
 
         while true {
             var now = clock()
@@ -126,14 +114,13 @@ public final class CurlLoadDriver {
             }
             if let d = curlDeadlineNs, d <= now {
                 curlDeadlineNs = nil
-                var running: Int32 = 0
-                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
-                collectCompletions(engine)
+                try multi.timeoutExpired()
+                try collectCompletions(engine)
                 now = clock()
             }
             if engine.isFinished(now: now) { break }
             if let hard = hardDeadline, now >= hard {
-                abandonInFlight(engine, at: now)
+                try abandonInFlight(engine, at: now)
                 break
             }
             if let report = progress, now >= nextProgress {
@@ -156,28 +143,18 @@ public final class CurlLoadDriver {
             if let d = engine.drainDeadlineNs, d > now { wake = min(wake, d) }
             if progress != nil { wake = min(wake, nextProgress) }
             if wake <= now { continue }
-            var timeout = timespec(tv_sec: Int((wake - now) / 1_000_000_000), tv_nsec: Int((wake - now) % 1_000_000_000))
-            let n = epoll_pwait2(epollFD, &events, Int32(events.count), &timeout, nil)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LabError.runFailed("epoll_pwait2 failed: \(String(cString: strerror(errno)))")
+            let n: Int
+            do {
+                n = try sockets.wait(timeoutNanoseconds: wake - now)
+            } catch {
+                throw LabError.runFailed("waiting for the load's sockets failed: \(error)")
             }
-            for i in 0..<Int(n) {
-                let fd = events[i].data.fd
-                if parked.contains(fd) {
-                    // curl is not watching this idle connection; drop it from epoll now that it has something to say
-                    // (usually the peer closing it). curl finds out when it next checks the connection.
-                    unregister(fd)
-                    continue
-                }
-                var flags: Int32 = 0
-                if events[i].events & EPOLLIN.rawValue != 0 { flags |= CURL_CSELECT_IN }
-                if events[i].events & EPOLLOUT.rawValue != 0 { flags |= CURL_CSELECT_OUT }
-                if events[i].events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { flags |= CURL_CSELECT_ERR }
-                var running: Int32 = 0
-                curl_multi_socket_action(multi, fd, flags, &running)
+            for i in 0..<n {
+                guard let (fd, ready) = sockets.event(at: i) else { continue }
+                try multi.socketReady(fd, readable: ready.contains(.readable), writable: ready.contains(.writable),
+                                      failed: !ready.isDisjoint(with: .error))
             }
-            collectCompletions(engine)
+            try collectCompletions(engine)
         }
         var result = engine.finish(endNs: clock())
         result.protocolName = request.http2 ? "h2" : "http1"
@@ -198,17 +175,14 @@ public final class CurlLoadDriver {
     // MARK: - Requests
 
     private func send(_ ticket: RequestTicket) throws {
-        guard let slot = freeSlots.popLast() else {
+        guard let multi, let slot = freeSlots.popLast() else {
             throw LabError.runFailed("internal: the engine dispatched more requests than there are slots")
         }
         tickets[slot] = ticket
-        errorBuffers[slot].pointee = 0
+        let easy = easies[slot]
+        easy.clearErrorText()
         if request.http2 { try chooseHTTP2Connection(slot: slot) }
-        let rc = curl_multi_add_handle(multi, easies[slot])
-        guard rc == CURLM_OK else {
-            throw CurlError(operation: "curl_multi_add_handle", code: Int32(rc.rawValue),
-                            message: String(cString: curl_multi_strerror(rc)))
-        }
+        try multi.add(easy)
     }
 
     /// Works around libcurl 7.88 (curl #10634): a transfer set to HTTP/2 prior knowledge fails with "Error in the
@@ -220,59 +194,70 @@ public final class CurlLoadDriver {
     private func chooseHTTP2Connection(slot: Int) throws {
         let easy = easies[slot]
         let openNew = liveSockets + freshConnectSlots.count < request.connections
-        let version = openNew ? Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE) : Int(CURL_HTTP_VERSION_2_0)
-        try check(CCurlShim_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, version), "CURLOPT_HTTP_VERSION")
-        try check(CCurlShim_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, openNew ? 1 : 0), "CURLOPT_FRESH_CONNECT")
+        try easy.setHTTPVersion(openNew ? .http2PriorKnowledge : .http2)
+        try easy.setFreshConnect(openNew)
         if openNew { freshConnectSlots.insert(slot) }
     }
 
-    private func collectCompletions(_ engine: LoadEngine) {
-        var message = CCurlShim_message()
+    /// What libcurl reported about a finished transfer.
+    private struct TransferFigures {
+        var status: Int
+        var bytesReceived: Int64
+        var bytesSent: Int64
+        var connectionsOpened: Int
+        var overHTTP2: Bool?
+    }
+
+    private func collectCompletions(_ engine: LoadEngine) throws {
+        guard let multi else { return }
         var now: UInt64 = 0
-        while CCurlShim_multi_next_message(multi, &message) != 0 {
+        while let (easy, transferResult) = multi.nextCompletion() {
             if now == 0 { now = clock() }
-            guard let easy = message.easy else { continue }
-            var privateValue: UnsafeMutableRawPointer?
-            CCurlShim_easy_getinfo_ptr(easy, CURLINFO_PRIVATE, &privateValue)
-            let slot = Int(bitPattern: privateValue) - 1
-            guard slot >= 0, slot < tickets.count, let ticket = tickets[slot] else { continue }
-            var status: Int = 0
-            CCurlShim_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-            var down: curl_off_t = 0
-            var up: curl_off_t = 0
-            var connects: Int = 0
-            CCurlShim_easy_getinfo_off_t(easy, CURLINFO_SIZE_DOWNLOAD_T, &down)
-            CCurlShim_easy_getinfo_off_t(easy, CURLINFO_SIZE_UPLOAD_T, &up)
-            CCurlShim_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connects)
-            var outcome = Self.classify(message.result, status: status)
-            var failureText: String?
+            guard let slot = slotOf[ObjectIdentifier(easy)], let ticket = tickets[slot] else { continue }
             freshConnectSlots.remove(slot)
-            if request.http2, case .response = outcome {
-                var version: Int = 0
-                CCurlShim_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
-                if version != Int(CURL_HTTP_VERSION_2_0) {
+            var outcome: RequestOutcome
+            var failureText: String?
+            var figures = TransferFigures(status: 0, bytesReceived: 0, bytesSent: 0, connectionsOpened: 0)
+            do {
+                figures = try Self.figures(of: easy, checkingHTTP2: request.http2)
+                outcome = transferResult.outcome(status: figures.status)
+                if case .response = outcome, figures.overHTTP2 == false {
                     outcome = .failed(.protocol)
                     failureText = "response came over HTTP/1.x, not HTTP/2"
                 }
+            } catch {
+                // libcurl could not say what happened (it only refuses getinfo for an option it does not know, so
+                // this is a libcurl build without one): the request counts as an `other` error with that reason,
+                // never as a response with a made-up status, size or latency.
+                outcome = .failed(.other)
+                failureText = "\(error)"
             }
             if case .failed = outcome, ticket.measured {
-                let buffered = String(cString: errorBuffers[slot])
-                let key = failureText ?? (buffered.isEmpty ? String(cString: curl_easy_strerror(message.result)) : buffered)
+                let buffered = easy.errorText
+                let key = failureText ?? (buffered.isEmpty ? transferResult.text : buffered)
                 if errorSamples.count < 10 || errorSamples[key] != nil { errorSamples[key, default: 0] += 1 }
             }
-            curl_multi_remove_handle(multi, easy)
+            try multi.remove(easy)
             tickets[slot] = nil
             freeSlots.append(slot)
-            engine.complete(ticket, at: now, outcome: outcome, bytesReceived: UInt64(max(0, down)),
-                            bytesSent: UInt64(max(0, up)), connectionsOpened: UInt64(max(0, connects)))
+            engine.complete(ticket, at: now, outcome: outcome, bytesReceived: UInt64(max(0, figures.bytesReceived)),
+                            bytesSent: UInt64(max(0, figures.bytesSent)),
+                            connectionsOpened: UInt64(max(0, figures.connectionsOpened)))
         }
     }
 
+    /// Every figure a completed transfer is recorded with; throws when libcurl cannot report one of them.
+    private static func figures(of easy: CurlEasyHandle, checkingHTTP2: Bool) throws -> TransferFigures {
+        TransferFigures(status: try easy.responseCode(), bytesReceived: try easy.downloadedBytes(),
+                        bytesSent: try easy.uploadedBytes(), connectionsOpened: try easy.connectionsOpened(),
+                        overHTTP2: checkingHTTP2 ? try easy.respondedOverHTTP2() : nil)
+    }
+
     /// Past the hard deadline, whatever is still in flight is a timeout; the run must end.
-    private func abandonInFlight(_ engine: LoadEngine, at now: UInt64) {
+    private func abandonInFlight(_ engine: LoadEngine, at now: UInt64) throws {
         for slot in tickets.indices {
             guard let ticket = tickets[slot] else { continue }
-            curl_multi_remove_handle(multi, easies[slot])
+            try multi?.remove(easies[slot])
             tickets[slot] = nil
             freeSlots.append(slot)
             engine.complete(ticket, at: now, outcome: .failed(.timeout))
@@ -280,208 +265,97 @@ public final class CurlLoadDriver {
         engine.stop()
     }
 
-    /// Maps libcurl's result to the error classes every report uses.
-    static func classify(_ code: CURLcode, status: Int) -> RequestOutcome {
-        switch code {
-        case CURLE_OK:
-            return status > 0 ? .response(status: status) : .failed(.protocol)
-        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return .failed(.connect)
-        case CURLE_OPERATION_TIMEDOUT:
-            return .failed(.timeout)
-        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE:
-            return .failed(.reset)
-        case CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_UNSUPPORTED_PROTOCOL,
-             CURLE_BAD_CONTENT_ENCODING, CURLE_HTTP3:
-            return .failed(.protocol)
-        default:
-            return .failed(.other)
-        }
-    }
-
     // MARK: - Set-up
 
-    /// curl_global_init is not thread-safe in libcurl 7.88: done once, before any lane's thread starts.
-    static let globalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-
     private func setUp() throws {
-        guard Self.globalInit == CURLE_OK else {
-            throw LabError.runFailed("libcurl could not initialise (curl_global_init)")
-        }
-        guard let m = curl_multi_init() else { throw LabError.runFailed("libcurl: curl_multi_init returned NULL") }
+        let m = try CurlMultiHandle()
         multi = m
         let slots = plan.concurrency
-        try multiSet(CURLMOPT_MAX_TOTAL_CONNECTIONS, request.connections)
-        try multiSet(CURLMOPT_MAX_HOST_CONNECTIONS, request.connections)
-        try multiSet(CURLMOPT_MAXCONNECTS, request.connections)
-        try multiSet(CURLMOPT_PIPELINING, request.http2 ? Int(CURLPIPE_MULTIPLEX) : Int(CURLPIPE_NOTHING))
-        if request.http2 { try multiSet(CURLMOPT_MAX_CONCURRENT_STREAMS, max(1, request.streams)) }
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        CCurlShim_multi_setopt_ptr(m, CURLMOPT_SOCKETDATA, me)
-        CCurlShim_multi_setopt_ptr(m, CURLMOPT_TIMERDATA, me)
-        CCurlShim_multi_setopt_socketfunction(m) { _, socket, what, userp, _ in
-            guard let userp else { return -1 }
-            Unmanaged<CurlLoadDriver>.fromOpaque(userp).takeUnretainedValue().watch(socket: socket, what: what)
-            return 0
-        }
-        CCurlShim_multi_setopt_timerfunction(m) { _, timeoutMs, userp in
-            guard let userp else { return -1 }
-            let driver = Unmanaged<CurlLoadDriver>.fromOpaque(userp).takeUnretainedValue()
-            driver.curlDeadlineNs = timeoutMs < 0 ? nil : driver.clock() + UInt64(timeoutMs) * 1_000_000
-            return 0
-        }
+        try m.setMaxTotalConnections(request.connections)
+        try m.setMaxHostConnections(request.connections)
+        try m.setMaxCachedConnections(request.connections)
+        try m.setMultiplexing(request.http2)
+        if request.http2 { try m.setMaxConcurrentStreams(max(1, request.streams)) }
+        try m.setObserver(self)
+        socketHooks.observer = self
 
-        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epollFD >= 0 else {
-            throw LabError.runFailed("cannot create an epoll instance: \(String(cString: strerror(errno)))")
+        do {
+            sockets = try SocketWatcher(capacity: 64)
+        } catch {
+            throw LabError.runFailed("cannot create an epoll instance: \(error)")
         }
 
         // Headers: the user's, and an empty Expect so a body never waits for "100 Continue".
-        for header in request.headers + ["Expect:"] {
-            headerList = curl_slist_append(headerList, header)
-        }
-        if !request.body.isEmpty {
-            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: request.body.count)
-            buffer.initialize(from: request.body, count: request.body.count)
-            bodyBuffer = buffer
-        }
+        let headers = try CurlHeaderList(request.headers + ["Expect:"])
+        let body = request.body.isEmpty ? nil : CurlPostBody(request.body)
         for slot in 0..<slots {
-            guard let easy = curl_easy_init() else { throw LabError.runFailed("libcurl: curl_easy_init returned NULL") }
+            let easy = try CurlEasyHandle()
             easies.append(easy)
-            let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
-            errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
-            errorBuffers.append(errorBuffer)
-            try configure(easy, slot: slot, errorBuffer: errorBuffer)
+            slotOf[ObjectIdentifier(easy)] = slot
+            try configure(easy, headers: headers, body: body)
         }
         tickets = Array(repeating: nil, count: slots)
         freeSlots = Array((0..<slots).reversed())
     }
 
-    private func configure(_ easy: UnsafeMutableRawPointer, slot: Int, errorBuffer: UnsafeMutablePointer<CChar>) throws {
-        try check(CCurlShim_easy_setopt_string(easy, CURLOPT_URL, request.url), "CURLOPT_URL")
-        try check(CCurlShim_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1), "CURLOPT_NOSIGNAL")
-        try check(CCurlShim_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1), "CURLOPT_TCP_NODELAY")
+    private func configure(_ easy: CurlEasyHandle, headers: CurlHeaderList, body: CurlPostBody?) throws {
+        try easy.setURL(request.url)
+        try easy.setNoSignal()
+        try easy.setTCPNoDelay()
         let timeoutMs = max(1, Int(plan.requestTimeout.nanoseconds / 1_000_000))
-        try check(CCurlShim_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeoutMs), "CURLOPT_TIMEOUT_MS")
-        try check(CCurlShim_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, timeoutMs), "CURLOPT_CONNECTTIMEOUT_MS")
-        let version = request.http2 ? Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE) : Int(CURL_HTTP_VERSION_1_1)
-        try check(CCurlShim_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, version), "CURLOPT_HTTP_VERSION")
+        try easy.setTimeout(milliseconds: timeoutMs)
+        try easy.setConnectTimeout(milliseconds: timeoutMs)
+        try easy.setHTTPVersion(request.http2 ? .http2PriorKnowledge : .http1_1)
         if request.http2 {
             // Wait for an existing connection's multiplexing instead of opening one per stream.
-            try check(CCurlShim_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
+            try easy.setPipeWait(true)
         }
-        try check(CCurlShim_easy_discard_body(easy), "CURLOPT_WRITEFUNCTION")
-        try check(CCurlShim_easy_setopt_string(easy, CURLOPT_USERAGENT, "meshbench/0.1"), "CURLOPT_USERAGENT")
-        try check(CCurlShim_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList), "CURLOPT_HTTPHEADER")
-        try check(CCurlShim_easy_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errorBuffer), "CURLOPT_ERRORBUFFER")
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        try check(CCurlShim_easy_setopt_opensocket(easy, { clientp, _, address in
-            guard let clientp, let address else { return CURL_SOCKET_BAD }
-            let fd = socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
-            if fd >= 0 { Unmanaged<CurlLoadDriver>.fromOpaque(clientp).takeUnretainedValue().liveSockets += 1 }
-            return fd
-        }, me), "CURLOPT_OPENSOCKETFUNCTION")
-        try check(CCurlShim_easy_setopt_closesocket(easy, { clientp, fd in
-            if let clientp {
-                let driver = Unmanaged<CurlLoadDriver>.fromOpaque(clientp).takeUnretainedValue()
-                driver.liveSockets -= 1
-                driver.unregister(fd)
-            }
-            return close(fd)
-        }, me), "CURLOPT_CLOSESOCKETFUNCTION")
-        // The slot number (+1, so it is never NULL) finds the ticket when the transfer completes.
-        try check(CCurlShim_easy_setopt_ptr(easy, CURLOPT_PRIVATE, UnsafeRawPointer(bitPattern: slot + 1)),
-                  "CURLOPT_PRIVATE")
+        try easy.discardBody()
+        try easy.setUserAgent("meshbench/0.1")
+        try easy.setHeaders(headers)
+        try easy.setSocketHooks(socketHooks)
         let method = request.method.uppercased()
         if method == "HEAD" {
-            try check(CCurlShim_easy_setopt_long(easy, CURLOPT_NOBODY, 1), "CURLOPT_NOBODY")
-        } else if method != "GET" || bodyBuffer != nil {
-            try check(CCurlShim_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, method), "CURLOPT_CUSTOMREQUEST")
+            try easy.setNoBody()
+        } else if method != "GET" || body != nil {
+            try easy.setCustomRequest(method)
         }
-        if let body = bodyBuffer {
-            // POSTFIELDS does not copy: the buffer lives until tearDown.
-            try check(CCurlShim_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)),
-                      "CURLOPT_POSTFIELDSIZE_LARGE")
-            try check(CCurlShim_easy_setopt_ptr(easy, CURLOPT_POSTFIELDS, body), "CURLOPT_POSTFIELDS")
-        }
+        if let body { try easy.setPostBody(body) }
     }
 
-    private func check(_ code: CURLcode, _ what: String) throws {
-        guard code == CURLE_OK else {
-            throw CurlError(operation: "setting \(what)", code: Int32(code.rawValue),
-                            message: String(cString: curl_easy_strerror(code)))
-        }
-    }
-
-    private func multiSet(_ option: CURLMoption, _ value: Int) throws {
-        let rc = CCurlShim_multi_setopt_long(multi, option, value)
-        guard rc == CURLM_OK else {
-            throw CurlError(operation: "curl_multi_setopt", code: Int32(rc.rawValue),
-                            message: String(cString: curl_multi_strerror(rc)))
-        }
-    }
-
+    /// Ends in-flight transfers, frees the easy handles, then the multi handle, which closes the pooled
+    /// connections (libcurl wants easy handles out of a multi before they are cleaned up).
     private func tearDown() {
-        if let m = multi {
-            for (slot, easy) in easies.enumerated() {
-                if slot < tickets.count, tickets[slot] != nil { curl_multi_remove_handle(m, easy) }
-                curl_easy_cleanup(easy)
-            }
-            curl_multi_cleanup(m)
-            multi = nil
-        }
+        multi?.removeAll()
         easies.removeAll()
-        for b in errorBuffers { b.deallocate() }
-        errorBuffers.removeAll()
-        if let list = headerList { curl_slist_free_all(list) }
-        headerList = nil
-        bodyBuffer?.deallocate()
-        bodyBuffer = nil
-        if epollFD >= 0 { close(epollFD) }
-        epollFD = -1
-        registered.removeAll()
-        parked.removeAll()
-    }
-
-    // MARK: - Event loop plumbing
-
-    fileprivate func watch(socket: curl_socket_t, what: Int32) {
-        if what == CURL_POLL_REMOVE {
-            if registered[socket] != nil { parked.insert(socket) }
-            return
-        }
-        var mask: UInt32 = 0
-        if what & CURL_POLL_IN != 0 { mask |= EPOLLIN.rawValue }
-        if what & CURL_POLL_OUT != 0 { mask |= EPOLLOUT.rawValue }
-        parked.remove(socket)
-        if registered[socket] == mask { return }
-        var ev = epoll_event()
-        ev.data.fd = socket
-        ev.events = mask
-        if registered[socket] != nil {
-            if epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, &ev) == 0 {
-                registered[socket] = mask
-                return
-            }
-        }
-        // Not registered, or the kernel forgot it (the fd was closed and its number reused): add it.
-        if epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, &ev) == 0
-            || (errno == EEXIST && epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, &ev) == 0) {
-            registered[socket] = mask
-        }
-    }
-
-    fileprivate func unregister(_ socket: curl_socket_t) {
-        if registered.removeValue(forKey: socket) != nil { epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, nil) }
-        parked.remove(socket)
+        slotOf.removeAll()
+        multi = nil
+        sockets = nil
     }
 }
 
-/// CLOCK_MONOTONIC in nanoseconds: the clock every lab timing uses (never the wall clock, which can step).
-public enum MonotonicClock {
-    public static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+extension CurlLoadDriver: CurlMultiObserver, CurlSocketObserver {
+    func curlWatch(socket fd: Int32, readable: Bool, writable: Bool) {
+        var events: Epoll.Events = []
+        if readable { events.insert(.readable) }
+        if writable { events.insert(.writable) }
+        sockets?.watch(fd, for: events)
+    }
+
+    func curlStopWatching(socket fd: Int32) {
+        sockets?.park(fd)
+    }
+
+    func curlSetTimeout(milliseconds: Int?) {
+        curlDeadlineNs = milliseconds.map { clock() + UInt64($0) * 1_000_000 }
+    }
+
+    func curlOpenedSocket(_ fd: Int32) {
+        liveSockets += 1
+    }
+
+    func curlWillCloseSocket(_ fd: Int32) {
+        liveSockets -= 1
+        sockets?.forget(fd)
     }
 }

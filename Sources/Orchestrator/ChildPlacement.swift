@@ -1,5 +1,5 @@
-import CLabSys
 import Foundation
+import LabSys
 
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +9,7 @@ import Glibc
 ///
 /// The orchestrator passes placement through the environment; the child applies it first thing in `main`, on the
 /// only thread it has, so every thread it creates later (NIO event loops, libcurl's resolver) inherits the CPU mask
-/// and the cgroup. PR_SET_PDEATHSIG makes the child die with the orchestrator, as DESIGN.md's process model asks.
+/// and the cgroup. PR_SET_PDEATHSIG makes the child die with the orchestrator: no lab component may outlive its run.
 public enum ChildPlacement {
     public static let cpusVariable = "MESHBENCH_CPUS"
     public static let cgroupProcsVariable = "MESHBENCH_CGROUP_PROCS"
@@ -20,31 +20,36 @@ public enum ChildPlacement {
     public static func adoptFromEnvironment() {
         let env = ProcessInfo.processInfo.environment
         if let parent = env[parentVariable].flatMap({ Int32($0) }) {
-            _ = CLabSys_set_parent_death_signal(SIGTERM)
+            do {
+                try ProcessControl.setParentDeathSignal(SIGTERM)
+            } catch {
+                fail("cannot ask to die with the orchestrator: \(error)")
+            }
             // The parent may have died between spawn and prctl; then no signal will ever come.
             if getppid() != parent { exit(1) }
         }
         if let procs = env[cgroupProcsVariable], !procs.isEmpty {
             for path in procs.split(separator: ":") {
                 do {
-                    try "\(getpid())\n".write(toFile: String(path), atomically: false, encoding: .utf8)
+                    try SysFile.write(String(path), "\(getpid())\n")
                 } catch {
-                    fail("cannot join cgroup \(path): \(error.localizedDescription)")
+                    fail("cannot join cgroup: \(error)")
                 }
             }
         }
         if let cpus = env[cpusVariable], !cpus.isEmpty {
-            let list = cpus.split(separator: ",").compactMap { Int32($0) }
-            let rc = list.withUnsafeBufferPointer { CLabSys_set_affinity(0, $0.baseAddress, Int32($0.count)) }
-            if rc != 0 { fail("cannot pin to CPUs \(cpus): \(String(cString: strerror(errno)))") }
+            do {
+                try CPUAffinity.set(cpus.split(separator: ",").compactMap { Int($0) })
+            } catch {
+                fail("cannot pin to CPUs \(cpus): \(error)")
+            }
         }
     }
 
     /// The CPUs this process may run on now.
+    /// Empty when they cannot be read (the process is gone).
     public static func currentCPUs(pid: Int32 = 0) -> [Int] {
-        var buffer = [Int32](repeating: 0, count: 1024)
-        let n = CLabSys_get_affinity(pid, &buffer, Int32(buffer.count))
-        return n < 0 ? [] : buffer.prefix(Int(n)).map(Int.init)
+        (try? CPUAffinity.get(pid: pid)) ?? []
     }
 
     private static func fail(_ message: String) -> Never {

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabSys
 
 #if canImport(Glibc)
 import Glibc
@@ -85,9 +86,10 @@ public final class ComponentProcess {
     /// SIGTERM, then SIGKILL after `grace` seconds; by PID, and only this child.
     public func stop(grace: TimeInterval = 5) {
         guard process.isRunning else { return }
-        kill(pid, SIGTERM)
+        // A failure means the child has just exited (ESRCH); waiting below then returns at once.
+        try? Signals.send(SIGTERM, to: pid)
         if waitForExit(timeout: grace) == nil {
-            kill(pid, SIGKILL)
+            try? Signals.send(SIGKILL, to: pid)
             waitForExit(timeout: 5)
         }
         stdoutPipe.fileHandleForReading.readabilityHandler = nil

@@ -1,5 +1,6 @@
 import Accounting
 import Foundation
+import LabSys
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ public final class LabCgroups {
         }
         mounts = m
         guard !mounts.isEmpty else { throw CgroupError("this host has no cgroup hierarchy mounted") }
-        guard access(mounts[0], W_OK) == 0 else {
+        guard Directory.isWritable(mounts[0]) else {
             throw CgroupError("cannot write to \(mounts[0]) (needs root): components run without their own cgroups")
         }
     }
@@ -52,10 +53,10 @@ public final class LabCgroups {
             var dir = mount
             for part in relative.split(separator: "/") {
                 dir += "/\(part)"
-                if mkdir(dir, 0o755) == 0 {
-                    createdDirectories.append(dir)
-                } else if errno != EEXIST {
-                    throw CgroupError("cannot create cgroup \(dir): \(String(cString: strerror(errno)))")
+                do {
+                    if try Directory.create(dir) { createdDirectories.append(dir) }
+                } catch {
+                    throw CgroupError("cannot create cgroup: \(error)")
                 }
             }
             procs.append(dir + "/cgroup.procs")
@@ -113,13 +114,15 @@ public final class LabCgroups {
             for run in subdirectories(of: root) where !isAlive(runID: run) {
                 removeTree(root + "/" + run, into: &result)
                 if FileManager.default.fileExists(atPath: root + "/" + run) {
-                    result.failed.append(root + "/" + run + ": " + String(cString: strerror(EBUSY)))
+                    result.failed.append(root + "/" + run + ": " + SysError.text(EBUSY))
                 } else {
                     result.removed.append(root + "/" + run)
                 }
             }
             // The shared `meshbench` directory goes when no run, live or dead, is left in it.
-            if FileManager.default.fileExists(atPath: root) && subdirectories(of: root).isEmpty { rmdir(root) }
+            if FileManager.default.fileExists(atPath: root) && subdirectories(of: root).isEmpty {
+                try? Directory.remove(root)
+            }
         }
         result.removedSecrets = LabTLSMaterial.removeStaleSecrets(isAlive: isAlive(runID:))
         return result
@@ -129,7 +132,9 @@ public final class LabCgroups {
     public func removeRootIfEmpty() {
         for mount in mounts {
             let root = mount + "/" + Self.rootName
-            if FileManager.default.fileExists(atPath: root) && Self.subdirectories(of: root).isEmpty { rmdir(root) }
+            if FileManager.default.fileExists(atPath: root) && Self.subdirectories(of: root).isEmpty {
+                try? Directory.remove(root)
+            }
         }
     }
 
@@ -144,7 +149,7 @@ public final class LabCgroups {
 
     static func isAlive(runID: String) -> Bool {
         guard let pidText = runID.split(separator: "-").last, let pid = Int32(pidText) else { return false }
-        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard Signals.processExists(pid) else { return false }
         let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
         return comm.hasPrefix("meshbench")
     }
@@ -159,18 +164,29 @@ public final class LabCgroups {
     /// - Returns: the PIDs it ended.
     @discardableResult
     private static func removeDirectory(_ dir: String) -> [Int32] {
-        if rmdir(dir) == 0 || errno != EBUSY { return [] }
+        guard isBusy(afterRemoving: dir) else { return [] }
         guard subdirectories(of: dir).isEmpty else { return [] }
         let procs = (try? String(contentsOfFile: dir + "/cgroup.procs", encoding: .utf8)) ?? ""
         var ended: [Int32] = []
         for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) where pid != getpid() {
-            if kill(pid, SIGKILL) == 0 { ended.append(pid) }
+            if (try? Signals.send(SIGKILL, to: pid)) != nil { ended.append(pid) }
         }
         for _ in 0..<50 {
             usleep(20_000)
-            if rmdir(dir) == 0 || errno != EBUSY { break }
+            if !isBusy(afterRemoving: dir) { break }
         }
         return ended
+    }
+
+    /// Tries rmdir once; true only when it failed because the cgroup still holds processes or children (EBUSY).
+    /// Any other failure is not retried: the sweep reports the directory as left behind.
+    private static func isBusy(afterRemoving dir: String) -> Bool {
+        do {
+            try Directory.remove(dir)
+            return false
+        } catch {
+            return error.errno == EBUSY
+        }
     }
 }
 

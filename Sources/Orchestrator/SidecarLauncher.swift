@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabSys
 import Sidecar
 
 #if canImport(Glibc)
@@ -41,11 +42,11 @@ struct SidecarLauncher {
             guard let upstreamAddress = HostPort.parse(upstream) else {
                 throw LabError.runFailed("internal: bad upstream address \(upstream)")
             }
-            let listenPort = try FreePort.pick()
+            let listenPort = try Self.freePort()
             let settings = ReferenceSidecarSettings(
                 role: role, listenPort: listenPort, upstream: upstreamAddress,
                 tls: tls, threads: spec.threads, accessLogPath: accessLog,
-                metricsPort: spec.has(.metrics) ? try FreePort.pick() : nil, workDirectory: workDirectory)
+                metricsPort: spec.has(.metrics) ? try Self.freePort() : nil, workDirectory: workDirectory)
             let program: [String]
             if impl == .nginx {
                 let config = workDirectory + "/nginx.conf"
@@ -68,13 +69,22 @@ struct SidecarLauncher {
         guard let port else { return try process.waitForLine(prefix: ReadinessLine.prefix, timeout: timeout) }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if FreePort.accepts(port: port) { return "127.0.0.1:\(port)" }
+            if LoopbackPort.accepts(port: port) { return "127.0.0.1:\(port)" }
             if !process.isRunning {
                 throw LabError.runFailed("the \(name) exited before it listened; see its log")
             }
             usleep(20_000)
         }
         throw LabError.runFailed("the \(name) did not listen on 127.0.0.1:\(port) within \(Int(timeout))s")
+    }
+
+    /// A loopback port for a proxy that cannot pick its own.
+    static func freePort() throws -> Int {
+        do {
+            return try LoopbackPort.pick()
+        } catch {
+            throw LabError.runFailed("cannot find a free loopback port: \(error)")
+        }
     }
 
     static func write(_ text: String, to path: String) throws {
@@ -90,43 +100,5 @@ struct SidecarLauncher {
             if access("\(dir)/\(tool)", X_OK) == 0 { return "\(dir)/\(tool)" }
         }
         throw LabError.runFailed("\(tool) is not installed; run scripts/setup.sh")
-    }
-}
-
-/// Loopback ports for proxies that cannot pick their own.
-enum FreePort {
-    /// A port the kernel just handed out for 127.0.0.1 and released; the proxy binds it a moment later.
-    static func pick() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LabError.runFailed("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        guard bound == 0, named == 0 else { throw LabError.runFailed("cannot find a free loopback port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    /// True when something accepts TCP connections on 127.0.0.1:port.
-    static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 }

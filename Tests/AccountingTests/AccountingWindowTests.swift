@@ -186,9 +186,9 @@ struct AccountingWindowTests {
     }
 
     @Test func pathsJoinWithOneSlash() {
-        #expect(SysFile.join(root: "/", mount: "/sys/fs/cgroup/memory", relative: "meshbench/x/") ==
+        #expect(AccountingFile.join(root: "/", mount: "/sys/fs/cgroup/memory", relative: "meshbench/x/") ==
             "/sys/fs/cgroup/memory/meshbench/x")
-        #expect(SysFile.join(root: "/tmp/t/", mount: "/sys/fs/cgroup", relative: "/a") == "/tmp/t/sys/fs/cgroup/a")
-        #expect(SysFile.join(root: "/", mount: "/sys/fs/cgroup", relative: "") == "/sys/fs/cgroup")
+        #expect(AccountingFile.join(root: "/tmp/t/", mount: "/sys/fs/cgroup", relative: "/a") == "/tmp/t/sys/fs/cgroup/a")
+        #expect(AccountingFile.join(root: "/", mount: "/sys/fs/cgroup", relative: "") == "/sys/fs/cgroup")
     }
 }

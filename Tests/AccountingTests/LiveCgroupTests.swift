@@ -104,7 +104,7 @@ struct LiveCgroupTests {
             child.waitUntilExit()
         }
         for dir in cgroups {
-            try SysFile.write(dir + "/cgroup.procs", "\(child.processIdentifier)\n")
+            try AccountingFile.write(dir + "/cgroup.procs", "\(child.processIdentifier)\n")
         }
         stdin.fileHandleForWriting.write(Data("go\n".utf8))
         try stdin.fileHandleForWriting.close()

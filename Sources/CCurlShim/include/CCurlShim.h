@@ -2,8 +2,9 @@
 //
 // Why this exists: curl_easy_setopt, curl_multi_setopt and curl_easy_getinfo are C variadic functions, which Swift
 // cannot call ("Variadic function is unavailable"). Each wrapper fixes one argument type, as
-// swift-corelibs-foundation's CFURLSession_easy_setopt_* do. Only the LoadGen module imports this; all logic stays in
-// Swift. If Swift ever gains variadic C calls these can be removed.
+// swift-corelibs-foundation's CFURLSession_easy_setopt_* do. Only LoadGen's Curl/ files import this (CurlEasyHandle,
+// CurlMultiHandle and their helpers); all logic stays in Swift. If Swift ever gains variadic C calls these can be
+// removed.
 #pragma once
 #include <curl/curl.h>
 #include <stdint.h>

@@ -1,0 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Single-level directory calls, as cgroup trees need them: a cgroup is created with one mkdir and removed with one
+/// rmdir (recursive removal would try to delete the kernel's control files).
+public enum Directory {
+    /// mkdir. - Returns: false when the directory already existed (EEXIST), which callers creating a path treat as
+    /// success but must not remove later.
+    @discardableResult
+    public static func create(_ path: String, mode: UInt32 = 0o755) throws(SysError) -> Bool {
+        do {
+            try sysCall("mkdir", path: path) { mkdir(path, mode_t(mode)) }
+            return true
+        } catch where error.errno == EEXIST {
+            return false
+        }
+    }
+
+    /// rmdir of an empty directory (a cgroup with no child cgroups and no processes).
+    public static func remove(_ path: String) throws(SysError) {
+        try sysCall("rmdir", path: path) { rmdir(path) }
+    }
+
+    /// True when `path` names a directory that can be written (access W_OK).
+    public static func isWritable(_ path: String) -> Bool {
+        access(path, W_OK) == 0
+    }
+}
