@@ -95,17 +95,6 @@ public final class ComponentProcess {
 
     public var stdoutText: String { output.text() }
 
-    /// Peak and current resident set size in bytes (VmHWM, VmRSS), while the process runs.
-    public func residentSet() -> (peak: UInt64, current: UInt64)? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        func kB(_ key: String) -> UInt64? {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return nil }
-            return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }.map { $0 * 1024 }
-        }
-        guard let peak = kB("VmHWM"), let current = kB("VmRSS") else { return nil }
-        return (peak, current)
-    }
-
     deinit { stop(grace: 1) }
 }
 

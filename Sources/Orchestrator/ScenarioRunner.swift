@@ -7,9 +7,6 @@ import Report
 import Glibc
 #endif
 
-/// Set by SIGINT/SIGTERM in `meshbench run`: finish the current measurement, write what was measured, clean up.
-nonisolated(unsafe) public var runInterruptRequested: sig_atomic_t = 0
-
 /// Runs a scenario: every path, in interleaved rounds, each component its own process in its own cgroup, pinned as
 /// the scenario says; then writes `report.json` and companions into a new run folder.
 public final class ScenarioRunner {
@@ -120,7 +117,7 @@ public final class ScenarioRunner {
                 : HostDoctor(layout: layout).eBPFUnavailableReason())
             : nil
         func skipReason(_ v: PathVariant) -> String? {
-            Self.unavailableReason(v.path) ?? (v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil)
+            v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil
         }
         let runnable = variants.filter { skipReason($0) == nil }
         let points: [Double?] = scenario.sweep.map { $0.values.map { Optional($0) } } ?? [nil]
@@ -237,7 +234,6 @@ public final class ScenarioRunner {
 
     /// One path variant at one sweep point, from its rounds.
     func pathReport(_ variant: PathVariant, key: RunProgress.Key, progress: RunProgress) -> PathReport {
-        let scenario = options.scenario
         if let reason = progress.skipReason(variant) {
             var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
             skipped.path = variant.path.rawValue
@@ -256,29 +252,17 @@ public final class ScenarioRunner {
             components: done.last?.placement ?? [:])
         report.path = variant.path.rawValue
         report.impl = variant.impl?.rawValue
-        if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
-                                      meshComponents: variant.meshComponents,
-                                      achievedRPS: report.load.achievedRPS, source: layout) {
-            report.cpu = usage.cpu
-            report.memoryMB = usage.memory
-        }
         let bpfRounds = done.compactMap(\.bpf)
         if var bpf = bpfRounds.first {
             for more in bpfRounds.dropFirst() { bpf.add(more) }
             report.bpf = bpf
-            // The eBPF mesh has no process: its CPU is the programs' own run time (which does not include the
-            // data move a redirect triggers after the program returns — that lands in the sender's syscall).
-            // With sidecars (`sidecar-ebpf`) the mesh is both: the proxies' cgroups plus the programs.
-            if var cpu = report.cpu, cpu.windowSeconds > 0 {
-                let proxies = variant.meshComponents.filter { cpu.components[$0] != nil }.count
-                let meshVCPU = (cpu.meshVCPU ?? 0) + Double(bpf.totalRunTimeNanoseconds) / 1e9 / cpu.windowSeconds
-                cpu.meshVCPU = meshVCPU
-                let rps = report.load.achievedRPS
-                cpu.meshVCPUPer1000RPS = rps > 0 ? meshVCPU / (rps / 1000) : nil
-                cpu.meshVCPUPer1000RPSPerProxy = proxies > 0 ? cpu.meshVCPUPer1000RPS.map { $0 / Double(proxies) } : nil
-                cpu.source += "; mesh: " + (proxies > 0 ? "the sidecars' cgroups plus " : "") + "BPF programs' run_time_ns"
-                report.cpu = cpu
-            }
+        }
+        if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
+                                      meshComponents: variant.meshComponents,
+                                      bpfSeconds: report.bpf.map { Double($0.totalRunTimeNanoseconds) / 1e9 },
+                                      achievedRPS: report.load.achievedRPS, source: layout) {
+            report.cpu = usage.cpu
+            report.memoryMB = usage.memory
         }
         if let failure = progress.failures[key] {
             report.status = .failed
@@ -290,18 +274,12 @@ public final class ScenarioRunner {
 
     /// The mesh's vCPU per 1000 rps in one round: the sidecars' cgroups plus the BPF programs' run time.
     func roundMeshVCPU(_ outcome: RoundOutcome, variant: PathVariant) -> Double? {
-        guard let usage = outcome.usage, usage.wallSeconds > 0, outcome.result.achievedRPS > 0,
-              !variant.meshComponents.isEmpty || outcome.bpf != nil else { return nil }
-        let proxySeconds = variant.meshComponents.compactMap { usage.components[$0]?.cpuSeconds }.reduce(0, +)
-        let bpfSeconds = Double(outcome.bpf?.totalRunTimeNanoseconds ?? 0) / 1e9
-        return (proxySeconds + bpfSeconds) / usage.wallSeconds / (outcome.result.achievedRPS / 1000)
-    }
-
-    /// Why a path cannot run in this build, or nil when it can.
-    public static func unavailableReason(_ path: PathName) -> String? {
-        switch path {
-        case .direct, .sidecar, .ebpf, .sidecarEBPF: return nil
-        }
+        guard let usage = outcome.usage else { return nil }
+        let proxies = variant.meshComponents.compactMap { usage.components[$0]?.cpuSeconds }
+        return MeshCost(proxySeconds: proxies.reduce(0, +),
+                        bpfSeconds: outcome.bpf.map { Double($0.totalRunTimeNanoseconds) / 1e9 },
+                        windowSeconds: usage.wallSeconds, achievedRPS: outcome.result.achievedRPS,
+                        proxies: proxies.count)?.vcpuPer1000RPS
     }
 
     /// What one round of one path produced.
@@ -310,7 +288,7 @@ public final class ScenarioRunner {
         var placement: [String: ComponentPlacement]
         var usage: WindowReport?
         /// Resident set (peak, current) of the long-running components at the end of the load.
-        var residentSets: [String: (peak: UInt64, current: UInt64)]
+        var residentSets: [String: ResidentSet]
         /// The kernel programs' counters (eBPF path).
         var bpf: PathBPF?
         /// Faults injected and what the components did during the round, for the report's `events`.
@@ -497,9 +475,9 @@ public final class ScenarioRunner {
         } catch {
             accountingNote = "\(error)"
         }
-        var residentSets: [String: (peak: UInt64, current: UInt64)] = [:]
+        var residentSets: [String: ResidentSet] = [:]
         for component in started where component.name != "load" {
-            if let rss = component.residentSet() { residentSets[component.name] = rss }
+            if let rss = ProcessMemoryReader().residentSet(pid: component.pid) { residentSets[component.name] = rss }
         }
         let bpf = try ebpf?.counters()
         if let note = accountingNote { log("accounting unavailable for \(variant.name): \(note)") }
@@ -562,9 +540,4 @@ public final class ScenarioRunner {
         }
         return candidate
     }
-}
-
-/// The version every report and fortio file carries.
-public enum LabVersion {
-    public static let current = "0.1.0"
 }

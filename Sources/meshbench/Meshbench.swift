@@ -1,7 +1,8 @@
 import ArgumentParser
+import LabCore
 
 struct Meshbench: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = LabVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "meshbench",
