@@ -74,11 +74,12 @@ public final class ComponentProcess {
         throw LabError.runFailed("\(name) did not report '\(prefix)' within \(Int(timeout))s")
     }
 
-    /// Waits for the process to exit; nil if it is still running at the deadline.
+    /// Waits for the process to exit; nil if it is still running at the deadline, or once `interrupted` is true
+    /// (checked as often as the exit is).
     @discardableResult
-    public func waitForExit(timeout: TimeInterval) -> Int32? {
+    public func waitForExit(timeout: TimeInterval, interrupted: () -> Bool = { false }) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        while process.isRunning && Date() < deadline && !interrupted() { usleep(10_000) }
         return process.isRunning ? nil : process.terminationStatus
     }
 

@@ -5,11 +5,7 @@ import LabCore
 import Glibc
 #endif
 
-public enum SidecarRole: String, Sendable {
-    case outbound, inbound
-}
-
-/// How to start one sidecar of a given implementation and tell when it is ready.
+/// Gets one planned sidecar ready to start, once the address it forwards to is known, and tells when it is ready.
 ///
 /// The Swift sidecar is `meshbench proxy`, which reports its port. nginx and haproxy are started through
 /// `meshbench exec`, which places them (cgroup, CPUs, death signal) and then becomes them; they listen on a port the
@@ -20,45 +16,25 @@ struct SidecarLauncher {
     private let port: Int?
     private let name: String
 
-    /// - Parameter originalDestination: route by SO_ORIGINAL_DST (the `sidecar-ebpf` path's outbound sidecar);
-    ///   the reference proxies are configured with their upstream either way.
-    init(impl: SidecarSpec.Implementation, role: SidecarRole, upstream: String, tls: TLSFiles?, spec: SidecarSpec,
-         meshbench: String, workDirectory: String, logs: String, tag: String, originalDestination: Bool = false) throws {
-        name = "\(impl.rawValue) \(role.rawValue) sidecar"
-        let accessLog = spec.has(.accessLog) ? "\(logs)/\(tag)-access.log" : nil
-        switch impl {
-        case .swift:
-            var args = ["proxy", "--role", role.rawValue, "--listen", "127.0.0.1:0", "--upstream", upstream,
-                        "--threads", String(spec.threads)]
-            if let tls { args += ["--tls-cert", tls.certificate, "--tls-key", tls.privateKey, "--tls-ca", tls.caCertificate] }
-            if spec.has(.metrics) { args += ["--metrics", "127.0.0.1:0"] }
-            if let accessLog { args += ["--access-log", accessLog] }
-            if spec.has(.retries) { args += ["--retries", "2"] }
-            if originalDestination { args += ["--original-dst"] }
-            arguments = args
-            displayCommand = args
+    /// For nginx and haproxy: creates the work folder, picks the ports and writes the configuration file.
+    init(_ launch: SidecarLaunch, upstream: String) throws {
+        switch launch {
+        case .swift(let proxy):
+            name = "swift \(proxy.role.rawValue) sidecar"
+            arguments = proxy.arguments(upstream: upstream)
+            displayCommand = arguments
             port = nil
-        case .nginx, .haproxy:
-            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        case .reference(let proxy):
+            name = "\(proxy.impl.rawValue) \(proxy.role.rawValue) sidecar"
+            try FileManager.default.createDirectory(atPath: proxy.workDirectory, withIntermediateDirectories: true)
             guard let upstreamAddress = HostPort.parse(upstream) else {
                 throw LabError.runFailed("internal: bad upstream address \(upstream)")
             }
             let listenPort = try FreePort.pick()
-            let settings = ReferenceSidecarSettings(
-                role: role == .inbound ? .inbound : .outbound, listenPort: listenPort, upstream: upstreamAddress,
-                tls: tls, threads: spec.threads, accessLogPath: accessLog,
-                metricsPort: spec.has(.metrics) ? try FreePort.pick() : nil, workDirectory: workDirectory)
-            let program: [String]
-            if impl == .nginx {
-                let config = workDirectory + "/nginx.conf"
-                try Self.write(NginxSidecar.configuration(settings), to: config)
-                program = [try Self.locate("nginx"), "-c", config, "-p", workDirectory + "/", "-e",
-                           workDirectory + "/error.log"]
-            } else {
-                let config = workDirectory + "/haproxy.cfg"
-                try Self.write(HAProxySidecar.configuration(settings), to: config)
-                program = [try Self.locate("haproxy"), "-f", config, "-db"]
-            }
+            let metricsPort = proxy.metrics ? try FreePort.pick() : nil
+            let text = proxy.configuration(upstream: upstreamAddress, listenPort: listenPort, metricsPort: metricsPort)
+            try Self.write(text, to: proxy.configurationPath)
+            let program = proxy.programArguments(program: try Self.locate(proxy.tool))
             arguments = ["exec", "--"] + program
             displayCommand = program
             port = listenPort
