@@ -1,4 +1,4 @@
-/// The version every report, fortio file and `meshbench --version` carries: one constant, so they cannot disagree.
+/// The version every report, fortio file and `meshbench --version` carries.
 public enum LabVersion {
     public static let current = "0.1.0"
 }

@@ -74,7 +74,8 @@ struct FaultInjector {
     /// Notes each fault the round ended before.
     mutating func finish() {
         for s in schedule where s.killedAt == nil {
-            events.append("fault: kill \(s.fault.kill.rawValue) at \(s.fault.at) was not injected: the round ended first")
+            events.append("fault: kill \(s.fault.kill.rawValue) at \(s.fault.at) was not injected: "
+                          + "the round ended first")
         }
     }
 

@@ -58,7 +58,9 @@ final class RoundExecutor: FaultTarget {
             }
         }
         try attachEBPF()
-        guard case let (component, launch)? = load else { throw LabError.runFailed("internal: the round plans no load") }
+        guard case let (component, launch)? = load else {
+            throw LabError.runFailed("internal: the round plans no load")
+        }
         return try runLoad(component, launch)
     }
 
@@ -165,8 +167,8 @@ final class RoundExecutor: FaultTarget {
             throw LabError.runFailed("the load generator exited with status \(status); see \(plan.logDirectory)")
         }
         let result = try readResult(launch.resultPath)
-        placement[component.name] = ComponentPlacement(cpus: result.cpus ?? [], cgroup: groups[component.name]?.relative,
-                                                       command: arguments)
+        placement[component.name] = ComponentPlacement(
+            cpus: result.cpus ?? [], cgroup: groups[component.name]?.relative, command: arguments)
         return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets, bpf: bpf,
                             events: events)
     }

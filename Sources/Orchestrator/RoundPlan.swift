@@ -123,8 +123,8 @@ extension RoundPlan {
             command: .server(ServerLaunch(server: scenario.server, responseSize: scenario.load.responseSize)),
             target: nil, cgroup: "server", cpus: cpus.server, logPath: "\(logs)/\(tag)-server.log",
             readiness: .line(prefix: readyLinePrefix))
-        let sidecars = sidecars(variant: variant, spec: scenario.sidecar, tls: tls, tag: tag, runDirectory: runDirectory,
-                                cpus: cpus.mesh)
+        let sidecars = sidecars(variant: variant, spec: scenario.sidecar, tls: tls, tag: tag,
+                                runDirectory: runDirectory, cpus: cpus.mesh)
         // The front: what the load generator sends to without eBPF. The service's real address is the server side's
         // front: the inbound sidecar, or the app.
         let front = sidecars.last?.name ?? server.name

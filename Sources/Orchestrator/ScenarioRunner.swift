@@ -123,8 +123,9 @@ public final class ScenarioRunner {
                                    cgroupNote: cgroupNote)
         let reports = RunReportBuilder(scenario: scenario, scenarioFile: options.scenarioFile, command: options.command,
                                        runID: runID, layout: layout, startedAt: Date())
+        let setting = RunSetting(cpus: cpus, cgroups: cgroups, tls: tls, runDirectory: runDirectory)
         let interruption = measure(variants.filter { skipReason($0) == nil }, into: &progress, reports: reports,
-                                   setting: RunSetting(cpus: cpus, cgroups: cgroups, tls: tls, runDirectory: runDirectory))
+                                   setting: setting)
 
         let report = reports.report(progress, status: interruption == nil ? .complete : .partial, reason: interruption)
         try ReportWriter.write(report, to: runDirectory)
@@ -160,9 +161,9 @@ public final class ScenarioRunner {
                     }
                     let key = RunProgress.Key(variant, pointIndex)
                     log("round \(round)/\(scenario.rounds): \(variant.name)" + (pointLabel.map { " at \($0)" } ?? ""))
-                    let plan = RoundPlan.make(variant: variant, scenario: pointScenario, point: pointLabel, round: round,
-                                              cpus: setting.cpus, tls: setting.tls, runDirectory: setting.runDirectory,
-                                              loadLogToTerminal: loadLogToTerminal)
+                    let plan = RoundPlan.make(
+                        variant: variant, scenario: pointScenario, point: pointLabel, round: round, cpus: setting.cpus,
+                        tls: setting.tls, runDirectory: setting.runDirectory, loadLogToTerminal: loadLogToTerminal)
                     do {
                         let outcome = try RoundExecutor(plan: plan, executable: options.executable,
                                                         cgroups: setting.cgroups, layout: layout, log: log).run()
@@ -177,8 +178,8 @@ public final class ScenarioRunner {
                         log("\(variant.name) failed: \(error)")
                     }
                     // Every finished round is on disk at once: a run killed later still leaves a (partial) report.
-                    let checkpoint = reports.report(progress, status: .partial,
-                                                    reason: "in progress: \(doneRounds) of \(plannedRounds) rounds done")
+                    let done = "in progress: \(doneRounds) of \(plannedRounds) rounds done"
+                    let checkpoint = reports.report(progress, status: .partial, reason: done)
                     do {
                         try ReportWriter.writeCheckpoint(checkpoint, to: setting.runDirectory)
                     } catch {

@@ -1,9 +1,5 @@
 import LabCore
 
-public enum SidecarRole: String, Sendable {
-    case outbound, inbound
-}
-
 /// How one sidecar is started: everything but the address it forwards to, which is known once that has started.
 enum SidecarLaunch: Equatable {
     /// The lab's own proxy, `meshbench proxy`, which picks its port and reports it.
@@ -30,8 +26,8 @@ struct SwiftProxyLaunch: Equatable {
     /// Route by SO_ORIGINAL_DST: the `sidecar-ebpf` path's outbound sidecar, whose clients are steered to it.
     var originalDestination: Bool
 
-    func arguments(upstream: String) -> [String] {
-        var args = ["proxy", "--role", role.rawValue, "--listen", "127.0.0.1:0", "--upstream", upstream,
+    func arguments(upstream: HostPort) -> [String] {
+        var args = ["proxy", "--role", role.rawValue, "--listen", "127.0.0.1:0", "--upstream", upstream.description,
                     "--threads", String(spec.threads)]
         if let tls { args += ["--tls-cert", tls.certificate, "--tls-key", tls.privateKey, "--tls-ca", tls.caCertificate] }
         if spec.has(.metrics) { args += ["--metrics", "127.0.0.1:0"] }

@@ -18,18 +18,18 @@ struct SidecarLauncher {
 
     /// For nginx and haproxy: creates the work folder, picks the ports and writes the configuration file.
     init(_ launch: SidecarLaunch, upstream: String) throws {
+        guard let upstreamAddress = HostPort.parse(upstream) else {
+            throw LabError.runFailed("internal: bad upstream address \(upstream)")
+        }
         switch launch {
         case .swift(let proxy):
             name = "swift \(proxy.role.rawValue) sidecar"
-            arguments = proxy.arguments(upstream: upstream)
+            arguments = proxy.arguments(upstream: upstreamAddress)
             displayCommand = arguments
             port = nil
         case .reference(let proxy):
             name = "\(proxy.impl.rawValue) \(proxy.role.rawValue) sidecar"
             try FileManager.default.createDirectory(atPath: proxy.workDirectory, withIntermediateDirectories: true)
-            guard let upstreamAddress = HostPort.parse(upstream) else {
-                throw LabError.runFailed("internal: bad upstream address \(upstream)")
-            }
             let listenPort = try FreePort.pick()
             let metricsPort = proxy.metrics ? try FreePort.pick() : nil
             let text = proxy.configuration(upstream: upstreamAddress, listenPort: listenPort, metricsPort: metricsPort)

@@ -1,8 +1,7 @@
 import ArgumentParser
-import LabCore
 
 struct Meshbench: AsyncParsableCommand {
-    static let version = LabVersion.current
+    static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
         commandName: "meshbench",

@@ -63,7 +63,8 @@ struct FaultInjectorTests {
         ]
         let (round, events, exited, waits) = Self.drive(faults, running: ["server", "sidecar-inbound"], loadEnds: 105)
         #expect(exited)
-        #expect(round.actions.map(\.what) == ["kill server", "restart server, log /logs/r1.log", "kill sidecar-inbound"])
+        #expect(round.actions.map(\.what)
+                == ["kill server", "restart server, log /logs/r1.log", "kill sidecar-inbound"])
         let times = round.actions.map(\.time)
         #expect(abs(times[0] - 102) < 1e-9, "the server dies 1 s into the measured window")
         #expect(abs(times[1] - 102.55) < 1e-9, "it is back 0.5 s later, once it serves")

@@ -11,7 +11,8 @@ struct RoundPlanTests {
     static let run = "/runs/r1"
     static let tls = LabTLSMaterial(
         directory: "/runs/r1/tls", secrets: "/tmp/s",
-        inbound: TLSFiles(certificate: "/in.pem", privateKey: "/in-key.pem", caCertificate: "/ca.pem", bundle: "/in-b.pem"),
+        inbound: TLSFiles(certificate: "/in.pem", privateKey: "/in-key.pem", caCertificate: "/ca.pem",
+                          bundle: "/in-b.pem"),
         outbound: TLSFiles(certificate: "/out.pem", privateKey: "/out-key.pem", caCertificate: "/ca.pem",
                            bundle: "/out-b.pem"))
 
@@ -161,7 +162,7 @@ struct RoundPlanTests {
             case .swift(let proxy):
                 #expect(impl == .swift)
                 #expect(component.readiness == .line(prefix: "listening on "))
-                let args = proxy.arguments(upstream: "127.0.0.1:7")
+                let args = proxy.arguments(upstream: HostPort(host: "127.0.0.1", port: 7))
                 #expect(Array(args.prefix(7)) == ["proxy", "--role", role.rawValue, "--listen", "127.0.0.1:0",
                                                   "--upstream", "127.0.0.1:7"])
                 #expect(args.contains(files.certificate) && args.contains(files.privateKey))
@@ -191,7 +192,7 @@ struct RoundPlanTests {
                 Issue.record("no \(name)")
                 continue
             }
-            let args = proxy.arguments(upstream: "127.0.0.1:7")
+            let args = proxy.arguments(upstream: HostPort(host: "127.0.0.1", port: 7))
             #expect(!args.contains("--tls-cert") && !args.contains("--metrics") && !args.contains("--access-log"))
         }
     }
