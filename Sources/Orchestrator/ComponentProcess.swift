@@ -75,11 +75,12 @@ public final class ComponentProcess {
         throw LabError.runFailed("\(name) did not report '\(prefix)' within \(Int(timeout))s")
     }
 
-    /// Waits for the process to exit; nil if it is still running at the deadline.
+    /// Waits for the process to exit; nil if it is still running at the deadline, or once `interrupted` is true
+    /// (checked as often as the exit is).
     @discardableResult
-    public func waitForExit(timeout: TimeInterval) -> Int32? {
+    public func waitForExit(timeout: TimeInterval, interrupted: () -> Bool = { false }) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        while process.isRunning && Date() < deadline && !interrupted() { usleep(10_000) }
         return process.isRunning ? nil : process.terminationStatus
     }
 
@@ -96,17 +97,6 @@ public final class ComponentProcess {
     }
 
     public var stdoutText: String { output.text() }
-
-    /// Peak and current resident set size in bytes (VmHWM, VmRSS), while the process runs.
-    public func residentSet() -> (peak: UInt64, current: UInt64)? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        func kB(_ key: String) -> UInt64? {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return nil }
-            return line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) }.map { $0 * 1024 }
-        }
-        guard let peak = kB("VmHWM"), let current = kB("VmRSS") else { return nil }
-        return (peak, current)
-    }
 
     deinit { stop(grace: 1) }
 }

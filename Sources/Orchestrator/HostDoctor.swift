@@ -89,11 +89,9 @@ public struct HostDoctor {
         checks.append(Check(name: name, ok: ok, detail: detail, neededBy: neededBy))
     }
 
-    /// Per path: nil when it can run here, else the reasons it cannot.
+    /// Per path: the reasons it cannot run here, none when it can.
     public func blockers(for path: PathName) -> [String] {
-        var reasons = checks.filter { !$0.ok && $0.neededBy.contains(path) }.map { "\($0.name): \($0.detail)" }
-        if let missing = ScenarioRunner.unavailableReason(path) { reasons.append(missing) }
-        return reasons
+        checks.filter { !$0.ok && $0.neededBy.contains(path) }.map { "\($0.name): \($0.detail)" }
     }
 
     /// Why the eBPF paths cannot run on this host, or nil when they can; `meshbench run` skips them with this.

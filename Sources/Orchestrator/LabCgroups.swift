@@ -45,9 +45,21 @@ public final class LabCgroups {
         return "\(f.string(from: date))-\(pid)"
     }
 
+    /// A path's cgroup, or one component's in it, relative to a hierarchy's root:
+    /// `meshbench/<run>/<path>[/<component>]`.
+    public func relativePath(path: String, component: String? = nil) -> String {
+        "\(Self.rootName)/\(runID)/\(path)" + (component.map { "/\($0)" } ?? "")
+    }
+
+    /// The absolute cgroup v2 directory of a path's cgroup, or of one component's in it (what eBPF programs attach
+    /// to); nil when the host has no cgroup v2 hierarchy.
+    public func v2Directory(path: String, component: String? = nil) -> String? {
+        layout.v2Mount.map { $0 + "/" + relativePath(path: path, component: component) }
+    }
+
     /// Creates the component's cgroup in every hierarchy and returns its `cgroup.procs` files and relative path.
     public func create(path: String, component: String) throws -> (procs: [String], relative: String) {
-        let relative = "\(Self.rootName)/\(runID)/\(path)/\(component)"
+        let relative = relativePath(path: path, component: component)
         var procs: [String] = []
         for mount in mounts {
             var dir = mount

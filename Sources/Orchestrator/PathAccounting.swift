@@ -11,17 +11,15 @@ struct PathAccounting {
     /// - Parameters:
     ///   - rounds: one window per round (rounds whose accounting failed are left out).
     ///   - meshComponents: the components whose cost is the mesh's (the sidecars).
+    ///   - bpfSeconds: the run time of the path's kernel programs over its rounds; nil on a path without programs.
     ///   - achievedRPS: the path's measured rate over all rounds.
-    ///   - residentSets: per round, each long-running component's (peak, current) resident set in bytes.
-    init?(rounds: [WindowReport], residentSets: [[String: (peak: UInt64, current: UInt64)]] = [],
-          meshComponents: [String], achievedRPS: Double, source layout: CgroupLayout) {
+    ///   - residentSets: per round, each long-running component's resident set.
+    init?(rounds: [WindowReport], residentSets: [[String: ResidentSet]] = [], meshComponents: [String],
+          bpfSeconds: Double? = nil, achievedRPS: Double, source layout: CgroupLayout) {
         guard !rounds.isEmpty else { return nil }
         let wall = rounds.reduce(0) { $0 + $1.wallSeconds }
         guard wall > 0 else { return nil }
         var seconds: [String: (total: Double, user: Double, system: Double)] = [:]
-        var peaks: [String: UInt64] = [:]
-        var current: [String: UInt64] = [:]
-        var sawMemory = false
         for window in rounds {
             for (name, usage) in window.components {
                 var s = seconds[name] ?? (0, 0, 0)
@@ -29,46 +27,56 @@ struct PathAccounting {
                 s.user += usage.userSeconds
                 s.system += usage.systemSeconds
                 seconds[name] = s
-                if let peak = usage.peakBytes { peaks[name] = max(peaks[name] ?? 0, peak) }
-                if let now = usage.currentBytes {
-                    current[name] = now
-                    sawMemory = true
-                }
             }
         }
         let components = seconds.mapValues {
             ComponentCPU(vcpu: $0.total / wall, userSeconds: $0.user, systemSeconds: $0.system)
         }
         let mesh = meshComponents.filter { components[$0] != nil }
-        let meshVCPU = mesh.isEmpty ? nil : mesh.reduce(0) { $0 + (components[$1]?.vcpu ?? 0) }
-        let per1000 = meshVCPU.flatMap { v in achievedRPS > 0 ? v / (achievedRPS / 1000) : nil }
+        let cost = MeshCost(proxySeconds: mesh.reduce(0) { $0 + (seconds[$1]?.total ?? 0) }, bpfSeconds: bpfSeconds,
+                            windowSeconds: wall, achievedRPS: achievedRPS, proxies: mesh.count)
+        var source = layout.cpuSource.map { "\($0)" } ?? "none"
+        // The eBPF mesh has no process: its CPU is the programs' own run time (which does not include the data move
+        // a redirect triggers after the program returns — that lands in the sender's syscall). With sidecars
+        // (`sidecar-ebpf`) the mesh is both: the proxies' cgroups plus the programs.
+        if bpfSeconds != nil {
+            source += "; mesh: " + (mesh.isEmpty ? "" : "the sidecars' cgroups plus ") + "BPF programs' run_time_ns"
+        }
         cpu = PathCPU(
-            meshVCPUPer1000RPS: per1000, meshVCPUPer1000RPSPerProxy: per1000.map { $0 / Double(mesh.count) },
-            meshVCPU: meshVCPU, totalVCPU: components.values.reduce(0) { $0 + $1.vcpu }, components: components,
-            hostSoftirqSeconds: rounds.reduce(0) { $0 + $1.hostSoftirqSeconds }, windowSeconds: wall,
-            source: layout.cpuSource.map { "\($0)" } ?? "none")
+            meshVCPUPer1000RPS: cost?.vcpuPer1000RPS, meshVCPUPer1000RPSPerProxy: cost?.vcpuPer1000RPSPerProxy,
+            meshVCPU: cost?.vcpu, totalVCPU: components.values.reduce(0) { $0 + $1.vcpu }, components: components,
+            hostSoftirqSeconds: rounds.reduce(0) { $0 + $1.hostSoftirqSeconds }, windowSeconds: wall, source: source)
+        memory = Self.memory(rounds: rounds, residentSets: residentSets, mesh: mesh, layout: layout)
+    }
+
+    /// Each component's cgroup memory (peak over the rounds, last current) and resident set, and the mesh's peak.
+    static func memory(rounds: [WindowReport], residentSets: [[String: ResidentSet]], mesh: [String],
+                       layout: CgroupLayout) -> PathMemory? {
+        var peaks: [String: UInt64] = [:]
+        var current: [String: UInt64] = [:]
+        for window in rounds {
+            for (name, usage) in window.components {
+                if let peak = usage.peakBytes { peaks[name] = max(peaks[name] ?? 0, peak) }
+                if let now = usage.currentBytes { current[name] = now }
+            }
+        }
         var rssPeak: [String: UInt64] = [:]
         var rssNow: [String: UInt64] = [:]
         for round in residentSets {
             for (name, rss) in round {
-                rssPeak[name] = max(rssPeak[name] ?? 0, rss.peak)
-                rssNow[name] = rss.current
+                rssPeak[name] = max(rssPeak[name] ?? 0, rss.peakBytes)
+                rssNow[name] = rss.currentBytes
             }
         }
-        if sawMemory || !rssPeak.isEmpty {
-            var memoryComponents: [String: ComponentMemory] = [:]
-            for name in Set(current.keys).union(rssPeak.keys) {
-                memoryComponents[name] = ComponentMemory(
-                    peak: peaks[name].map { Double($0) / Self.bytesPerMB },
-                    current: current[name].map { Double($0) / Self.bytesPerMB },
-                    rssPeak: rssPeak[name].map { Double($0) / Self.bytesPerMB },
-                    rss: rssNow[name].map { Double($0) / Self.bytesPerMB })
-            }
-            let meshPeaks = mesh.compactMap { memoryComponents[$0]?.peak }
-            memory = PathMemory(meshPeak: meshPeaks.max(),
-                                meshRSSPeak: mesh.compactMap { memoryComponents[$0]?.rssPeak }.max(),
-                                components: memoryComponents,
-                                source: layout.memorySource.map { "\($0)" } ?? "none")
+        guard !current.isEmpty || !rssPeak.isEmpty else { return nil }
+        func mb(_ bytes: UInt64?) -> Double? { bytes.map { Double($0) / bytesPerMB } }
+        var components: [String: ComponentMemory] = [:]
+        for name in Set(current.keys).union(rssPeak.keys) {
+            components[name] = ComponentMemory(peak: mb(peaks[name]), current: mb(current[name]),
+                                               rssPeak: mb(rssPeak[name]), rss: mb(rssNow[name]))
         }
+        return PathMemory(meshPeak: mesh.compactMap { components[$0]?.peak }.max(),
+                          meshRSSPeak: mesh.compactMap { components[$0]?.rssPeak }.max(),
+                          components: components, source: layout.memorySource.map { "\($0)" } ?? "none")
     }
 }

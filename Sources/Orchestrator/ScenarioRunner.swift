@@ -1,16 +1,11 @@
 import Accounting
 import Foundation
 import LabCore
-import LoadGen
-import Upstream
 import Report
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Set by SIGINT/SIGTERM in `meshbench run`: finish the current measurement, write what was measured, clean up.
-nonisolated(unsafe) public var runInterruptRequested: sig_atomic_t = 0
 
 /// Runs a scenario: every path, in interleaved rounds, each component its own process in its own cgroup, pinned as
 /// the scenario says; then writes `report.json` and companions into a new run folder.
@@ -89,8 +84,7 @@ public final class ScenarioRunner {
         let scenario = options.scenario
         let cpus = try Self.placement(for: scenario, available: ChildPlacement.currentCPUs())
         let runDirectory = try makeRunDirectory()
-        let logs = runDirectory + "/logs"
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: runDirectory + "/logs", withIntermediateDirectories: true)
 
         // Cgroups: clean what killed runs left, then make ours. Without root the run still goes on, and says so.
         var cgroups: LabCgroups?
@@ -116,423 +110,85 @@ public final class ScenarioRunner {
         defer { tls?.removePrivateKeys() }
 
         let variants = PathVariant.all(for: scenario)
-        // The eBPF path also needs this host's privileges, cgroup v2 and program types, and its own cgroups.
+        // The eBPF paths also need this host's privileges, cgroup v2 and program types, and its own cgroups.
         let ebpfHostReason: String? = scenario.paths.contains(.ebpf) || scenario.paths.contains(.sidecarEBPF)
             ? (cgroups == nil ? "the eBPF path needs the lab's cgroups: \(cgroupNote ?? "unavailable")"
                 : HostDoctor(layout: layout).eBPFUnavailableReason())
             : nil
         func skipReason(_ v: PathVariant) -> String? {
-            Self.unavailableReason(v.path) ?? (v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil)
+            v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil
         }
-        let runnable = variants.filter { skipReason($0) == nil }
         let points: [Double?] = scenario.sweep.map { $0.values.map { Optional($0) } } ?? [nil]
-
         var progress = RunProgress(variants: variants, points: points, skipReason: skipReason,
                                    cgroupNote: cgroupNote)
-        let startedAt = Date()
-        let plannedRounds = points.count * scenario.rounds * runnable.count
-        var doneRounds = 0
-        var interruption: String?
+        let reports = RunReportBuilder(scenario: scenario, scenarioFile: options.scenarioFile, command: options.command,
+                                       runID: runID, layout: layout, startedAt: Date())
+        let setting = RunSetting(cpus: cpus, cgroups: cgroups, tls: tls, runDirectory: runDirectory)
+        let interruption = measure(variants.filter { skipReason($0) == nil }, into: &progress, reports: reports,
+                                   setting: setting)
 
-        measure: for (pointIndex, point) in points.enumerated() {
-            let pointScenario = point.map { scenario.at(sweepValue: $0) } ?? scenario
-            let pointLabel = point.flatMap { v in scenario.sweep.map { $0.label(v) } }
-            for round in 1...scenario.rounds {
-                for variant in runnable where progress.failures[RunProgress.Key(variant, pointIndex)] == nil {
-                    if runInterruptRequested != 0 {
-                        interruption = "stopped by a signal after \(doneRounds) of \(plannedRounds) rounds"
-                        break measure
-                    }
-                    let key = RunProgress.Key(variant, pointIndex)
-                    log("round \(round)/\(scenario.rounds): \(variant.name)" + (pointLabel.map { " at \($0)" } ?? ""))
-                    do {
-                        let outcome = try runRound(variant, scenario: pointScenario, point: pointLabel, round: round,
-                                                   cpus: cpus, cgroups: cgroups, tls: tls,
-                                                   runDirectory: runDirectory, logs: logs)
-                        progress.rounds[key, default: []].append(outcome)
-                        doneRounds += 1
-                    } catch RoundInterrupted.bySignal {
-                        interruption = "stopped by a signal during round \(round) of \(variant.name)"
-                            + (pointLabel.map { " at \($0)" } ?? "") + "; that round was discarded; "
-                            + "\(doneRounds) of \(plannedRounds) rounds are in this report"
-                        break measure
-                    } catch {
-                        progress.failures[key] = "round \(round): \(error)"
-                        log("\(variant.name) failed: \(error)")
-                    }
-                    // Every finished round is on disk at once: a run killed later still leaves a (partial) report.
-                    let checkpoint = makeReport(progress, status: .partial, startedAt: startedAt,
-                                                reason: "in progress: \(doneRounds) of \(plannedRounds) rounds done")
-                    do {
-                        try ReportWriter.writeCheckpoint(checkpoint, to: runDirectory)
-                    } catch {
-                        log("cannot write the checkpoint report: \(error)")
-                    }
-                }
-            }
-        }
-
-        let report = makeReport(progress, status: interruption == nil ? .complete : .partial, startedAt: startedAt,
-                                reason: interruption)
+        let report = reports.report(progress, status: interruption == nil ? .complete : .partial, reason: interruption)
         try ReportWriter.write(report, to: runDirectory)
         let ok = interruption == nil && !report.paths.contains { $0.status == .failed }
             && report.paths.contains { $0.status == .ok }
         return Outcome(runDirectory: runDirectory, report: report, succeeded: ok)
     }
 
-    /// What the rounds so far produced, per path variant and sweep point.
-    struct RunProgress {
-        struct Key: Hashable {
-            var variant: PathVariant
-            var point: Int
-            init(_ variant: PathVariant, _ point: Int) {
-                self.variant = variant
-                self.point = point
-            }
-        }
-
-        var variants: [PathVariant]
-        var points: [Double?]
-        var skipReason: (PathVariant) -> String?
-        var cgroupNote: String?
-        var rounds: [Key: [RoundOutcome]] = [:]
-        var failures: [Key: String] = [:]
-
-        init(variants: [PathVariant], points: [Double?], skipReason: @escaping (PathVariant) -> String?,
-             cgroupNote: String?) {
-            self.variants = variants
-            self.points = points
-            self.skipReason = skipReason
-            self.cgroupNote = cgroupNote
-        }
+    /// What every round of a run shares.
+    struct RunSetting {
+        var cpus: Placement
+        var cgroups: LabCgroups?
+        var tls: LabTLSMaterial?
+        var runDirectory: String
     }
 
-    /// Builds the report from the rounds measured so far: one entry per path variant (and sweep point), the
-    /// statistics across rounds, and the Istio comparison.
-    func makeReport(_ progress: RunProgress, status: RunStatus, startedAt: Date, reason: String?) -> RunReport {
+    /// Runs the rounds: for each sweep point, round after round, every runnable variant once (interleaved, so slow
+    /// drift on the host spreads over all paths), writing a checkpoint report after each.
+    /// - Returns: why the run stopped early, or nil when every round was run.
+    func measure(_ runnable: [PathVariant], into progress: inout RunProgress, reports: RunReportBuilder,
+                 setting: RunSetting) -> String? {
         let scenario = options.scenario
-        var paths: [PathReport] = []
+        let plannedRounds = progress.points.count * scenario.rounds * runnable.count
+        var doneRounds = 0
+        let loadLogToTerminal = options.verbose && isatty(STDERR_FILENO) == 1
         for (pointIndex, point) in progress.points.enumerated() {
+            let pointScenario = point.map { scenario.at(sweepValue: $0) } ?? scenario
             let pointLabel = point.flatMap { v in scenario.sweep.map { $0.label(v) } }
-            for variant in progress.variants {
-                var entry = pathReport(variant, key: RunProgress.Key(variant, pointIndex), progress: progress)
-                entry.point = pointLabel
-                entry.sweepValue = point
-                let measured = entry.rounds.count
-                if status == .partial, entry.status == .ok, measured < scenario.rounds {
-                    entry.reason = "partial: \(measured) of \(scenario.rounds) rounds measured"
-                }
-                paths.append(entry)
-            }
-        }
-        var report = RunReport(
-            runID: runID, createdAt: ISO8601DateFormatter().string(from: startedAt),
-            meshbenchVersion: LabVersion.current, command: options.command, scenario: scenario,
-            scenarioFile: options.scenarioFile, host: HostProbe.hostInfo(layout: layout), paths: paths)
-        report.status = status
-        report.statusReason = reason
-        // Medians over rounds, intervals, and added latency against `direct` at the same point, paired by round.
-        RunStatistics.apply(to: &report)
-        report.istioComparison = IstioComparisonCatalog.compare(report)
-        return report
-    }
-
-    /// One path variant at one sweep point, from its rounds.
-    func pathReport(_ variant: PathVariant, key: RunProgress.Key, progress: RunProgress) -> PathReport {
-        let scenario = options.scenario
-        if let reason = progress.skipReason(variant) {
-            var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
-            skipped.path = variant.path.rawValue
-            skipped.impl = variant.impl?.rawValue
-            return skipped
-        }
-        let done = progress.rounds[key] ?? []
-        var report = PathReport(
-            name: variant.name, status: .ok, load: LoadResult.merge(done.map(\.result)),
-            rounds: done.enumerated().map { i, outcome in
-                var r = RoundReport(round: i + 1, result: outcome.result)
-                r.events = outcome.events.isEmpty ? nil : outcome.events
-                r.meshVCPUPer1000RPS = roundMeshVCPU(outcome, variant: variant)
-                return r
-            },
-            components: done.last?.placement ?? [:])
-        report.path = variant.path.rawValue
-        report.impl = variant.impl?.rawValue
-        if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
-                                      meshComponents: variant.meshComponents,
-                                      achievedRPS: report.load.achievedRPS, source: layout) {
-            report.cpu = usage.cpu
-            report.memoryMB = usage.memory
-        }
-        let bpfRounds = done.compactMap(\.bpf)
-        if var bpf = bpfRounds.first {
-            for more in bpfRounds.dropFirst() { bpf.add(more) }
-            report.bpf = bpf
-            // The eBPF mesh has no process: its CPU is the programs' own run time (which does not include the
-            // data move a redirect triggers after the program returns — that lands in the sender's syscall).
-            // With sidecars (`sidecar-ebpf`) the mesh is both: the proxies' cgroups plus the programs.
-            if var cpu = report.cpu, cpu.windowSeconds > 0 {
-                let proxies = variant.meshComponents.filter { cpu.components[$0] != nil }.count
-                let meshVCPU = (cpu.meshVCPU ?? 0) + Double(bpf.totalRunTimeNanoseconds) / 1e9 / cpu.windowSeconds
-                cpu.meshVCPU = meshVCPU
-                let rps = report.load.achievedRPS
-                cpu.meshVCPUPer1000RPS = rps > 0 ? meshVCPU / (rps / 1000) : nil
-                cpu.meshVCPUPer1000RPSPerProxy = proxies > 0 ? cpu.meshVCPUPer1000RPS.map { $0 / Double(proxies) } : nil
-                cpu.source += "; mesh: " + (proxies > 0 ? "the sidecars' cgroups plus " : "") + "BPF programs' run_time_ns"
-                report.cpu = cpu
-            }
-        }
-        if let failure = progress.failures[key] {
-            report.status = .failed
-            report.reason = failure
-        }
-        if let note = progress.cgroupNote, report.status == .ok { report.reason = note }
-        return report
-    }
-
-    /// The mesh's vCPU per 1000 rps in one round: the sidecars' cgroups plus the BPF programs' run time.
-    func roundMeshVCPU(_ outcome: RoundOutcome, variant: PathVariant) -> Double? {
-        guard let usage = outcome.usage, usage.wallSeconds > 0, outcome.result.achievedRPS > 0,
-              !variant.meshComponents.isEmpty || outcome.bpf != nil else { return nil }
-        let proxySeconds = variant.meshComponents.compactMap { usage.components[$0]?.cpuSeconds }.reduce(0, +)
-        let bpfSeconds = Double(outcome.bpf?.totalRunTimeNanoseconds ?? 0) / 1e9
-        return (proxySeconds + bpfSeconds) / usage.wallSeconds / (outcome.result.achievedRPS / 1000)
-    }
-
-    /// Why a path cannot run in this build, or nil when it can.
-    public static func unavailableReason(_ path: PathName) -> String? {
-        switch path {
-        case .direct, .sidecar, .ebpf, .sidecarEBPF: return nil
-        }
-    }
-
-    /// What one round of one path produced.
-    struct RoundOutcome {
-        var result: LoadResult
-        var placement: [String: ComponentPlacement]
-        var usage: WindowReport?
-        /// Resident set (peak, current) of the long-running components at the end of the load.
-        var residentSets: [String: (peak: UInt64, current: UInt64)]
-        /// The kernel programs' counters (eBPF path).
-        var bpf: PathBPF?
-        /// Faults injected and what the components did during the round, for the report's `events`.
-        var events: [String] = []
-    }
-
-    /// The run was asked to stop (SIGINT/SIGTERM) while a round's load was running.
-    enum RoundInterrupted: Error {
-        case bySignal
-    }
-
-    /// One round of one path: the app, the path's proxies (if any) in front of it, then the load generator against
-    /// the front; CPU and memory of every component are read from its cgroup over the load's lifetime.
-    func runRound(_ variant: PathVariant, scenario: Scenario, point: String?, round: Int, cpus: Placement,
-                  cgroups: LabCgroups?, tls: LabTLSMaterial?, runDirectory: String, logs: String) throws -> RoundOutcome {
-        let spec = scenario.load
-        let tag = "round\(round)-\(variant.fileTag)" + (point.map { "-\($0)" } ?? "")
-        var started: [ComponentProcess] = []
-        defer { for c in started.reversed() { c.stop() } }
-        var placement: [String: ComponentPlacement] = [:]
-        var groups: [String: String] = [:]
-
-        func cgroup(_ component: String) throws -> (procs: [String], relative: String)? {
-            guard let g = try cgroups?.create(path: variant.fileTag, component: component) else { return nil }
-            groups[component] = g.relative
-            return g
-        }
-
-        // The app.
-        let serverGroup = try cgroup("server")
-        func serverArguments(listen: String) -> [String] {
-            let address = HostPort.parse(listen) ?? HostPort(host: "127.0.0.1", port: 0)
-            return ["serve"] + UpstreamConfiguration(spec: scenario.server, responseSize: spec.responseSize,
-                                                     listen: address).arguments
-        }
-        func startServer(listen: String, log: String) throws -> (ComponentProcess, String) {
-            let server = try ComponentProcess(
-                name: "server", executable: options.executable, arguments: serverArguments(listen: listen),
-                cgroupProcs: serverGroup?.procs ?? [], cpus: cpus.server, stderrPath: log)
-            try server.start()
-            started.append(server)
-            return (server, try server.waitForLine(prefix: ReadinessLine.prefix, timeout: 15))
-        }
-        let (server, serverAddress) = try startServer(listen: "127.0.0.1:0", log: "\(logs)/\(tag)-server.log")
-        var front = serverAddress
-        placement["server"] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: server.pid),
-                                                 cgroup: serverGroup?.relative,
-                                                 command: serverArguments(listen: "127.0.0.1:0"))
-
-        // The sidecars, inbound first so the outbound one has somewhere to send.
-        var serviceAddress = front
-        if variant.path == .sidecar || variant.path == .sidecarEBPF, let impl = variant.impl {
-            let hops = scenario.sidecar.hops == 2 ? [SidecarRole.inbound, .outbound] : [.outbound]
-            for role in hops {
-                let name = "sidecar-\(role.rawValue)"
-                let group = try cgroup(name)
-                let side = role == .inbound ? tls?.inbound : tls?.outbound
-                let launch = try SidecarLauncher(
-                    impl: impl, role: role, upstream: front, tls: side, spec: scenario.sidecar,
-                    meshbench: options.executable, workDirectory: "\(runDirectory)/proxies/\(tag)-\(name)",
-                    logs: logs, tag: "\(tag)-\(name)",
-                    originalDestination: variant.path == .sidecarEBPF && role == .outbound)
-                let process = try ComponentProcess(
-                    name: name, executable: options.executable, arguments: launch.arguments,
-                    cgroupProcs: group?.procs ?? [], cpus: cpus.mesh, stderrPath: "\(logs)/\(tag)-\(name).log")
-                try process.start()
-                started.append(process)
-                front = try launch.waitUntilReady(process)
-                // The "real" address of the service is the server side's front: the inbound sidecar (or the app).
-                if role == .inbound { serviceAddress = front }
-                placement[name] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: process.pid),
-                                                     cgroup: group?.relative, command: launch.displayCommand)
-            }
-        }
-
-        // The eBPF path: programs attached to this path's cgroups only, the load generator pointed at the VIP.
-        let loadGroup = try cgroup("load")
-        var ebpf: EBPFDataPath?
-        if variant.path == .ebpf || variant.path == .sidecarEBPF {
-            guard let v2 = layout.v2Mount, let serverRelative = serverGroup?.relative, let loadRelative = loadGroup?.relative,
-                  let frontAddress = HostPort.parse(front), let service = HostPort.parse(serviceAddress) else {
-                throw LabError.runFailed("the \(variant.path) path needs the lab's cgroup v2 subtree")
-            }
-            let pathDirectory = v2 + "/" + (serverRelative as NSString).deletingLastPathComponent
-            if variant.path == .ebpf {
-                ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: v2 + "/" + loadRelative,
-                                        backend: frontAddress, vip: scenario.ebpf.vip)
-            } else {
-                // The app (load generator) connects to the service's real address; connect4 steers it into the
-                // outbound sidecar, and every local hop goes through the sockmap.
-                let outbound = groups["sidecar-outbound"].map { v2 + "/" + $0 }
-                ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: v2 + "/" + loadRelative,
-                                        steeringTo: frontAddress, service: service, sidecarCgroup: outbound)
-            }
-            front = ebpf?.frontAddress ?? front
-        }
-        defer { ebpf?.stop() }
-
-        // The load generator, with the accounting window around it.
-        let jsonPath = "\(logs)/\(tag)-load.json"
-        let loadSettings = LoadSettings(spec: spec, url: "http://\(front)/")
-        let loadOutput = LoadOutputOptions(json: jsonPath,
-                                           progressLabel: "round \(round)/\(scenario.rounds) \(variant.name)")
-        let loadArgs = ["load"] + loadSettings.arguments + loadOutput.arguments
-        var window: AccountingWindow?
-        var accountingNote: String?
-        do {
-            let components = groups.compactMapValues { layout.cgroups(at: $0) }
-            if !components.isEmpty { window = try AccountingWindow.start(components: components) }
-        } catch {
-            accountingNote = "\(error)"
-        }
-        let toTerminal = options.verbose && isatty(STDERR_FILENO) == 1
-        let load = try ComponentProcess(
-            name: "load", executable: options.executable, arguments: loadArgs,
-            cgroupProcs: loadGroup?.procs ?? [], cpus: cpus.load,
-            stderrPath: toTerminal ? nil : "\(logs)/\(tag)-load.log")
-        try load.start()
-        started.append(load)
-        // Wait for the load, injecting the scenario's faults on time and forwarding a stop request: the generator
-        // then stops sending, finishes what is in flight and exits; the round is incomplete and the caller drops it.
-        let loadStarted = Date()
-        let deadline = loadStarted.addingTimeInterval(maxLoadSeconds(spec))
-        var faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }
-            .map { PendingFault(spec: $0, due: loadStarted.addingTimeInterval(spec.warmup.seconds + $0.at.seconds)) }
-        var events: [String] = []
-        var status: Int32?
-        var forwardedStop = false
-        while status == nil && Date() < deadline {
-            status = load.waitForExit(timeout: 0.02)
-            if status == nil && runInterruptRequested != 0 && !forwardedStop {
-                kill(load.pid, SIGINT)
-                forwardedStop = true
-            }
-            guard status == nil else { break }
-            for i in faults.indices {
-                let now = Date()
-                if faults[i].killedAt == nil, now >= faults[i].due {
-                    let target = faults[i].spec.kill.rawValue
-                    guard let victim = started.last(where: { $0.name == target && $0.isRunning }) else {
-                        events.append("fault: no running \(target) to kill")
-                        faults[i].killedAt = now
-                        faults[i].restarted = true
-                        continue
+            for round in 1...scenario.rounds {
+                for variant in runnable where progress.failures[RunProgress.Key(variant, pointIndex)] == nil {
+                    if runInterruptRequested != 0 {
+                        return "stopped by a signal after \(doneRounds) of \(plannedRounds) rounds"
                     }
-                    kill(victim.pid, SIGKILL)
-                    faults[i].killedAt = now
-                    let into = now.timeIntervalSince(loadStarted) - spec.warmup.seconds
-                    events.append(String(format: "fault: %@ (pid %d) killed with SIGKILL %.2fs into the measured window",
-                                         target, victim.pid, into))
-                    if faults[i].spec.restartAfter == nil { faults[i].restarted = true }
-                } else if let killedAt = faults[i].killedAt, !faults[i].restarted, let after = faults[i].spec.restartAfter,
-                          now >= killedAt.addingTimeInterval(after.seconds) {
-                    faults[i].restarted = true
-                    // The server comes back on the address everything in front of it was told.
+                    let key = RunProgress.Key(variant, pointIndex)
+                    log("round \(round)/\(scenario.rounds): \(variant.name)" + (pointLabel.map { " at \($0)" } ?? ""))
+                    let plan = RoundPlan.make(
+                        variant: variant, scenario: pointScenario, point: pointLabel, round: round, cpus: setting.cpus,
+                        tls: setting.tls, runDirectory: setting.runDirectory, loadLogToTerminal: loadLogToTerminal)
                     do {
-                        let (again, _) = try startServer(listen: serverAddress,
-                                                         log: "\(logs)/\(tag)-server-restart\(i + 1).log")
-                        events.append(String(format: "fault: server restarted on %@ as pid %d, serving again %.2fs "
-                                             + "after the kill", serverAddress, again.pid,
-                                             Date().timeIntervalSince(killedAt)))
+                        let outcome = try RoundExecutor(plan: plan, executable: options.executable,
+                                                        cgroups: setting.cgroups, layout: layout, log: log).run()
+                        progress.rounds[key, default: []].append(outcome)
+                        doneRounds += 1
+                    } catch RoundInterrupted.bySignal {
+                        return "stopped by a signal during round \(round) of \(variant.name)"
+                            + (pointLabel.map { " at \($0)" } ?? "") + "; that round was discarded; "
+                            + "\(doneRounds) of \(plannedRounds) rounds are in this report"
                     } catch {
-                        events.append("fault: server restart on \(serverAddress) failed: \(error)")
+                        progress.failures[key] = "round \(round): \(error)"
+                        log("\(variant.name) failed: \(error)")
+                    }
+                    // Every finished round is on disk at once: a run killed later still leaves a (partial) report.
+                    let done = "in progress: \(doneRounds) of \(plannedRounds) rounds done"
+                    let checkpoint = reports.report(progress, status: .partial, reason: done)
+                    do {
+                        try ReportWriter.writeCheckpoint(checkpoint, to: setting.runDirectory)
+                    } catch {
+                        log("cannot write the checkpoint report: \(error)")
                     }
                 }
             }
         }
-        for f in faults where f.killedAt == nil {
-            events.append("fault: kill \(f.spec.kill.rawValue) at \(f.spec.at) was not injected: the round ended first")
-        }
-        guard let status else {
-            throw LabError.runFailed("the load generator did not finish within \(Int(maxLoadSeconds(spec)))s")
-        }
-        if forwardedStop { throw RoundInterrupted.bySignal }
-        var usage: WindowReport?
-        do {
-            usage = try window?.finish()
-        } catch {
-            accountingNote = "\(error)"
-        }
-        var residentSets: [String: (peak: UInt64, current: UInt64)] = [:]
-        for component in started where component.name != "load" {
-            if let rss = component.residentSet() { residentSets[component.name] = rss }
-        }
-        let bpf = try ebpf?.counters()
-        if let note = accountingNote { log("accounting unavailable for \(variant.name): \(note)") }
-        guard status == 0 else {
-            throw LabError.runFailed("the load generator exited with status \(status); see \(logs)")
-        }
-        guard let data = FileManager.default.contents(atPath: jsonPath) else {
-            throw LabError.runFailed("the load generator wrote no result to \(jsonPath)")
-        }
-        let result: LoadResult
-        do {
-            result = try JSONDecoder().decode(LoadResult.self, from: data)
-        } catch {
-            throw LabError.runFailed("cannot read \(jsonPath): \(error)")
-        }
-        placement["load"] = ComponentPlacement(cpus: result.cpus ?? [], cgroup: loadGroup?.relative, command: loadArgs)
-        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets, bpf: bpf,
-                            events: events)
-    }
-
-    /// A fault of the scenario waiting for its time in one round.
-    struct PendingFault {
-        var spec: FaultSpec
-        var due: Date
-        var killedAt: Date?
-        var restarted = false
-    }
-
-    /// The longest a load run may take before it is considered hung: its plan plus two timeouts and a margin.
-    func maxLoadSeconds(_ spec: LoadSpec) -> TimeInterval {
-        var planned = spec.warmup.seconds + 2 * spec.timeout.seconds + 30
-        switch (spec.stop, spec.qps) {
-        case (.duration(let d), _): planned += d.seconds
-        case (.requests(let n), .rate(let q)): planned += Double(n) / q
-        case (.requests, .max): planned += 600
-        }
-        return planned
+        return nil
     }
 
     func makeRunDirectory() throws -> String {

@@ -1,13 +1,12 @@
 import Foundation
 import LabCore
 import LabSys
-import Sidecar
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// How to start one sidecar of a given implementation and tell when it is ready.
+/// Gets one planned sidecar ready to start, once the address it forwards to is known, and tells when it is ready.
 ///
 /// The Swift sidecar is `meshbench proxy`, which reports its port. nginx and haproxy are started through
 /// `meshbench exec`, which places them (cgroup, CPUs, death signal) and then becomes them; they listen on a port the
@@ -18,46 +17,25 @@ struct SidecarLauncher {
     private let port: Int?
     private let name: String
 
-    /// - Parameter originalDestination: route by SO_ORIGINAL_DST (the `sidecar-ebpf` path's outbound sidecar);
-    ///   the reference proxies are configured with their upstream either way.
-    init(impl: SidecarSpec.Implementation, role: SidecarRole, upstream: String, tls: TLSFiles?, spec: SidecarSpec,
-         meshbench: String, workDirectory: String, logs: String, tag: String, originalDestination: Bool = false) throws {
-        name = "\(impl.rawValue) \(role.rawValue) sidecar"
-        let accessLog = spec.has(.accessLog) ? "\(logs)/\(tag)-access.log" : nil
-        switch impl {
-        case .swift:
-            guard let upstreamAddress = HostPort.parse(upstream) else {
-                throw LabError.runFailed("internal: bad upstream address \(upstream)")
-            }
-            let configuration = SidecarConfiguration(
-                spec: spec, role: role, upstream: upstreamAddress,
-                tls: tls.map { SidecarTLS(certificate: $0.certificate, privateKey: $0.privateKey, trustRoots: $0.caCertificate) },
-                accessLog: accessLog, originalDestination: originalDestination)
-            let args = ["proxy"] + configuration.arguments
-            arguments = args
-            displayCommand = args
+    /// For nginx and haproxy: creates the work folder, picks the ports and writes the configuration file.
+    init(_ launch: SidecarLaunch, upstream: String) throws {
+        guard let upstreamAddress = HostPort.parse(upstream) else {
+            throw LabError.runFailed("internal: bad upstream address \(upstream)")
+        }
+        switch launch {
+        case .swift(let proxy):
+            name = "swift \(proxy.role.rawValue) sidecar"
+            arguments = proxy.arguments(upstream: upstreamAddress)
+            displayCommand = arguments
             port = nil
-        case .nginx, .haproxy:
-            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
-            guard let upstreamAddress = HostPort.parse(upstream) else {
-                throw LabError.runFailed("internal: bad upstream address \(upstream)")
-            }
+        case .reference(let proxy):
+            name = "\(proxy.impl.rawValue) \(proxy.role.rawValue) sidecar"
+            try FileManager.default.createDirectory(atPath: proxy.workDirectory, withIntermediateDirectories: true)
             let listenPort = try Self.freePort()
-            let settings = ReferenceSidecarSettings(
-                role: role, listenPort: listenPort, upstream: upstreamAddress,
-                tls: tls, threads: spec.threads, accessLogPath: accessLog,
-                metricsPort: spec.has(.metrics) ? try Self.freePort() : nil, workDirectory: workDirectory)
-            let program: [String]
-            if impl == .nginx {
-                let config = workDirectory + "/nginx.conf"
-                try Self.write(NginxSidecar.configuration(settings), to: config)
-                program = [try Self.locate("nginx"), "-c", config, "-p", workDirectory + "/", "-e",
-                           workDirectory + "/error.log"]
-            } else {
-                let config = workDirectory + "/haproxy.cfg"
-                try Self.write(HAProxySidecar.configuration(settings), to: config)
-                program = [try Self.locate("haproxy"), "-f", config, "-db"]
-            }
+            let metricsPort = proxy.metrics ? try Self.freePort() : nil
+            let text = proxy.configuration(upstream: upstreamAddress, listenPort: listenPort, metricsPort: metricsPort)
+            try Self.write(text, to: proxy.configurationPath)
+            let program = proxy.programArguments(program: try Self.locate(proxy.tool))
             arguments = ["exec", "--"] + program
             displayCommand = program
             port = listenPort
@@ -78,7 +56,8 @@ struct SidecarLauncher {
         throw LabError.runFailed("the \(name) did not listen on 127.0.0.1:\(port) within \(Int(timeout))s")
     }
 
-    /// A loopback port for a proxy that cannot pick its own.
+    /// A loopback port for a proxy that cannot pick its own: the kernel hands it out and it is released at once; the
+    /// proxy binds it a moment later.
     static func freePort() throws -> Int {
         do {
             return try LoopbackPort.pick()

@@ -42,10 +42,6 @@ struct PlacementTests {
         }
     }
 
-    @Test func everyPathIsBuiltIn() {
-        for p in PathName.allCases { #expect(ScenarioRunner.unavailableReason(p) == nil) }
-    }
-
     @Test func sidecarsShareTheServerSideCPUsByDefault() throws {
         let p = try ScenarioRunner.placement(for: scenario(), available: [0, 1])
         #expect(p.mesh == [0])

@@ -1,0 +1,242 @@
+import Accounting
+import Foundation
+import LabCore
+import Report
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Carries out a `RoundPlan`: starts each component in its cgroup and on its CPUs and waits until it is ready,
+/// attaches the eBPF programs, runs the load generator inside the accounting window while the fault injector keeps
+/// time, then collects what the round produced. Whatever happens, everything it started is stopped when it returns
+/// (the programs detached first).
+final class RoundExecutor: FaultTarget {
+    let plan: RoundPlan
+    /// The meshbench binary components are started from.
+    let executable: String
+    let cgroups: LabCgroups?
+    let layout: CgroupLayout
+    let log: (String) -> Void
+    /// Seconds on a clock that never steps back.
+    let clock: () -> TimeInterval
+
+    private var started: [ComponentProcess] = []
+    private var groups: [String: (procs: [String], relative: String)] = [:]
+    /// Each ready component's address.
+    private var addresses: [String: String] = [:]
+    private var placement: [String: ComponentPlacement] = [:]
+    private var ebpf: EBPFDataPath?
+
+    init(plan: RoundPlan, executable: String, cgroups: LabCgroups?, layout: CgroupLayout,
+         log: @escaping (String) -> Void,
+         clock: @escaping () -> TimeInterval = { Double(AccountingWindow.monotonicNanoseconds()) / 1e9 }) {
+        self.plan = plan
+        self.executable = executable
+        self.cgroups = cgroups
+        self.layout = layout
+        self.log = log
+        self.clock = clock
+    }
+
+    func run() throws -> RoundOutcome {
+        defer {
+            ebpf?.stop()
+            for c in started.reversed() { c.stop() }
+        }
+        for component in plan.components {
+            groups[component.name] = try cgroups?.create(path: plan.cgroupPath, component: component.cgroup)
+        }
+        var load: (ComponentPlan, LoadLaunch)?
+        for component in plan.components {
+            switch component.command {
+            case .server(let launch): try start(component, arguments: launch.arguments(listen: ServerLaunch.anyPort))
+            case .sidecar(let launch):
+                let sidecar = try SidecarLauncher(launch, upstream: try address(of: component.target))
+                try start(component, arguments: sidecar.arguments, display: sidecar.displayCommand, sidecar: sidecar)
+            case .load(let launch): load = (component, launch)
+            }
+        }
+        try attachEBPF()
+        guard case let (component, launch)? = load else {
+            throw LabError.runFailed("internal: the round plans no load")
+        }
+        return try runLoad(component, launch)
+    }
+
+    /// Starts a long-running component and waits until it is ready.
+    private func start(_ component: ComponentPlan, arguments: [String], display: [String]? = nil,
+                       sidecar: SidecarLauncher? = nil) throws {
+        let group = groups[component.name]
+        let process = try ComponentProcess(
+            name: component.name, executable: executable, arguments: arguments, cgroupProcs: group?.procs ?? [],
+            cpus: component.cpus, stderrPath: component.logPath)
+        try process.start()
+        started.append(process)
+        switch component.readiness {
+        case .line(let prefix):
+            addresses[component.name] = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
+        case .listeningPort:
+            guard let sidecar else { throw LabError.runFailed("internal: \(component.name) has no port to probe") }
+            addresses[component.name] = try sidecar.waitUntilReady(process, timeout: RoundPlan.readyTimeout)
+        case .exit:
+            break
+        }
+        placement[component.name] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: process.pid),
+                                                       cgroup: group?.relative, command: display ?? arguments)
+    }
+
+    private func address(of target: ComponentPlan.Target?) throws -> String {
+        switch target {
+        case .component(let name)?:
+            guard let address = addresses[name] else {
+                throw LabError.runFailed("internal: \(name) has no address: it was not started before what sends to it")
+            }
+            return address
+        case .address(let fixed)?: return fixed.description
+        case nil: throw LabError.runFailed("internal: a component without a target was asked where it sends")
+        }
+    }
+
+    /// The eBPF paths: programs attached to this path's cgroups only.
+    private func attachEBPF() throws {
+        guard plan.ebpf != .none else { return }
+        let path = plan.cgroupPath
+        let missing = LabError.runFailed("the \(plan.variant.path) path needs the lab's cgroup v2 subtree")
+        func directory(_ component: String) throws -> String {
+            guard groups[component] != nil, let dir = cgroups?.v2Directory(path: path, component: component) else {
+                throw missing
+            }
+            return dir
+        }
+        func hostPort(_ component: String) throws -> HostPort {
+            guard let parsed = addresses[component].flatMap(HostPort.parse) else { throw missing }
+            return parsed
+        }
+        guard let pathDirectory = cgroups?.v2Directory(path: path) else { throw missing }
+        switch plan.ebpf {
+        case .none:
+            return
+        case .balance(let vip, let backend, let client):
+            ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: try directory(client),
+                                    backend: try hostPort(backend), vip: vip)
+        case .steer(let sidecar, let service, let client):
+            ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: try directory(client),
+                                    steeringTo: try hostPort(sidecar), service: try hostPort(service),
+                                    sidecarCgroup: try directory(sidecar))
+        }
+    }
+
+    // MARK: - The load
+
+    /// Runs the load generator inside the accounting window, keeping the fault schedule, and reads what it produced.
+    private func runLoad(_ component: ComponentPlan, _ launch: LoadLaunch) throws -> RoundOutcome {
+        let arguments = launch.arguments(url: LoadLaunch.url(address: try address(of: component.target)))
+        var window: AccountingWindow?
+        var accountingNote: String?
+        do {
+            let accounted = plan.accounting.components.compactMap { name in
+                groups[name].flatMap { layout.cgroups(at: $0.relative) }.map { (name, $0) }
+            }
+            if !accounted.isEmpty {
+                window = try AccountingWindow.start(components: Dictionary(uniqueKeysWithValues: accounted))
+            }
+        } catch {
+            accountingNote = "\(error)"
+        }
+        let load = try ComponentProcess(
+            name: component.name, executable: executable, arguments: arguments,
+            cgroupProcs: groups[component.name]?.procs ?? [], cpus: component.cpus, stderrPath: component.logPath)
+        try load.start()
+        started.append(load)
+        let (status, events, stopped) = supervise(load)
+        guard let status else {
+            throw LabError.runFailed("the load generator did not finish within \(Int(plan.loadDeadlineSeconds))s")
+        }
+        if stopped { throw RoundInterrupted.bySignal }
+        var usage: WindowReport?
+        do {
+            usage = try window?.finish()
+        } catch {
+            accountingNote = "\(error)"
+        }
+        let residentSets = residentSetsOfTheLongRunning()
+        let bpf = try ebpf?.counters()
+        if let note = accountingNote { log("accounting unavailable for \(plan.variant.name): \(note)") }
+        guard status == 0 else {
+            throw LabError.runFailed("the load generator exited with status \(status); see \(plan.logDirectory)")
+        }
+        let result = try readResult(launch.resultPath)
+        placement[component.name] = ComponentPlacement(
+            cpus: result.cpus ?? [], cgroup: groups[component.name]?.relative, command: arguments)
+        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets, bpf: bpf,
+                            events: events)
+    }
+
+    /// Waits for the load while the fault injector keeps its schedule, and forwards a stop request: the generator
+    /// then stops sending, finishes what is in flight and exits; the round is incomplete and the caller drops it.
+    /// - Returns: the load's exit status (nil when it hung past the plan's deadline), the fault events, and whether
+    ///   a stop was forwarded.
+    private func supervise(_ load: ComponentProcess) -> (status: Int32?, events: [String], stopped: Bool) {
+        let loadStarted = clock()
+        var injector = FaultInjector(faults: plan.faults, measuredWindowStart: loadStarted + plan.warmupSeconds,
+                                     clock: clock)
+        var status: Int32?
+        var forwardedStop = false
+        _ = injector.drive(on: self, until: loadStarted + plan.loadDeadlineSeconds) { seconds in
+            status = load.waitForExit(timeout: seconds, interrupted: { runInterruptRequested != 0 && !forwardedStop })
+            if status == nil && runInterruptRequested != 0 && !forwardedStop {
+                kill(load.pid, SIGINT)
+                forwardedStop = true
+            }
+            return status != nil
+        }
+        injector.finish()
+        return (status, injector.events, forwardedStop)
+    }
+
+    /// The resident set of each component but the load generator; a restarted server's replaces the killed one's.
+    private func residentSetsOfTheLongRunning() -> [String: ResidentSet] {
+        var sets: [String: ResidentSet] = [:]
+        let reader = ProcessMemoryReader()
+        for component in started where component.name != "load" {
+            if let rss = reader.residentSet(pid: component.pid) { sets[component.name] = rss }
+        }
+        return sets
+    }
+
+    private func readResult(_ path: String) throws -> LoadResult {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LabError.runFailed("the load generator wrote no result to \(path)")
+        }
+        do {
+            return try JSONDecoder().decode(LoadResult.self, from: data)
+        } catch {
+            throw LabError.runFailed("cannot read \(path): \(error)")
+        }
+    }
+
+    // MARK: - FaultTarget
+
+    var serverAddress: String { addresses["server"] ?? ServerLaunch.anyPort }
+
+    func killComponent(named name: String) -> Int32? {
+        guard let victim = started.last(where: { $0.name == name && $0.isRunning }) else { return nil }
+        kill(victim.pid, SIGKILL)
+        return victim.pid
+    }
+
+    func restartServer(log: String?) throws -> Int32 {
+        guard let server = plan.component("server"), case .server(let launch) = server.command,
+              case .line(let prefix) = server.readiness else {
+            throw LabError.runFailed("internal: the round plans no server to restart")
+        }
+        let process = try ComponentProcess(
+            name: server.name, executable: executable, arguments: launch.arguments(listen: serverAddress),
+            cgroupProcs: groups[server.name]?.procs ?? [], cpus: server.cpus, stderrPath: log)
+        try process.start()
+        started.append(process)
+        _ = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
+        return process.pid
+    }
+}

@@ -1,0 +1,21 @@
+import Accounting
+import LabCore
+import Report
+
+/// What one round of one path produced.
+struct RoundOutcome {
+    var result: LoadResult
+    var placement: [String: ComponentPlacement]
+    var usage: WindowReport?
+    /// Resident set of the long-running components at the end of the load.
+    var residentSets: [String: ResidentSet]
+    /// The kernel programs' counters (eBPF paths).
+    var bpf: PathBPF?
+    /// Faults injected and what the components did during the round, for the report's `events`.
+    var events: [String] = []
+}
+
+/// The run was asked to stop (SIGINT/SIGTERM) while a round's load was running.
+enum RoundInterrupted: Error {
+    case bySignal
+}

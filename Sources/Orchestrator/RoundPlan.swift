@@ -1,0 +1,184 @@
+import Foundation
+import LabCore
+
+/// One round of one path as data: what to start and in which order, where each component runs, how to tell it is
+/// ready, what the kernel gets attached, which faults hit when, and what the accounting window covers.
+///
+/// `RoundPlan.make` builds it from the scenario without touching the system, so what a round will do can be checked
+/// without starting anything; `RoundExecutor` carries it out. Addresses that exist only once a component listens
+/// (the ports the server and the Swift sidecar pick) are named by the component they belong to (`Target`); what
+/// needs the filesystem (nginx/haproxy configuration files, free ports) happens when the executor starts them.
+struct RoundPlan: Equatable {
+    var variant: PathVariant
+    var round: Int
+    /// Names the round's files: `round1-sidecar`, `round2-ebpf-64` on a sweep.
+    var tag: String
+    /// The cgroup, under the run's, that holds this path's components (one child cgroup each).
+    var cgroupPath: String
+    /// In start order: server, inbound sidecar, outbound sidecar, load generator.
+    var components: [ComponentPlan]
+    var ebpf: EBPFAttachment
+    var faults: [FaultPlan]
+    var accounting: AccountingPlan
+    /// The load's warm-up: the measured window, which fault times count from, starts this long after the load.
+    var warmupSeconds: TimeInterval
+    /// After this long the load generator counts as hung and the round fails.
+    var loadDeadlineSeconds: TimeInterval
+    /// Where the components' logs go, named to the user when a component fails.
+    var logDirectory: String
+
+    func component(_ name: String) -> ComponentPlan? { components.first { $0.name == name } }
+}
+
+/// One process of a round.
+struct ComponentPlan: Equatable {
+    enum Role: Equatable {
+        case server, inboundSidecar, outboundSidecar, load
+    }
+
+    enum Command: Equatable {
+        case server(ServerLaunch)
+        case sidecar(SidecarLaunch)
+        case load(LoadLaunch)
+    }
+
+    /// Where a component sends its traffic.
+    enum Target: Equatable {
+        /// The address a component started before it reported (or was given) once it was ready.
+        case component(String)
+        /// A fixed address: the eBPF path's service VIP, where nothing listens.
+        case address(HostPort)
+    }
+
+    /// How the executor tells the component is ready.
+    enum Readiness: Equatable {
+        /// It prints `<prefix><address>` on stdout once it listens.
+        case line(prefix: String)
+        /// It accepts connections on the port the executor picked for it.
+        case listeningPort
+        /// It runs to its end (the load generator).
+        case exit
+    }
+
+    var name: String
+    var role: Role
+    var command: Command
+    /// nil for the server, which only answers.
+    var target: Target?
+    /// Its cgroup's name under the path's.
+    var cgroup: String
+    var cpus: [Int]
+    /// Its stderr; nil shares the orchestrator's (the load's progress line, on a terminal).
+    var logPath: String?
+    var readiness: Readiness
+}
+
+/// What the round attaches in the kernel.
+enum EBPFAttachment: Equatable {
+    case none
+    /// `ebpf`: connects from `client` to `vip` are balanced to `backend`'s address; sockops on the path's cgroup
+    /// put both ends into the sockmap.
+    case balance(vip: HostPort, backend: String, client: String)
+    /// `sidecar-ebpf`: connects from `client` to `service`'s address are steered into `sidecar` (interception
+    /// without iptables), which asks for the original destination; every local hop goes through the sockmap.
+    case steer(sidecar: String, service: String, client: String)
+}
+
+/// A component killed (SIGKILL) `at` into the measured window; the server can be started again `restartAfter` later.
+struct FaultPlan: Equatable {
+    var kill: FaultSpec.Component
+    var at: LabDuration
+    var restartAfter: LabDuration?
+    /// The restarted server's log.
+    var restartLog: String?
+}
+
+/// What the accounting window covers.
+struct AccountingPlan: Equatable {
+    /// The components whose cgroups are read.
+    var components: [String]
+    /// The window opens right before this component starts and closes once it has exited: the load generator, so
+    /// the figures are over the load's lifetime.
+    var spans: String
+}
+
+extension RoundPlan {
+    static let readyLinePrefix = ReadinessLine.prefix
+    /// How long a component may take to become ready.
+    static let readyTimeout: TimeInterval = 15
+
+    /// The round's plan.
+    /// - Parameters:
+    ///   - scenario: the scenario at this round's sweep point.
+    ///   - point: the sweep point's label, which the round's file names carry.
+    ///   - tls: the run's mTLS files, when the sidecars talk mTLS.
+    ///   - loadLogToTerminal: the load's stderr is the orchestrator's (a terminal, for its progress line).
+    static func make(variant: PathVariant, scenario: Scenario, point: String?, round: Int,
+                     cpus: ScenarioRunner.Placement, tls: LabTLSMaterial?, runDirectory: String,
+                     loadLogToTerminal: Bool) -> RoundPlan {
+        let logs = runDirectory + "/logs"
+        let tag = "round\(round)-\(variant.fileTag)" + (point.map { "-\($0)" } ?? "")
+        let server = ComponentPlan(
+            name: "server", role: .server,
+            command: .server(ServerLaunch(server: scenario.server, responseSize: scenario.load.responseSize)),
+            target: nil, cgroup: "server", cpus: cpus.server, logPath: "\(logs)/\(tag)-server.log",
+            readiness: .line(prefix: readyLinePrefix))
+        let sidecars = sidecars(variant: variant, spec: scenario.sidecar, tls: tls, tag: tag,
+                                runDirectory: runDirectory, cpus: cpus.mesh)
+        // The front: what the load generator sends to without eBPF. The service's real address is the server side's
+        // front: the inbound sidecar, or the app.
+        let front = sidecars.last?.name ?? server.name
+        let service = sidecars.first { $0.role == .inboundSidecar }?.name ?? server.name
+        let ebpf: EBPFAttachment
+        let loadTarget: ComponentPlan.Target
+        switch variant.path {
+        case .direct, .sidecar:
+            (ebpf, loadTarget) = (.none, .component(front))
+        case .ebpf:
+            (ebpf, loadTarget) = (.balance(vip: scenario.ebpf.vip, backend: front, client: "load"),
+                                  .address(scenario.ebpf.vip))
+        case .sidecarEBPF:
+            (ebpf, loadTarget) = (.steer(sidecar: front, service: service, client: "load"), .component(service))
+        }
+        let launch = LoadLaunch(spec: scenario.load, resultPath: "\(logs)/\(tag)-load.json",
+                                progressLabel: "round \(round)/\(scenario.rounds) \(variant.name)")
+        let load = ComponentPlan(name: "load", role: .load, command: .load(launch), target: loadTarget, cgroup: "load",
+                                 cpus: cpus.load, logPath: loadLogToTerminal ? nil : "\(logs)/\(tag)-load.log",
+                                 readiness: .exit)
+        let components = [server] + sidecars + [load]
+        let faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }.enumerated().map { i, f in
+            FaultPlan(kill: f.kill, at: f.at, restartAfter: f.restartAfter,
+                      restartLog: f.restartAfter.map { _ in "\(logs)/\(tag)-server-restart\(i + 1).log" })
+        }
+        return RoundPlan(
+            variant: variant, round: round, tag: tag, cgroupPath: variant.fileTag, components: components, ebpf: ebpf,
+            faults: faults, accounting: AccountingPlan(components: components.map(\.name), spans: load.name),
+            warmupSeconds: scenario.load.warmup.seconds, loadDeadlineSeconds: launch.longestRunSeconds,
+            logDirectory: logs)
+    }
+
+    /// The path's sidecars, inbound first so the outbound one has somewhere to send; none off the sidecar paths.
+    static func sidecars(variant: PathVariant, spec: SidecarSpec, tls: LabTLSMaterial?, tag: String,
+                         runDirectory: String, cpus: [Int]) -> [ComponentPlan] {
+        guard variant.path == .sidecar || variant.path == .sidecarEBPF, let impl = variant.impl else { return [] }
+        let roles: [SidecarRole] = spec.hops == 2 ? [.inbound, .outbound] : [.outbound]
+        var upstream = "server"
+        return roles.map { role in
+            let name = "sidecar-\(role.rawValue)"
+            let fileTag = "\(tag)-\(name)"
+            let accessLog = spec.has(.accessLog) ? "\(runDirectory)/logs/\(fileTag)-access.log" : nil
+            let side = role == .inbound ? tls?.inbound : tls?.outbound
+            let launch: SidecarLaunch = impl == .swift
+                ? .swift(SwiftProxyLaunch(role: role, spec: spec, tls: side, accessLog: accessLog,
+                                          originalDestination: variant.path == .sidecarEBPF && role == .outbound))
+                : .reference(ReferenceProxyLaunch(impl: impl, role: role, tls: side, threads: spec.threads,
+                                                  accessLog: accessLog, metrics: spec.has(.metrics),
+                                                  workDirectory: "\(runDirectory)/proxies/\(fileTag)"))
+            defer { upstream = name }
+            return ComponentPlan(
+                name: name, role: role == .inbound ? .inboundSidecar : .outboundSidecar, command: .sidecar(launch),
+                target: .component(upstream), cgroup: name, cpus: cpus, logPath: "\(runDirectory)/logs/\(fileTag).log",
+                readiness: impl == .swift ? .line(prefix: readyLinePrefix) : .listeningPort)
+        }
+    }
+}

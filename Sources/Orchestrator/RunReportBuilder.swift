@@ -1,0 +1,92 @@
+import Accounting
+import Foundation
+import LabCore
+import Report
+
+/// Builds a run's report from the rounds measured so far: one entry per path variant (and sweep point), the
+/// statistics across rounds, and the Istio comparison. Used for every checkpoint and for the final report.
+struct RunReportBuilder {
+    var scenario: Scenario
+    var scenarioFile: String?
+    var command: [String]
+    var runID: String
+    var layout: CgroupLayout
+    var startedAt: Date
+
+    func report(_ progress: RunProgress, status: RunStatus, reason: String?) -> RunReport {
+        var paths: [PathReport] = []
+        for (pointIndex, point) in progress.points.enumerated() {
+            let pointLabel = point.flatMap { v in scenario.sweep.map { $0.label(v) } }
+            for variant in progress.variants {
+                var entry = pathReport(variant, key: RunProgress.Key(variant, pointIndex), progress: progress)
+                entry.point = pointLabel
+                entry.sweepValue = point
+                let measured = entry.rounds.count
+                if status == .partial, entry.status == .ok, measured < scenario.rounds {
+                    entry.reason = "partial: \(measured) of \(scenario.rounds) rounds measured"
+                }
+                paths.append(entry)
+            }
+        }
+        var report = RunReport(
+            runID: runID, createdAt: ISO8601DateFormatter().string(from: startedAt),
+            meshbenchVersion: LabVersion.current, command: command, scenario: scenario,
+            scenarioFile: scenarioFile, host: HostProbe.hostInfo(layout: layout), paths: paths)
+        report.status = status
+        report.statusReason = reason
+        // Medians over rounds, intervals, and added latency against `direct` at the same point, paired by round.
+        RunStatistics.apply(to: &report)
+        report.istioComparison = IstioComparisonCatalog.compare(report)
+        return report
+    }
+
+    /// One path variant at one sweep point, from its rounds.
+    func pathReport(_ variant: PathVariant, key: RunProgress.Key, progress: RunProgress) -> PathReport {
+        if let reason = progress.skipReason(variant) {
+            var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
+            skipped.path = variant.path.rawValue
+            skipped.impl = variant.impl?.rawValue
+            return skipped
+        }
+        let done = progress.rounds[key] ?? []
+        var report = PathReport(
+            name: variant.name, status: .ok, load: LoadResult.merge(done.map(\.result)),
+            rounds: done.enumerated().map { i, outcome in
+                var r = RoundReport(round: i + 1, result: outcome.result)
+                r.events = outcome.events.isEmpty ? nil : outcome.events
+                r.meshVCPUPer1000RPS = roundMeshVCPU(outcome, variant: variant)
+                return r
+            },
+            components: done.last?.placement ?? [:])
+        report.path = variant.path.rawValue
+        report.impl = variant.impl?.rawValue
+        let bpfRounds = done.compactMap(\.bpf)
+        if var bpf = bpfRounds.first {
+            for more in bpfRounds.dropFirst() { bpf.add(more) }
+            report.bpf = bpf
+        }
+        if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
+                                      meshComponents: variant.meshComponents,
+                                      bpfSeconds: report.bpf.map { Double($0.totalRunTimeNanoseconds) / 1e9 },
+                                      achievedRPS: report.load.achievedRPS, source: layout) {
+            report.cpu = usage.cpu
+            report.memoryMB = usage.memory
+        }
+        if let failure = progress.failures[key] {
+            report.status = .failed
+            report.reason = failure
+        }
+        if let note = progress.cgroupNote, report.status == .ok { report.reason = note }
+        return report
+    }
+
+    /// The mesh's vCPU per 1000 rps in one round: the sidecars' cgroups plus the BPF programs' run time.
+    func roundMeshVCPU(_ outcome: RoundOutcome, variant: PathVariant) -> Double? {
+        guard let usage = outcome.usage else { return nil }
+        let proxies = variant.meshComponents.compactMap { usage.components[$0]?.cpuSeconds }
+        return MeshCost(proxySeconds: proxies.reduce(0, +),
+                        bpfSeconds: outcome.bpf.map { Double($0.totalRunTimeNanoseconds) / 1e9 },
+                        windowSeconds: usage.wallSeconds, achievedRPS: outcome.result.achievedRPS,
+                        proxies: proxies.count)?.vcpuPer1000RPS
+    }
+}

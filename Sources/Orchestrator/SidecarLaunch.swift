@@ -1,0 +1,69 @@
+import LabCore
+import Sidecar
+
+/// How one sidecar is started: everything but the address it forwards to, which is known once that has started.
+enum SidecarLaunch: Equatable {
+    /// The lab's own proxy, `meshbench proxy`, which picks its port and reports it.
+    case swift(SwiftProxyLaunch)
+    /// nginx or haproxy, started through `meshbench exec` (which places it, then becomes it), configured through a
+    /// file and listening on a port the lab picks when it starts them.
+    case reference(ReferenceProxyLaunch)
+
+    var role: SidecarRole {
+        switch self {
+        case .swift(let proxy): return proxy.role
+        case .reference(let proxy): return proxy.role
+        }
+    }
+}
+
+/// `meshbench proxy`: its `SidecarConfiguration`, which writes its command line once the upstream is known.
+struct SwiftProxyLaunch: Equatable {
+    var role: SidecarRole
+    var spec: SidecarSpec
+    /// This side's mTLS files, when the two sidecars talk mTLS.
+    var tls: TLSFiles?
+    var accessLog: String?
+    /// Route by SO_ORIGINAL_DST: the `sidecar-ebpf` path's outbound sidecar, whose clients are steered to it.
+    var originalDestination: Bool
+
+    func arguments(upstream: HostPort) -> [String] {
+        let mtls = tls.map { SidecarTLS(certificate: $0.certificate, privateKey: $0.privateKey, trustRoots: $0.caCertificate) }
+        return ["proxy"] + SidecarConfiguration(spec: spec, role: role, upstream: upstream, tls: mtls, accessLog: accessLog,
+                                                originalDestination: originalDestination).arguments
+    }
+}
+
+/// nginx or haproxy as a sidecar. They are configured with their upstream either way (no original-destination
+/// routing); the configuration file is written when they start, on ports picked then.
+struct ReferenceProxyLaunch: Equatable {
+    var impl: SidecarSpec.Implementation
+    var role: SidecarRole
+    var tls: TLSFiles?
+    var threads: Int
+    var accessLog: String?
+    /// A second listener with the proxy's own status page.
+    var metrics: Bool
+    /// Folder for its configuration, pid, error log and temporary files.
+    var workDirectory: String
+
+    /// The program to look for on this host.
+    var tool: String { impl.rawValue }
+
+    var configurationPath: String { workDirectory + (impl == .nginx ? "/nginx.conf" : "/haproxy.cfg") }
+
+    /// The proxy's own command line, `program` being where `tool` is installed.
+    func programArguments(program: String) -> [String] {
+        impl == .nginx
+            ? [program, "-c", configurationPath, "-p", workDirectory + "/", "-e", workDirectory + "/error.log"]
+            : [program, "-f", configurationPath, "-db"]
+    }
+
+    /// The configuration file's text, once the upstream's address and the ports are known.
+    func configuration(upstream: HostPort, listenPort: Int, metricsPort: Int?) -> String {
+        let settings = ReferenceSidecarSettings(
+            role: role, listenPort: listenPort, upstream: upstream, tls: tls,
+            threads: threads, accessLogPath: accessLog, metricsPort: metricsPort, workDirectory: workDirectory)
+        return impl == .nginx ? NginxSidecar.configuration(settings) : HAProxySidecar.configuration(settings)
+    }
+}
