@@ -586,12 +586,7 @@ public enum RunComparison {
         func suggestions(for field: String, in json: JSONValue) -> String {
             let numeric = json.numericLeaves()
             guard !numeric.isEmpty else { return "this entry has no numeric metrics" }
-            let scored: [(name: String, distance: Int)] = numeric.map { ($0, editDistance(field, $0)) }
-            let ranked = scored.sorted { a, b in
-                a.distance != b.distance ? a.distance < b.distance : a.name < b.name
-            }
-            let nearest = ranked.prefix(5).map(\.name)
-            return "nearest numeric metrics: " + nearest.joined(separator: ", ")
+            return "nearest numeric metrics: " + EditDistance.ranked(field, among: numeric).joined(separator: ", ")
         }
 
         /// The value compared for one side: a median over rounds with its bootstrap statistic where the metric has
@@ -799,23 +794,4 @@ enum JSONValue: Decodable, Equatable {
         default: return []
         }
     }
-}
-
-/// Levenshtein distance, for "did you mean" suggestions.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a)
-    let b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1,
-                                   previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        swap(&previous, &current)
-    }
-    return previous[b.count]
 }
