@@ -75,9 +75,7 @@ public enum RunComparison {
         }
 
         /// A threshold as a user writes it: 10, 0.01, 2.5.
-        static func compact(_ v: Double) -> String {
-            v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
-        }
+        static func compact(_ v: Double) -> String { NumberText.plain(v) }
 
         static let allowedForms = """
             A gate is METRIC OP THRESHOLD. METRIC is <path key>.<field>, e.g. sidecar.latency_us.p99, \
@@ -699,16 +697,7 @@ public enum RunComparison {
         return out
     }
 
-    static func format(_ v: Double) -> String {
-        guard v.isFinite else { return v > 0 ? "inf" : v < 0 ? "-inf" : "nan" }
-        let a = abs(v)
-        if a == 0 { return "0" }
-        if a >= 1000 { return String(format: "%.0f", v) }
-        if a >= 100 { return String(format: "%.1f", v) }
-        if a >= 1 { return String(format: "%.2f", v) }
-        if a >= 0.001 { return String(format: "%.4f", v) }
-        return String(format: "%.3g", v)
-    }
+    static func format(_ v: Double) -> String { NumberText.tableValue(v) }
 
     static func formatSigned(_ v: Double) -> String {
         v > 0 ? "+" + format(v) : format(v)

@@ -58,51 +58,32 @@ enum DisplayFormat: String, CaseIterable {
         // JSONOutput writes non-finite numbers as the strings "nan", "inf", "-inf"; the page shows them as words.
         guard v.isFinite || self == .text else { return v.isNaN ? "n/a" : (v > 0 ? "∞" : "-∞") }
         switch self {
-        case .latency: return Self.latencyText(v)
+        case .latency: return NumberText.latency(microseconds: v)
         case .signedLatency:
             let z = v == 0 ? 0 : v
-            return (z >= 0 ? "+" : "") + Self.latencyText(z)
-        case .count: return Self.grouped(v)
-        case .plain: return Sweep.format(v)
-        case .fixed1: return String(format: "%.1f", v)
-        case .sig3: return Self.sig3(v)
-        case .megabytes: return String(format: "%.1f", v) + " MB"
-        case .ratio: return Self.sig3(v) + "×"
-        case .bytes: return Self.grouped(v) + " B"
-        case .bytesAsMB: return String(format: "%.1f", v / 1_048_576) + " MB"
-        case .bytesAsGiB: return String(format: "%.1f", v / 1_073_741_824) + " GiB"
-        case .nanoseconds: return Self.sig3(v) + " ns"
-        case .seconds: return String(format: "%.1f", v) + " s"
-        case .text: return Sweep.format(v)
+            return (z >= 0 ? "+" : "") + NumberText.latency(microseconds: z)
+        case .count: return NumberText.grouped(rounding: v)
+        case .plain, .text: return NumberText.plain(v)
+        case .fixed1: return NumberText.fixed(v, digits: 1)
+        case .sig3: return NumberText.threeSignificant(v)
+        case .megabytes: return NumberText.fixed(v, digits: 1) + " MB"
+        case .ratio: return NumberText.threeSignificant(v) + "×"
+        case .bytes: return NumberText.grouped(rounding: v) + " B"
+        case .bytesAsMB: return NumberText.fixed(v / 1_048_576, digits: 1) + " MB"
+        case .bytesAsGiB: return NumberText.fixed(v / 1_073_741_824, digits: 1) + " GiB"
+        case .nanoseconds: return NumberText.threeSignificant(v) + " ns"
+        case .seconds: return NumberText.fixed(v, digits: 1) + " s"
         }
     }
 
-    static func latencyText(_ us: Double) -> String {
-        let a = abs(us)
-        if a >= 1000 { return String(format: "%.2f", us / 1000) + " ms" }
-        if a >= 100 { return String(format: "%.0f", us) + " µs" }
-        return String(format: "%.1f", us) + " µs"
-    }
-
-    static func sig3(_ v: Double) -> String {
-        if v == 0 { return "0" }
-        let a = abs(v)
-        if a >= 100 { return String(format: "%.0f", v) }
-        if a >= 10 { return String(format: "%.1f", v) }
-        if a >= 1 { return String(format: "%.2f", v) }
-        return String(format: "%.3g", v)
-    }
-
-    static func grouped(_ v: Double) -> String {
-        guard v.isFinite, abs(v) < 9e18 else { return String(v) }
-        let n = Int64(v.rounded())
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
+    /// An integer field (UInt64 in the model) shown exactly, never through a Double.
+    func string(exactly n: UInt64) -> String {
+        switch self {
+        case .count: return NumberText.grouped(n)
+        case .bytes: return NumberText.grouped(n) + " B"
+        case .plain, .text: return String(n)
+        default: return string(Double(n))
         }
-        return (n < 0 ? "-" : "") + out
     }
 }
 
@@ -128,29 +109,12 @@ enum Mark {
 
     /// An integer field (UInt64 in the model) shown exactly, never through a Double.
     static func count(_ address: String, _ n: UInt64, tag: String = "span", format: DisplayFormat = .count) -> String {
-        let shown: String
-        switch format {
-        case .count: shown = groupedInt(n)
-        case .bytes: shown = groupedInt(n) + " B"
-        case .plain: shown = String(n)
-        default: shown = format.string(Double(n))
-        }
-        return "<\(tag) data-metric=\"\(htmlEscape(address))\" data-value=\"\(n)\" data-format=\"\(format.rawValue)\">\(htmlEscape(shown))</\(tag)>"
+        "<\(tag) data-metric=\"\(htmlEscape(address))\" data-value=\"\(n)\" data-format=\"\(format.rawValue)\">\(htmlEscape(format.string(exactly: n)))</\(tag)>"
     }
 
     static func text(_ address: String, _ s: String, tag: String = "span", cls: String? = nil) -> String {
         let c = cls.map { " class=\"\($0)\"" } ?? ""
         return "<\(tag)\(c) data-metric=\"\(htmlEscape(address))\" data-value=\"\(htmlEscape(s))\" data-format=\"text\">\(htmlEscape(s))</\(tag)>"
-    }
-
-    static func groupedInt(_ n: UInt64) -> String {
-        let digits = String(n)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return out
     }
 }
 

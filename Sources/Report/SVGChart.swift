@@ -1,4 +1,5 @@
 import Foundation
+import LabCore
 
 // Small SVG drawing kit for report.html. The report must open anywhere with no network, so charts are drawn here as
 // inline SVG instead of by a JavaScript library. Everything is laid out in a fixed 960-unit-wide viewBox; text widths
@@ -27,7 +28,7 @@ func htmlEscape(_ s: String) -> String {
 /// A coordinate with one decimal: enough for a 960-wide drawing, and keeps the file small.
 func svgNum(_ v: Double) -> String {
     guard v.isFinite else { return "0" }
-    return String(format: "%.1f", v)
+    return NumberText.fixed(v, digits: 1)
 }
 
 enum TextMetrics {
@@ -405,18 +406,7 @@ struct ChartFrame {
 }
 
 /// Axis tick labels for latencies given in microseconds: "500 µs", "1 ms", "2.5 ms".
-func latencyTickLabel(_ us: Double) -> String {
-    let a = abs(us)
-    if a >= 1_000_000 { return trimmedNumber(us / 1_000_000) + " s" }
-    if a >= 1000 { return trimmedNumber(us / 1000) + " ms" }
-    return trimmedNumber(us) + " µs"
-}
+func latencyTickLabel(_ us: Double) -> String { NumberText.latencyTick(microseconds: us) }
 
 /// A tick value without trailing zeros: 0.5, 2, 0.25.
-func trimmedNumber(_ v: Double) -> String {
-    if v == v.rounded() && abs(v) < 1e12 { return String(Int64(v)) }
-    var s = String(format: "%.4f", v)
-    while s.hasSuffix("0") { s.removeLast() }
-    if s.hasSuffix(".") { s.removeLast() }
-    return s
-}
+func trimmedNumber(_ v: Double) -> String { NumberText.decimal(v, maxFractionDigits: 4) }

@@ -339,7 +339,7 @@ struct HTMLReportTests {
             #expect(abs(raw - n.doubleValue) <= 1e-12 * max(1, abs(raw)), "\(m.address): page \(m.raw), report.json \(n)")
             if let f = m.format.flatMap(DisplayFormat.init(rawValue:)), let text = m.text {
                 let expected = f == .count || f == .bytes || f == .plain
-                    ? (f == .bytes ? Mark.groupedInt(n.uint64Value) + " B" : f == .count ? Mark.groupedInt(n.uint64Value) : Sweep.format(n.doubleValue))
+                    ? (f == .bytes ? NumberText.grouped(n.uint64Value) + " B" : f == .count ? NumberText.grouped(n.uint64Value) : Sweep.format(n.doubleValue))
                     : f.string(n.doubleValue)
                 #expect(text == expected, "\(m.address): shows \(text), expected \(expected)")
                 textChecked += 1
@@ -448,7 +448,7 @@ struct HTMLReportTests {
         #expect(DisplayFormat.sig3.string(36.84) == "36.8")
         #expect(DisplayFormat.ratio.string(0.234) == "0.234×")
         #expect(DisplayFormat.bytesAsMB.string(1_048_576 * 16.25) == "16.2 MB")
-        #expect(Mark.groupedInt(1_234_567) == "1,234,567")
+        #expect(NumberText.grouped(1_234_567) == "1,234,567")
         #expect(DisplayFormat.latency.string(.nan) == "n/a" && Mark.raw(.nan) == "nan")
         #expect(DisplayFormat.sig3.string(.infinity) == "∞" && Mark.raw(-.infinity) == "-inf")
     }
