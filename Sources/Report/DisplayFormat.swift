@@ -1,8 +1,11 @@
+import Foundation
 import LabCore
 
 
-/// How the page writes a number. Each case's rule is duplicated in scripts/check-report-html.sh, which recomputes
-/// the text from report.json to prove the page shows what the report holds; keep the two in step.
+/// How the page writes a number: the only place these rules exist. The page carries, besides each mark's raw value
+/// and format, a table of what this type makes of every (format, raw value) pair on it (`DisplayFormat.table`), so
+/// scripts/check-report-html.sh can prove each marked text is its report.json value in its format without a copy of
+/// the rules.
 enum DisplayFormat: String, CaseIterable {
     /// Microseconds, shown as "1.23 ms", "456 µs" or "5.8 µs".
     case latency = "us"
@@ -64,4 +67,33 @@ enum DisplayFormat: String, CaseIterable {
         default: return string(Double(n))
         }
     }
+
+    /// The text for a mark's `data-value`: an integer exactly (UInt64 fields are marked as such), anything else as
+    /// a Double, JSONOutput's "nan"/"inf"/"-inf" included. Nil when `raw` is not a number.
+    func string(raw: String) -> String? {
+        if let n = UInt64(raw) { return string(exactly: n) }
+        return Double(raw).map(string)
+    }
+
+    /// The `<script type="application/json" id="display-format">` content for a page: `{"<format>": {"<raw>":
+    /// "<text>"}}` for every mark in `html` with a number format (text is shown as is and needs no entry). The
+    /// check script looks each mark's report.json value up here, so the texts it accepts come from this type alone.
+    static func table(forMarksIn html: String) -> String {
+        var table: [String: [String: String]] = [:]
+        let ns = html as NSString
+        for m in markPattern?.matches(in: html, range: NSRange(location: 0, length: ns.length)) ?? [] {
+            let raw = ns.substring(with: m.range(at: 1))
+            guard let format = DisplayFormat(rawValue: ns.substring(with: m.range(at: 2))), format != .text,
+                  let text = format.string(raw: raw) else { continue }
+            table[format.rawValue, default: [:]][raw] = text
+        }
+        let encoder = JSONEncoder()
+        // Sorted for a stable page; '/' stays escaped ("\/"), so the content can never close its <script>.
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(table) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `data-value="<raw>" data-format="<format>"`, in the order `Mark` writes them. A constant pattern, so never nil.
+    private static let markPattern = try? NSRegularExpression(pattern: "data-value=\"([^\"]*)\" data-format=\"([^\"]*)\"")
 }

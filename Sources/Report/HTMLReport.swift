@@ -12,7 +12,8 @@ import LabCore
 /// Every number taken from report.json is marked `data-metric="<address>" data-value="<raw>" data-format="<fmt>"`:
 /// the address is compare's (`<path key>.<json path>`, e.g. `sidecar.latency_us.p90`; `$.<json path>` for fields
 /// outside `paths`, e.g. `$.istio_comparison.0.ratio`). `scripts/check-report-html.sh` renders the page in headless
-/// Chromium and checks each mark against report.json and its displayed text against `DisplayFormat`.
+/// Chromium and checks each mark against report.json, and its displayed text against the page's display-format
+/// table, which `DisplayFormat` writes for every formatted value on the page.
 public enum HTMLReport {
     /// The whole page for `report`, as one string to write next to report.json (`report.html`). Pure: it reads only
     /// the report, so re-rendering an old report.json gives the same page.
@@ -85,7 +86,8 @@ struct HTMLPage {
         h += "<footer><p>Written by meshbench \(htmlEscape(report.meshbenchVersion)) (schema \(htmlEscape(report.schema))). "
         h += "This page loads nothing from the network: styles and charts are inline. Numbers marked in the page are "
         h += "checked against report.json by scripts/check-report-html.sh.</p></footer>"
-        h += "</main>\n<script>\(HTMLAssets.layoutScript)</script>\n</body></html>\n"
+        h += "</main>\n<script type=\"application/json\" id=\"display-format\">\(DisplayFormat.table(forMarksIn: h))</script>"
+        h += "\n<script>\(HTMLAssets.layoutScript)</script>\n</body></html>\n"
         return h
     }
 
