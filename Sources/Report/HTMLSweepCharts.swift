@@ -38,70 +38,74 @@ extension HTMLPage {
         return (.linear, lo - pad, hi + pad, ticks, unit.isEmpty ? name : "\(name) (\(sweep.axis.unit))")
     }
 
-    mutating func sweepLatencyChart(sweep: Sweep, percentile: String) -> String? {
-        var series: [(String, PathStyle, [SweepPoint])] = []
-        for name in orderedNames() {
-            var pts: [SweepPoint] = []
-            for p in report.paths where p.name == name && p.status != .skipped {
-                guard let x = p.sweepValue else { continue }
-                if let e = p.stats?.latencyUs[percentile], e.median.isFinite {
-                    pts.append(SweepPoint(x: x, y: e.median, low: e.low, high: e.high,
-                                          attrs: Mark.attrs("\(p.key).stats.latency_us.\(percentile).median", e.median)))
-                } else if p.load.requests > 0 {
-                    let v = percentile == "p90" ? p.load.latencyUs.p90 : p.load.latencyUs.p99
-                    pts.append(SweepPoint(x: x, y: v, low: nil, high: nil,
-                                          attrs: Mark.attrs("\(p.key).latency_us.\(percentile)", v)))
-                }
-            }
-            if !pts.isEmpty, let st = styles[name] { series.append((name, st, pts.sorted { $0.x < $1.x })) }
-        }
-        guard !series.isEmpty else { return nil }
-        let ys = series.flatMap { $0.2.flatMap { [$0.y, $0.low, $0.high].compactMap { $0 } } }.filter { $0 > 0 }
-        let yLo = ChartScale.niceLogFloor(max(1, (ys.min() ?? 1) / 1.1))
-        var yHi = ChartScale.niceLogCeil(max((ys.max() ?? 10) * 1.1, yLo * 2))
-        if yHi <= yLo { yHi = yLo * 10 }
-        let (xKind, xLo, xHi, xTicks, xLabel) = sweepAxis(sweep, xs: series.flatMap { $0.2.map(\.x) })
-        let frame = ChartFrame(id: nextID("sweep-\(percentile)"),
-                               title: "\(percentile) latency vs \(sweep.axis.rawValue), per path",
-                               subtitle: "Latency from the intended start (corrected); y on a log scale. Whiskers: 95% interval over rounds.",
-                               xLabel: xLabel, yLabel: "\(percentile) latency (µs / ms, log scale)")
-        let legend = series.map { LegendItem(swatch: .line(color: $0.1.color, dash: $0.1.dash, marker: $0.1.marker), label: $0.0) }
-            + [LegendItem(swatch: .whisker, label: "95% interval over rounds")]
-        return frame.build(x: .numeric(kind: xKind, lo: xLo, hi: xHi, ticks: xTicks), yKind: .log, yLo: yLo, yHi: yHi,
-                           yTicks: ChartScale.logTicks(lo: yLo, hi: yHi).map { ($0, latencyTickLabel($0)) },
-                           references: [], legend: legend) { marks, plot, xs, ys in
-            guard let xs else { return }
-            for (_, st, pts) in series { drawSeries(&marks, pts, style: st, xs: xs, ys: ys, plot: plot) }
+    /// One line of a sweep chart: a path name and its points in x order.
+    typealias SweepSeries = (name: String, style: PathStyle, points: [SweepPoint])
+
+    /// A series per path name that has points; `point` gives a path's point, or nil.
+    func sweepSeries(_ point: (PathReport) -> SweepPoint?) -> [SweepSeries] {
+        orderedNames().compactMap { name in
+            let pts = report.paths.filter { $0.name == name }.compactMap(point)
+            guard !pts.isEmpty, let st = styles[name] else { return nil }
+            return (name, st, pts.sorted { $0.x < $1.x })
         }
     }
 
-    mutating func sweepCPUChart(sweep: Sweep) -> String? {
-        var series: [(String, PathStyle, [SweepPoint])] = []
-        for name in orderedNames() {
-            var pts: [SweepPoint] = []
-            for p in report.paths where p.name == name {
-                guard let x = p.sweepValue, let (v, field) = vcpuValue(p) else { continue }
-                pts.append(SweepPoint(x: x, y: v, low: nil, high: nil, attrs: Mark.attrs("\(p.key).cpu.\(field)", v)))
+    /// What the sweep charts share: the sweep axis (and its label, for `frame.xLabel`), a legend entry per path plus `key`, a line per series.
+    func sweepChart(_ frame: ChartFrame, sweep: Sweep, series: [SweepSeries], yKind: ChartScale.Kind, yLo: Double,
+                    yHi: Double, yTicks: [(Double, String)], references: [IstioReference], key: LegendItem) -> String {
+        let (xKind, xLo, xHi, xTicks, xLabel) = sweepAxis(sweep, xs: series.flatMap { $0.points.map(\.x) })
+        var frame = frame
+        frame.xLabel = xLabel
+        let legend = series.map { LegendItem(swatch: .line(color: $0.style.color, dash: $0.style.dash, marker: $0.style.marker), label: $0.name) }
+            + [key]
+        return frame.build(x: .numeric(kind: xKind, lo: xLo, hi: xHi, ticks: xTicks), yKind: yKind, yLo: yLo, yHi: yHi,
+                           yTicks: yTicks, references: references.map(\.referenceLine), legend: legend) { marks, plot, xs, ys in
+            guard let xs else { return }
+            for s in series { drawSeries(&marks, s.points, style: s.style, xs: xs, ys: ys, plot: plot) }
+        }
+    }
+
+    mutating func sweepLatencyChart(sweep: Sweep, percentile: String) -> String? {
+        let series = sweepSeries { p in
+            guard p.status != .skipped, let x = p.sweepValue else { return nil }
+            if let e = p.stats?.latencyUs[percentile], e.median.isFinite {
+                return SweepPoint(x: x, y: e.median, low: e.low, high: e.high,
+                                  attrs: Mark.attrs("\(p.key).stats.latency_us.\(percentile).median", e.median))
             }
-            if !pts.isEmpty, let st = styles[name] { series.append((name, st, pts.sorted { $0.x < $1.x })) }
+            guard p.load.requests > 0 else { return nil }
+            let v = percentile == "p90" ? p.load.latencyUs.p90 : p.load.latencyUs.p99
+            return SweepPoint(x: x, y: v, low: nil, high: nil, attrs: Mark.attrs("\(p.key).latency_us.\(percentile)", v))
+        }
+        guard !series.isEmpty else { return nil }
+        let ys = series.flatMap { $0.points.flatMap { [$0.y, $0.low, $0.high].compactMap { $0 } } }.filter { $0 > 0 }
+        let yLo = ChartScale.niceLogFloor(max(1, (ys.min() ?? 1) / 1.1))
+        var yHi = ChartScale.niceLogCeil(max((ys.max() ?? 10) * 1.1, yLo * 2))
+        if yHi <= yLo { yHi = yLo * 10 }
+        let frame = ChartFrame(id: nextID("sweep-\(percentile)"),
+                               title: "\(percentile) latency vs \(sweep.axis.rawValue), per path",
+                               subtitle: "Latency from the intended start (corrected); y on a log scale. Whiskers: 95% interval over rounds.",
+                               xLabel: "", yLabel: "\(percentile) latency (µs / ms, log scale)")
+        return sweepChart(frame, sweep: sweep, series: series, yKind: .log, yLo: yLo, yHi: yHi,
+                          yTicks: ChartScale.logTicks(lo: yLo, hi: yHi).map { ($0, latencyTickLabel($0)) },
+                          references: [], key: LegendItem(swatch: .whisker, label: "95% interval over rounds"))
+    }
+
+    mutating func sweepCPUChart(sweep: Sweep) -> String? {
+        let series = sweepSeries { p in
+            guard let x = p.sweepValue, let (v, field) = vcpuValue(p) else { return nil }
+            return SweepPoint(x: x, y: v, low: nil, high: nil, attrs: Mark.attrs("\(p.key).cpu.\(field)", v))
         }
         guard !series.isEmpty else { return nil }
         let refs = IstioReference.lines(.cpu, report: report)
-        let top = max(series.flatMap { $0.2.map(\.y) }.max() ?? 0, refs.map(\.value).max() ?? 0) * 1.12
+        let top = max(series.flatMap { $0.points.map(\.y) }.max() ?? 0, refs.map(\.value).max() ?? 0) * 1.12
         let yHi = top > 0 ? top : 1
-        let (xKind, xLo, xHi, xTicks, xLabel) = sweepAxis(sweep, xs: series.flatMap { $0.2.map(\.x) })
         let frame = ChartFrame(id: nextID("sweep-vcpu"),
                                title: "Mesh vCPU per 1000 rps per proxy vs \(sweep.axis.rawValue)",
                                subtitle: "Per proxy where the path has proxies; paths without a proxy process (ebpf) show the whole mesh (BPF programs' run time). Dashed: Istio's published figures at 1000 rps.",
-                               xLabel: xLabel, yLabel: "vCPU per 1000 rps")
-        let legend = series.map { LegendItem(swatch: .line(color: $0.1.color, dash: $0.1.dash, marker: $0.1.marker), label: $0.0) }
-            + [LegendItem(swatch: .reference, label: "Istio published figure (labelled)")]
-        return frame.build(x: .numeric(kind: xKind, lo: xLo, hi: xHi, ticks: xTicks), yKind: .linear, yLo: 0, yHi: yHi,
-                           yTicks: ChartScale.linearTicks(lo: 0, hi: yHi).map { ($0, trimmedNumber($0)) },
-                           references: refs.map(\.referenceLine), legend: legend) { marks, plot, xs, ys in
-            guard let xs else { return }
-            for (_, st, pts) in series { drawSeries(&marks, pts, style: st, xs: xs, ys: ys, plot: plot) }
-        }
+                               xLabel: "", yLabel: "vCPU per 1000 rps")
+        return sweepChart(frame, sweep: sweep, series: series, yKind: .linear, yLo: 0, yHi: yHi,
+                          yTicks: ChartScale.linearTicks(lo: 0, hi: yHi).map { ($0, trimmedNumber($0)) },
+                          references: refs, key: LegendItem(swatch: .reference, label: "Istio published figure (labelled)"))
     }
 
     func drawSeries(_ marks: inout [String], _ pts: [SweepPoint], style st: PathStyle, xs: ChartScale, ys: ChartScale,
