@@ -129,14 +129,12 @@ extension HTMLPage {
             entries.append(p)
         }
         guard !entries.isEmpty else { return nil }
-        let series = [("mesh vCPU ÷ proxies (per proxy)", 0), ("no proxy process: whole mesh (BPF programs' run time)", 1)]
-            .filter { s in bars.contains { $0.series == s.1 } }
         let frame = ChartFrame(id: nextID("vcpu"),
                                title: "Mesh vCPU per 1000 rps per proxy\(label), with Istio's published figures",
                                subtitle: "CPU of the mesh's components over the measured windows, divided by the achieved rate in thousands and by the number of proxies. Linear scale; dashed lines: Istio's figures on the same axis.",
                                xLabel: "path", yLabel: "vCPU per 1000 rps")
-        return barChart(frame: frame, entries: entries, seriesNames: series.map(\.0), seriesIDs: series.map(\.1),
-                        bars: bars, refs: IstioReference.lines(.cpu, report: report), tick: trimmedNumber)
+        return barChart(frame: frame, entries: entries, bars: bars, refs: IstioReference.lines(.cpu, report: report),
+                        series: ["mesh vCPU ÷ proxies (per proxy)", "no proxy process: whole mesh (BPF programs' run time)"])
     }
 
     mutating func memoryChart(_ paths: [PathReport], label: String) -> String? {
@@ -160,18 +158,23 @@ extension HTMLPage {
             if any { entries.append(p) }
         }
         guard !entries.isEmpty else { return nil }
-        let series = [("cgroup peak, largest mesh component", 0), ("RSS peak, largest mesh component", 1),
-                      ("BPF maps, kernel memory (sum of memlock)", 2)].filter { s in bars.contains { $0.series == s.1 } }
         let frame = ChartFrame(id: nextID("memory"),
                                title: "Mesh memory per proxy\(label), with Istio's published figures",
                                subtitle: "cgroup peak counts what the proxy's cgroup was charged; RSS peak is the process's resident set (shared pages included). Linear scale; dashed lines: Istio's per-proxy figures.",
                                xLabel: "path", yLabel: "memory (MB)")
-        return barChart(frame: frame, entries: entries, seriesNames: series.map(\.0), seriesIDs: series.map(\.1),
-                        bars: bars, refs: IstioReference.lines(.memory, report: report), tick: trimmedNumber)
+        return barChart(frame: frame, entries: entries, bars: bars, refs: IstioReference.lines(.memory, report: report),
+                        series: ["cgroup peak, largest mesh component", "RSS peak, largest mesh component",
+                                 "BPF maps, kernel memory (sum of memlock)"])
     }
 
-    func barChart(frame: ChartFrame, entries: [PathReport], seriesNames: [String], seriesIDs: [Int], bars: [Bar],
-                  refs: [IstioReference], tick: (Double) -> String) -> String {
+    /// Bars per path (a slot per entry), labelled with their values, Istio's figures as reference lines; `series`
+    /// names the bar kinds by `Bar.series` index, and only the kinds some bar has get a legend entry.
+    func barChart(frame: ChartFrame, entries: [PathReport], bars: [Bar], refs: [IstioReference],
+                  series: [String]) -> String {
+        let shown = series.indices.filter { i in bars.contains { $0.series == i } }
+        let seriesNames = shown.map { series[$0] }
+        let seriesIDs = shown
+        let tick = trimmedNumber
         // Each slot holds the bars of the series that path has, side by side and centred.
         func layout(slot: Double) -> (width: Double, index: [Int: (Int, Int)]) {
             var index: [Int: (Int, Int)] = [:]
