@@ -13,7 +13,7 @@ extension RunComparison {
             let ci = row.ci95.map { "[\(formatSigned($0[0])), \(formatSigned($0[1]))]" } ?? "n/a"
             let significant = row.significant.map { $0 ? "yes" : "no" } ?? "n/a"
             let gate = row.gates.map { $0.passed ? "PASS" : "FAIL" }.joined(separator: ",")
-            table.append([row.metric, row.base.map(format) ?? "-", row.new.map(format) ?? "-",
+            table.append([row.metric, row.base.map(NumberText.tableValue) ?? "-", row.new.map(NumberText.tableValue) ?? "-",
                           row.change.map(formatSigned) ?? "-",
                           row.changePercent.map { formatSigned($0) + "%" } ?? "-", ci, significant, gate])
         }
@@ -50,9 +50,7 @@ extension RunComparison {
         return out
     }
 
-    static func format(_ v: Double) -> String { NumberText.tableValue(v) }
-
     static func formatSigned(_ v: Double) -> String {
-        v > 0 ? "+" + format(v) : format(v)
+        v > 0 ? "+" + NumberText.tableValue(v) : NumberText.tableValue(v)
     }
 }

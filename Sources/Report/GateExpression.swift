@@ -58,14 +58,11 @@ extension RunComparison {
 
         static func describe(_ t: Threshold) -> String {
             switch t {
-            case .absolute(let v): return compact(v)
-            case .relative(let v): return (v > 0 ? "+" : "") + compact(v) + "%"
-            case .delta(let v): return (v > 0 ? "+" : "") + compact(v)
+            case .absolute(let v): return NumberText.plain(v)
+            case .relative(let v): return (v > 0 ? "+" : "") + NumberText.plain(v) + "%"
+            case .delta(let v): return (v > 0 ? "+" : "") + NumberText.plain(v)
             }
         }
-
-        /// A threshold as a user writes it: 10, 0.01, 2.5.
-        static func compact(_ v: Double) -> String { NumberText.plain(v) }
 
         static let allowedForms = """
             A gate is METRIC OP THRESHOLD. METRIC is <path key>.<field>, e.g. sidecar.latency_us.p99, \

@@ -244,8 +244,8 @@ public enum RunComparison {
             }
             let holds = gate.op.holds(value, t)
             return GateResult(gate: gate, passed: !holds,
-                              reason: "NEW \(format(value)) \(holds ? "" : "is not ")\(gate.op.rawValue) "
-                                  + Gate.compact(t))
+                              reason: "NEW \(NumberText.tableValue(value)) \(holds ? "" : "is not ")\(gate.op.rawValue) "
+                                  + NumberText.plain(t))
         case .relative(let t), .delta(let t):
             guard let change = row.change, let percent = row.changePercent else {
                 return GateResult(gate: gate, passed: false, reason: "\(row.field) is not measured in both runs")

@@ -113,10 +113,6 @@ public enum RunSummary {
         return out + table(rows, leftAligned: [0])
     }
 
-    /// Up to three decimals, trailing zeros dropped (0.35, 2.65, 0.228, 40); more for tiny values so they never
-    /// print as 0.
-    static func value(_ v: Double) -> String { NumberText.brief(v) }
-
     /// The Istio comparison as a short table, with the reference for the setup caveats.
     static func istio(_ report: RunReport) -> String {
         let comparison = report.istioComparison ?? IstioComparisonCatalog.compare(report)
@@ -126,12 +122,12 @@ public enum RunSummary {
         var rows: [[String]] = [["figure", "Istio", "measured", "ratio", "path"]]
         var notApplicable: [String] = []
         for c in comparison {
-            let istio = "\(value(c.istioValue)) \(c.unit) (\(c.istioVersion))"
+            let istio = "\(NumberText.brief(c.istioValue)) \(c.unit) (\(c.istioVersion))"
             guard c.applicable else {
-                notApplicable.append("\(c.figure) \(value(c.istioValue)) \(c.unit)")
+                notApplicable.append("\(c.figure) \(NumberText.brief(c.istioValue)) \(c.unit)")
                 continue
             }
-            var measured = c.measured.map { "\(value($0)) \(c.unit)" } ?? "-"
+            var measured = c.measured.map { "\(NumberText.brief($0)) \(c.unit)" } ?? "-"
             if c.measured != nil, let pct = percentile(of: c), let key = c.path,
                report.path(key: key)?.addedLatencyUs?.significant?[pct] == false {
                 measured += " " + notSignificant
