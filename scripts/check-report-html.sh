@@ -9,8 +9,10 @@
 # 2. Takes a full-page screenshot next to the page (report.png) for a person to look at.
 # 3. For every element marked data-metric="<address>" data-value="<raw>" [data-format="<fmt>"] [data-agg="sum"]:
 #    the value at that address in report.json (`<path key>.<json path>`, or `$.<json path>` from the top) must equal
-#    data-value, and the element's text must be that value formatted as <fmt> (the rules of DisplayFormat in
-#    Sources/Report/HTMLReport.swift, repeated below).
+#    data-value, and the element's text must be that value formatted as <fmt>: the text the page's
+#    <script type="application/json" id="display-format"> table gives for (<fmt>, value), a table written by
+#    DisplayFormat (Sources/Report/DisplayFormat.swift), the one place the display rules live. Text (<fmt> "text")
+#    is shown as is.
 # 4. The page must fetch nothing: no src=/href= to http(s) or //, no @import, no url(http...).
 #
 # Exit codes: 0 all checks passed; 1 a check failed (each failure is printed); 2 bad input (no such file, no
@@ -59,7 +61,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 
 exec python3 - "$browser" "$html" "$json" <<'PY'
-import html.parser, json, math, os, re, shutil, subprocess, sys, tempfile
+import html.parser, json, os, re, shutil, subprocess, sys, tempfile
 
 browser, page, report_path = sys.argv[1:4]
 png = os.path.splitext(page)[0] + ".png"
@@ -177,48 +179,18 @@ def resolve(address):
         raise Missing("%s: no path with that key" % address)
     return walk(keys[best], address[len(best) + 1:], address)
 
-# --- DisplayFormat, as in Sources/Report/HTMLReport.swift ---------------------------------------------------------
-def latency(us):
-    a = abs(us)
-    if a >= 1000:
-        return "%.2f ms" % (us / 1000)
-    if a >= 100:
-        return "%.0f µs" % us
-    return "%.1f µs" % us
-
-def sig3(v):
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 100:
-        return "%.0f" % v
-    if a >= 10:
-        return "%.1f" % v
-    if a >= 1:
-        return "%.2f" % v
-    return "%.3g" % v
-
-def plain(v):
-    if isinstance(v, int):
-        return str(v)
-    if v == round(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
-
-def grouped(v):
-    return format(int(round(v)), ",")
-
-def signed(v):
-    if v == 0:
-        v = 0.0
-    return ("+" if v >= 0 else "") + latency(v)
-
-FORMATS = {
-    "us": latency, "us+": signed, "int": grouped, "plain": plain, "f1": lambda v: "%.1f" % v, "sig3": sig3,
-    "mb": lambda v: "%.1f MB" % v, "ratio": lambda v: sig3(v) + "×", "bytes": lambda v: grouped(v) + " B",
-    "bytes_mb": lambda v: "%.1f MB" % (v / 1048576), "bytes_gib": lambda v: "%.1f GiB" % (v / 1073741824),
-    "ns": lambda v: sig3(v) + " ns", "s": lambda v: "%.1f s" % v, "text": str,
-}
+# --- the page's display-format table: {"<fmt>": {"<raw value>": "<text>"}}, written by DisplayFormat -------------
+with open(page, encoding="utf-8") as f:
+    source = f.read()
+m = re.search(r'<script type="application/json" id="display-format">(.*?)</script>', source, re.S)
+try:
+    display = json.loads(m.group(1)) if m else None
+except ValueError as e:
+    display = None
+    failures.append("the display-format table is not JSON: %s" % e)
+if m is None:
+    failures.append('the page has no <script type="application/json" id="display-format"> table')
+display = display if isinstance(display, dict) else {}
 
 def same(expected, raw):
     if isinstance(expected, bool) or expected is None:
@@ -254,14 +226,17 @@ for n in tree.marked:
         failures.append("%s: page says data-value=%r, report.json has %r" % (address, raw, value))
         continue
     if fmt is not None:
-        if fmt not in FORMATS:
-            failures.append("%s: unknown data-format %r" % (address, fmt))
+        if fmt == "text":
+            expected = raw
+        elif fmt not in display:
+            failures.append("%s: data-format %r is not in the page's display-format table" % (address, fmt))
             continue
-        if fmt != "text" and isinstance(value, str):
-            # JSONOutput writes non-finite numbers as "nan"/"inf"/"-inf"; the page shows them as words.
-            expected = {"nan": "n/a", "inf": "∞", "-inf": "-∞"}.get(value, value)
+        elif raw not in display[fmt]:
+            failures.append("%s: the display-format table has no %s text for %r" % (address, fmt, raw))
+            continue
         else:
-            expected = FORMATS[fmt](value)
+            # Looked up by data-value, which equals report.json's value (checked above).
+            expected = display[fmt][raw]
         shown = norm(n.text())
         if shown != norm(expected):
             failures.append("%s: shows %r, report.json's %r formatted as %s is %r" % (address, shown, value, fmt, expected))
@@ -269,8 +244,6 @@ for n in tree.marked:
     checked += 1
 
 # --- nothing fetched from outside --------------------------------------------------------------------------------
-with open(page, encoding="utf-8") as f:
-    source = f.read()
 external = re.findall(r'''(?:\b(?:src|href|xlink:href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//[^"'\s>]*)|@import|url\(\s*["']?\s*(?:https?:)?//''',
                       source, re.I)
 for e in external:

@@ -6,19 +6,21 @@ import Musl
 import Darwin
 #endif
 
-/// One CPU line of /proc/stat in USER_HZ ticks, as the kernel reports it. Ticks are kept so deltas stay exact.
-public struct CPUTicks: Equatable, Sendable {
-    public var user: UInt64
-    public var nice: UInt64
-    public var system: UInt64
-    public var idle: UInt64
-    public var iowait: UInt64
-    public var irq: UInt64
-    public var softirq: UInt64
-    public var steal: UInt64
+/// One CPU line of /proc/stat: the eight counters, in whatever unit `Value` carries. The kernel reports USER_HZ
+/// ticks (`CPUTicks`), kept as ticks so deltas stay exact; `seconds(ticksPerSecond:)` turns them into `CPUTimes`.
+public struct CPUStatLine<Value: Sendable & Equatable>: Equatable, Sendable {
+    public var user: Value
+    public var nice: Value
+    public var system: Value
+    public var idle: Value
+    public var iowait: Value
+    public var irq: Value
+    /// Time in softirq handlers: on loopback, most of the network stack's work, and charged to no cgroup.
+    public var softirq: Value
+    public var steal: Value
 
-    public init(user: UInt64, nice: UInt64, system: UInt64, idle: UInt64, iowait: UInt64, irq: UInt64,
-                softirq: UInt64, steal: UInt64) {
+    public init(user: Value, nice: Value, system: Value, idle: Value, iowait: Value, irq: Value,
+                softirq: Value, steal: Value) {
         self.user = user
         self.nice = nice
         self.system = system
@@ -29,48 +31,37 @@ public struct CPUTicks: Equatable, Sendable {
         self.steal = steal
     }
 
+    /// Each counter through `f`, e.g. ticks to seconds.
+    public func map<T>(_ f: (Value) -> T) -> CPUStatLine<T> {
+        CPUStatLine<T>(user: f(user), nice: f(nice), system: f(system), idle: f(idle), iowait: f(iowait),
+                       irq: f(irq), softirq: f(softirq), steal: f(steal))
+    }
+
+    /// Each counter of this line combined with the same counter of `other`.
+    func zip(_ other: CPUStatLine<Value>, _ f: (Value, Value) -> Value) -> CPUStatLine<Value> {
+        CPUStatLine(user: f(user, other.user), nice: f(nice, other.nice), system: f(system, other.system),
+                    idle: f(idle, other.idle), iowait: f(iowait, other.iowait), irq: f(irq, other.irq),
+                    softirq: f(softirq, other.softirq), steal: f(steal, other.steal))
+    }
+}
+
+/// One CPU line of /proc/stat in USER_HZ ticks, as the kernel reports it.
+public typealias CPUTicks = CPUStatLine<UInt64>
+
+/// One CPU line of /proc/stat in seconds.
+public typealias CPUTimes = CPUStatLine<Double>
+
+extension CPUStatLine where Value == UInt64 {
     /// The ticks between `start` and this sample, each field floored at 0: the kernel lets iowait (and, around CPU
     /// hotplug, idle) go backwards, and a negative idle time means nothing.
     public func delta(since start: CPUTicks) -> CPUTicks {
-        func d(_ a: UInt64, _ b: UInt64) -> UInt64 { a >= b ? a - b : 0 }
-        return CPUTicks(
-            user: d(user, start.user), nice: d(nice, start.nice), system: d(system, start.system),
-            idle: d(idle, start.idle), iowait: d(iowait, start.iowait), irq: d(irq, start.irq),
-            softirq: d(softirq, start.softirq), steal: d(steal, start.steal))
+        zip(start) { end, begin in end >= begin ? end - begin : 0 }
     }
 
     /// The same times in seconds.
     public func seconds(ticksPerSecond: UInt64) -> CPUTimes {
         let hz = Double(ticksPerSecond)
-        return CPUTimes(
-            user: Double(user) / hz, nice: Double(nice) / hz, system: Double(system) / hz, idle: Double(idle) / hz,
-            iowait: Double(iowait) / hz, irq: Double(irq) / hz, softirq: Double(softirq) / hz,
-            steal: Double(steal) / hz)
-    }
-}
-
-/// One CPU line of /proc/stat in seconds.
-public struct CPUTimes: Equatable, Sendable {
-    public var user: Double
-    public var nice: Double
-    public var system: Double
-    public var idle: Double
-    public var iowait: Double
-    public var irq: Double
-    /// Time in softirq handlers: on loopback, most of the network stack's work, and charged to no cgroup.
-    public var softirq: Double
-    public var steal: Double
-
-    public init(user: Double, nice: Double, system: Double, idle: Double, iowait: Double, irq: Double,
-                softirq: Double, steal: Double) {
-        self.user = user
-        self.nice = nice
-        self.system = system
-        self.idle = idle
-        self.iowait = iowait
-        self.irq = irq
-        self.softirq = softirq
-        self.steal = steal
+        return map { Double($0) / hz }
     }
 }
 

@@ -137,7 +137,7 @@ public struct Sweep: Sendable, Equatable, Codable {
     }
 
     public static func format(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        NumberText.plain(value)
     }
 
     struct AxisKey: CodingKey {
@@ -186,7 +186,7 @@ public enum QPS: Sendable, Equatable, Hashable, Codable, CustomStringConvertible
     public var description: String {
         switch self {
         case .max: return QPS.maxWord
-        case .rate(let r): return r == r.rounded() && abs(r) < 1e15 ? String(Int64(r)) : String(r)
+        case .rate(let r): return NumberText.plain(r)
         }
     }
 

@@ -180,7 +180,7 @@ struct ScenarioReader {
             }
             let key = keyScalar.string
             guard allowed.contains(key) else {
-                let nearest = Self.nearest(to: key, among: allowed)
+                let nearest = EditDistance.nearest(to: key, among: allowed)
                 if let nearest { suggested.insert(nearest) }
                 let hint = nearest.map { " (did you mean '\($0)'?)" } ?? ""
                 fail(keyLine, "unknown key '\(key)'\(place)\(hint); allowed: \(allowedList)")
@@ -249,38 +249,6 @@ struct ScenarioReader {
 
     /// " (did you mean 'x'?)" naming the nearest allowed word when it is a typo away from `word`, else "".
     static func suggestion(for word: String, among candidates: [String]) -> String {
-        nearest(to: word, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
-    }
-
-    /// The allowed word `word` is most likely a typo of, if any is close enough.
-    static func nearest(to word: String, among candidates: [String]) -> String? {
-        let typed = word.lowercased()
-        let scored = candidates.map { (candidate: $0, distance: editDistance(typed, $0.lowercased())) }
-        guard let best = scored.min(by: { $0.distance < $1.distance }) else { return nil }
-        // Close enough to be a typo, and not so short that every word is "close".
-        let threshold = min(2, max(1, best.candidate.count / 3))
-        guard best.distance <= threshold, word != best.candidate else { return nil }
-        return best.candidate
-    }
-
-    /// Optimal string alignment distance: Levenshtein plus adjacent transpositions, the most common typo ("qsp").
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a)
-        let y = Array(b)
-        if x.isEmpty { return y.count }
-        if y.isEmpty { return x.count }
-        var d = Array(repeating: Array(repeating: 0, count: y.count + 1), count: x.count + 1)
-        for i in 0...x.count { d[i][0] = i }
-        for j in 0...y.count { d[0][j] = j }
-        for i in 1...x.count {
-            for j in 1...y.count {
-                let cost = x[i - 1] == y[j - 1] ? 0 : 1
-                d[i][j] = Swift.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-                if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] {
-                    d[i][j] = Swift.min(d[i][j], d[i - 2][j - 2] + 1)
-                }
-            }
-        }
-        return d[x.count][y.count]
+        EditDistance.nearest(to: word, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 }

@@ -40,7 +40,7 @@ public struct LoadPlan: Sendable, Equatable {
     public var requestedQPSLabel: String {
         switch rate {
         case .closedLoop: return "max"
-        case .openLoop(let qps): return qps == qps.rounded() ? String(Int(qps)) : String(qps)
+        case .openLoop(let qps): return NumberText.plain(qps)
         }
     }
 }

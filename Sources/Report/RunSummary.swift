@@ -10,7 +10,7 @@ import LabCore
 /// wherever it appears, so a reader never takes noise for a cost.
 public enum RunSummary {
     static func signed(_ us: Double) -> String {
-        us < 0 ? "-" + TextSummary.ms(-us) : "+" + TextSummary.ms(us)
+        us < 0 ? "-" + NumberText.terminalLatency(microseconds: -us) : "+" + NumberText.terminalLatency(microseconds: us)
     }
 
     /// The marker for a difference this run cannot tell from zero.
@@ -19,13 +19,10 @@ public enum RunSummary {
     /// `1.23ms [1.20–1.27]`: the median and its interval in one unit, the one that suits the largest of the three,
     /// so a wide interval around a small median still reads `-0.44ms [-117.01–115.17]`.
     static func interval(_ e: Estimate, signed: Bool = false) -> String {
-        guard let low = e.low, let high = e.high else { return signed ? Self.signed(e.median) : TextSummary.ms(e.median) }
-        let largest = max(abs(e.median), abs(low), abs(high))
-        let (divisor, unit, format): (Double, String, String) =
-            largest >= 1_000_000 ? (1e6, "s", "%.2f") : largest >= 1000 ? (1000, "ms", "%.2f") : (1, "us", "%.0f")
-        func number(_ us: Double) -> String { String(format: format, us / divisor) }
-        let head = (signed && e.median >= 0 ? "+" : "") + number(e.median) + unit
-        return head + " [" + number(low) + "–" + number(high) + "]"
+        guard let low = e.low, let high = e.high else { return signed ? Self.signed(e.median) : NumberText.terminalLatency(microseconds: e.median) }
+        let unit = NumberText.TerminalLatencyUnit(forLargest: max(abs(e.median), abs(low), abs(high)))
+        let head = (signed && e.median >= 0 ? "+" : "") + unit.number(e.median) + unit.suffix
+        return head + " [" + unit.number(low) + "–" + unit.number(high) + "]"
     }
 
     static func addedCell(_ added: AddedLatency, _ pct: String) -> String {
@@ -72,7 +69,7 @@ public enum RunSummary {
             let vcpu = p.cpu?.meshVCPUPer1000RPSPerProxy.map { String(format: "%.3f", $0) } ?? "-"
             let peak = p.memoryMB?.meshPeak.map { String(format: "%.1f", $0) } ?? "-"
             rows.append([p.key, p.status.rawValue, String(format: "%.1f", p.load.achievedRPS),
-                         TextSummary.ms(l.p50), TextSummary.ms(l.p90), TextSummary.ms(l.p99), TextSummary.ms(l.p999)]
+                         NumberText.terminalLatency(microseconds: l.p50), NumberText.terminalLatency(microseconds: l.p90), NumberText.terminalLatency(microseconds: l.p99), NumberText.terminalLatency(microseconds: l.p999)]
                         + added + [vcpu, peak, "\(p.load.errors)/\(p.load.requests)"])
         }
         out += table(rows, leftAligned: [0, 1])
@@ -116,16 +113,6 @@ public enum RunSummary {
         return out + table(rows, leftAligned: [0])
     }
 
-    /// Up to three decimals, trailing zeros dropped (0.35, 2.65, 0.228, 40); more for tiny values so they never
-    /// print as 0.
-    static func value(_ v: Double) -> String {
-        if abs(v) >= 100 { return String(format: "%.0f", v) }
-        var text = String(format: v != 0 && abs(v) < 0.001 ? "%.6f" : "%.3f", v)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
-    }
-
     /// The Istio comparison as a short table, with the reference for the setup caveats.
     static func istio(_ report: RunReport) -> String {
         let comparison = report.istioComparison ?? IstioComparisonCatalog.compare(report)
@@ -135,12 +122,12 @@ public enum RunSummary {
         var rows: [[String]] = [["figure", "Istio", "measured", "ratio", "path"]]
         var notApplicable: [String] = []
         for c in comparison {
-            let istio = "\(value(c.istioValue)) \(c.unit) (\(c.istioVersion))"
+            let istio = "\(NumberText.brief(c.istioValue)) \(c.unit) (\(c.istioVersion))"
             guard c.applicable else {
-                notApplicable.append("\(c.figure) \(value(c.istioValue)) \(c.unit)")
+                notApplicable.append("\(c.figure) \(NumberText.brief(c.istioValue)) \(c.unit)")
                 continue
             }
-            var measured = c.measured.map { "\(value($0)) \(c.unit)" } ?? "-"
+            var measured = c.measured.map { "\(NumberText.brief($0)) \(c.unit)" } ?? "-"
             if c.measured != nil, let pct = percentile(of: c), let key = c.path,
                report.path(key: key)?.addedLatencyUs?.significant?[pct] == false {
                 measured += " " + notSignificant

@@ -1,4 +1,5 @@
 import Foundation
+import LabCore
 
 // Small SVG drawing kit for report.html. The report must open anywhere with no network, so charts are drawn here as
 // inline SVG instead of by a JavaScript library. Everything is laid out in a fixed 960-unit-wide viewBox; text widths
@@ -27,7 +28,7 @@ func htmlEscape(_ s: String) -> String {
 /// A coordinate with one decimal: enough for a 960-wide drawing, and keeps the file small.
 func svgNum(_ v: Double) -> String {
     guard v.isFinite else { return "0" }
-    return String(format: "%.1f", v)
+    return NumberText.fixed(v, digits: 1)
 }
 
 enum TextMetrics {
@@ -236,15 +237,36 @@ struct ChartFrame {
     static let legendSize = 11.5
     static let refSize = 11.0
 
+    /// The blank border around everything in the drawing.
+    static let outer = 14.0
+
     func build(x: XAxis, yKind: ChartScale.Kind, yLo: Double, yHi: Double, yTicks: [(Double, String)],
                references: [ReferenceLine], legend: [LegendItem],
                draw: (inout [String], Plot, ChartScale?, ChartScale) -> Void) -> String {
+        var (out, titleBottom) = titleMarks()
+        let plot = plotArea(top: titleBottom + 16, x: x, yTicks: yTicks, references: references)
+        let yScale = ChartScale(kind: yKind, lo: yLo, hi: yHi, from: plot.bottom, to: plot.top)
+        out += yAxisMarks(yTicks, plot: plot, yScale: yScale)
+        let xAxis = xAxisMarks(x, plot: plot)
+        out += xAxis.marks
+        out += dataMarks(plot: plot, xScale: xAxis.scale, yScale: yScale, draw: draw)
+        // Reference lines, labels dodged apart in the right margin.
+        if !references.isEmpty {
+            out.append(referenceMarks(references, plot: plot, yScale: yScale))
+        }
+        let (legendOut, legendBottom) = legendMarks(legend, firstBaseline: xAxis.labelBaseline + 24)
+        out += legendOut
+        let height = (legend.isEmpty ? xAxis.labelBaseline : legendBottom) + 12
+        let svg = "<svg id=\"\(htmlEscape(id))\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(svgNum(width)) \(svgNum(height))\" role=\"img\" aria-labelledby=\"\(htmlEscape(id))-title\" font-family=\"DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif\">"
+        return svg + "<title id=\"\(htmlEscape(id))-title\">\(htmlEscape(title))</title>" + out.joined(separator: "\n") + "</svg>"
+    }
+
+    /// Title and subtitle, wrapped to the width; returns them and the baseline of the last line.
+    private func titleMarks() -> (marks: [String], bottom: Double) {
         var out: [String] = []
-        let outer = 14.0
-        // Title and subtitle, wrapped to the width.
-        let titleLines = TextMetrics.wrap(title, size: Self.titleSize, width: width - 2 * outer)
+        let outer = Self.outer
         var y = 8.0
-        for line in titleLines {
+        for line in TextMetrics.wrap(title, size: Self.titleSize, width: width - 2 * outer) {
             y += 19
             out.append("<text class=\"chart-title\" x=\"\(svgNum(outer))\" y=\"\(svgNum(y))\" font-size=\"\(Self.titleSize)\" font-weight=\"bold\">\(htmlEscape(line))</text>")
         }
@@ -254,7 +276,12 @@ struct ChartFrame {
                 out.append("<text class=\"chart-subtitle\" x=\"\(svgNum(outer))\" y=\"\(svgNum(y))\" font-size=\"\(Self.subtitleSize)\" fill=\"#444\">\(htmlEscape(line))</text>")
             }
         }
-        let top = y + 16
+        return (out, y)
+    }
+
+    /// The plot rectangle, its margins sized from the actual texts around it.
+    private func plotArea(top: Double, x: XAxis, yTicks: [(Double, String)], references: [ReferenceLine]) -> Plot {
+        let outer = Self.outer
         // Left margin: rotated axis label, then the widest tick label.
         let yTickWidth = yTicks.map { TextMetrics.width($0.1, size: Self.tickSize) }.max() ?? 0
         let left = outer + Self.axisLabelSize + 10 + yTickWidth + 8
@@ -266,12 +293,13 @@ struct ChartFrame {
             lastTickHalf = TextMetrics.width(last.1, size: Self.tickSize) / 2
         }
         let right = width - (references.isEmpty ? max(24, lastTickHalf + 10) : refWidth + 22 + outer)
-        let bottom = top + plotHeight
-        let plot = Plot(left: left, right: right, top: top, bottom: bottom)
-        let yScale = ChartScale(kind: yKind, lo: yLo, hi: yHi, from: bottom, to: top)
+        return Plot(left: left, right: right, top: top, bottom: top + plotHeight)
+    }
 
-        // Grid and y ticks.
-        out.append("<g class=\"y-axis\" font-size=\"\(Self.tickSize)\">")
+    /// Grid lines, y ticks and the rotated y label.
+    private func yAxisMarks(_ yTicks: [(Double, String)], plot: Plot, yScale: ChartScale) -> [String] {
+        let (left, right, top, bottom) = (plot.left, plot.right, plot.top, plot.bottom)
+        var out = ["<g class=\"y-axis\" font-size=\"\(Self.tickSize)\">"]
         for (v, label) in yTicks {
             let py = yScale.map(v)
             guard py >= top - 0.5 && py <= bottom + 0.5 else { continue }
@@ -281,13 +309,18 @@ struct ChartFrame {
         }
         out.append("</g>")
         let yMid = (top + bottom) / 2
-        let yLabelX = outer + Self.axisLabelSize - 2
+        let yLabelX = Self.outer + Self.axisLabelSize - 2
         out.append("<text class=\"axis-label y-label\" x=\"\(svgNum(yLabelX))\" y=\"\(svgNum(yMid))\" font-size=\"\(Self.axisLabelSize)\" text-anchor=\"middle\" transform=\"rotate(-90 \(svgNum(yLabelX)) \(svgNum(yMid)))\">\(htmlEscape(yLabel))</text>")
+        return out
+    }
 
-        // X axis.
+    /// The x ticks (numeric, thinned where labels would collide; or one category per slot), both axis lines and the
+    /// x label; with the x scale for a numeric axis and where the x label's baseline ended up.
+    private func xAxisMarks(_ x: XAxis, plot: Plot) -> (marks: [String], scale: ChartScale?, labelBaseline: Double) {
+        let (left, right, top, bottom) = (plot.left, plot.right, plot.top, plot.bottom)
         var xScale: ChartScale?
         var xTickLines = 1
-        out.append("<g class=\"x-axis\" font-size=\"\(Self.tickSize)\">")
+        var out = ["<g class=\"x-axis\" font-size=\"\(Self.tickSize)\">"]
         switch x {
         case .numeric(let kind, let lo, let hi, let ticks):
             let s = ChartScale(kind: kind, lo: lo, hi: hi, from: left, to: right)
@@ -323,32 +356,34 @@ struct ChartFrame {
         out.append("<line x1=\"\(svgNum(left))\" x2=\"\(svgNum(left))\" y1=\"\(svgNum(top))\" y2=\"\(svgNum(bottom))\" stroke=\"#333\"/>")
         let xLabelY = bottom + 18 + Double(xTickLines - 1) * 13 + 20
         out.append("<text class=\"axis-label x-label\" x=\"\(svgNum((left + right) / 2))\" y=\"\(svgNum(xLabelY))\" font-size=\"\(Self.axisLabelSize)\" text-anchor=\"middle\">\(htmlEscape(xLabel))</text>")
+        return (out, xScale, xLabelY)
+    }
 
-        // Data marks, clipped to the plot so nothing spills over the axes.
-        out.append("<defs><clipPath id=\"\(id)-clip\"><rect x=\"\(svgNum(left))\" y=\"\(svgNum(top - 2))\" width=\"\(svgNum(right - left + 2))\" height=\"\(svgNum(bottom - top + 4))\"/></clipPath></defs>")
+    /// The chart's own marks from `draw`, clipped to the plot so nothing spills over the axes; marks tagged
+    /// `<!--label-->` (value labels above bars) are placed after the clipped group, unclipped.
+    private func dataMarks(plot: Plot, xScale: ChartScale?, yScale: ChartScale,
+                           draw: (inout [String], Plot, ChartScale?, ChartScale) -> Void) -> [String] {
+        var out = ["<defs><clipPath id=\"\(id)-clip\"><rect x=\"\(svgNum(plot.left))\" y=\"\(svgNum(plot.top - 2))\" width=\"\(svgNum(plot.right - plot.left + 2))\" height=\"\(svgNum(plot.bottom - plot.top + 4))\"/></clipPath></defs>"]
         var marks: [String] = []
         draw(&marks, plot, xScale, yScale)
         out.append("<g class=\"marks\" clip-path=\"url(#\(id)-clip)\">")
         out.append(contentsOf: marks.filter { !$0.hasPrefix("<!--label-->") })
         out.append("</g>")
-        // Labels drawn by `draw` that must not be clipped (value labels above bars) are tagged with a prefix.
         out.append(contentsOf: marks.filter { $0.hasPrefix("<!--label-->") }.map { String($0.dropFirst(12)) })
+        return out
+    }
 
-        // Reference lines, labels dodged apart in the right margin.
-        if !references.isEmpty {
-            out.append(referenceMarks(references, plot: plot, yScale: yScale))
-        }
-
-        // Legend rows.
-        var legendY = xLabelY + 24
-        var lx = outer
+    /// Legend rows under the chart, wrapping at the width; returns them and the last row's baseline.
+    private func legendMarks(_ legend: [LegendItem], firstBaseline: Double) -> (marks: [String], bottom: Double) {
+        var legendY = firstBaseline
+        var lx = Self.outer
         var rowUsed = false
-        out.append("<g class=\"legend\" font-size=\"\(Self.legendSize)\">")
+        var out = ["<g class=\"legend\" font-size=\"\(Self.legendSize)\">"]
         for item in legend {
             let w = 30 + TextMetrics.width(item.label, size: Self.legendSize) + 18
-            if rowUsed && lx + w > width - outer {
+            if rowUsed && lx + w > width - Self.outer {
                 legendY += 19
-                lx = outer
+                lx = Self.outer
             }
             out.append(swatch(item.swatch, x: lx, y: legendY - 4))
             out.append("<text x=\"\(svgNum(lx + 30))\" y=\"\(svgNum(legendY))\">\(htmlEscape(item.label))</text>")
@@ -356,9 +391,7 @@ struct ChartFrame {
             rowUsed = true
         }
         out.append("</g>")
-        let height = (legend.isEmpty ? xLabelY : legendY) + 12
-        let svg = "<svg id=\"\(htmlEscape(id))\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(svgNum(width)) \(svgNum(height))\" role=\"img\" aria-labelledby=\"\(htmlEscape(id))-title\" font-family=\"DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif\">"
-        return svg + "<title id=\"\(htmlEscape(id))-title\">\(htmlEscape(title))</title>" + out.joined(separator: "\n") + "</svg>"
+        return (out, legendY)
     }
 
     private func referenceMarks(_ refs: [ReferenceLine], plot: Plot, yScale: ChartScale) -> String {
@@ -405,18 +438,7 @@ struct ChartFrame {
 }
 
 /// Axis tick labels for latencies given in microseconds: "500 µs", "1 ms", "2.5 ms".
-func latencyTickLabel(_ us: Double) -> String {
-    let a = abs(us)
-    if a >= 1_000_000 { return trimmedNumber(us / 1_000_000) + " s" }
-    if a >= 1000 { return trimmedNumber(us / 1000) + " ms" }
-    return trimmedNumber(us) + " µs"
-}
+func latencyTickLabel(_ us: Double) -> String { NumberText.latencyTick(microseconds: us) }
 
 /// A tick value without trailing zeros: 0.5, 2, 0.25.
-func trimmedNumber(_ v: Double) -> String {
-    if v == v.rounded() && abs(v) < 1e12 { return String(Int64(v)) }
-    var s = String(format: "%.4f", v)
-    while s.hasSuffix("0") { s.removeLast() }
-    if s.hasSuffix(".") { s.removeLast() }
-    return s
-}
+func trimmedNumber(_ v: Double) -> String { NumberText.decimal(v, maxFractionDigits: 4) }

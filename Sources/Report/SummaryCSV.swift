@@ -181,10 +181,6 @@ public enum SummaryCSV {
     /// Plain decimal with up to 9 fractional digits, trailing zeros dropped; blank when unknown or not finite.
     static func number(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        var text = String(format: "%.9f", locale: Locale(identifier: "en_US_POSIX"), value)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text == "-0" ? "0" : text
+        return NumberText.decimal(value, maxFractionDigits: 9)
     }
 }

@@ -3,12 +3,6 @@ import LabCore
 
 /// The human summary a load run prints, wrk2-style: the corrected and uncorrected latency side by side, then counts.
 public enum TextSummary {
-    public static func ms(_ us: Double) -> String {
-        if us >= 1_000_000 { return String(format: "%.2fs", us / 1e6) }
-        if us >= 1000 { return String(format: "%.2fms", us / 1000) }
-        return String(format: "%.0fus", us)
-    }
-
     public static func render(_ r: LoadResult, title: String? = nil) -> String {
         var out = ""
         if let title { out += "\(title)\n" }
@@ -20,7 +14,7 @@ public enum TextSummary {
         let heads = ["p50", "p75", "p90", "p99", "p99.9", "max", "mean"].map { $0.padding(toLength: 10) }
         out += "  " + "latency".padding(toLength: 12, withPad: " ", startingAt: 0) + " " + heads.joined(separator: " ") + "\n"
         func row(_ name: String, _ s: LatencySummary) -> String {
-            let cells = [s.p50, s.p75, s.p90, s.p99, s.p999, s.max, s.mean].map { ms($0).padding(toLength: 10) }
+            let cells = [s.p50, s.p75, s.p90, s.p99, s.p999, s.max, s.mean].map { NumberText.terminalLatency(microseconds: $0).padding(toLength: 10) }
             return "  " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + cells.joined(separator: " ") + "\n"
         }
         if r.mode == "open" {

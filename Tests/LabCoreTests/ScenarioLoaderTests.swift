@@ -579,9 +579,9 @@ import Testing
         #expect(ScenarioReader.suggestion(for: "qsp", among: ScenarioLoader.loadKeys) == " (did you mean 'qps'?)")
         #expect(ScenarioReader.suggestion(for: "colour", among: ScenarioLoader.rootKeys) == "")
         #expect(ScenarioReader.suggestion(for: "x", among: ScenarioLoader.loadKeys) == "")
-        #expect(ScenarioReader.editDistance("kitten", "sitting") == 3)
-        #expect(ScenarioReader.editDistance("ebpf", "epbf") == 1)
-        #expect(ScenarioReader.editDistance("", "abc") == 3)
+        #expect(EditDistance.between("kitten", "sitting") == 3)
+        #expect(EditDistance.between("ebpf", "epbf") == 1)
+        #expect(EditDistance.between("", "abc") == 3)
     }
 
     // MARK: - Files

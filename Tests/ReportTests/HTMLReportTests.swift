@@ -305,7 +305,10 @@ struct HTMLReportTests {
             options: [.caseInsensitive])
         #expect(external.numberOfMatches(in: html, range: NSRange(location: 0, length: (html as NSString).length)) == 0)
         for element in ["<link", "<img", "<iframe", "<object", "<embed"] { #expect(!html.contains(element), "\(element)") }
-        #expect(html.components(separatedBy: "<script").count == 2, "exactly one script: the layout check")
+        // One script runs (the layout check); the other is data, the display-format table the check script reads.
+        #expect(html.components(separatedBy: "<script>").count == 2, "exactly one script: the layout check")
+        #expect(html.components(separatedBy: "<script").count == 3, "besides it only the display-format data")
+        #expect(html.contains("<script type=\"application/json\" id=\"display-format\">"))
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("<meta charset=\"utf-8\">"))
     }
@@ -339,7 +342,7 @@ struct HTMLReportTests {
             #expect(abs(raw - n.doubleValue) <= 1e-12 * max(1, abs(raw)), "\(m.address): page \(m.raw), report.json \(n)")
             if let f = m.format.flatMap(DisplayFormat.init(rawValue:)), let text = m.text {
                 let expected = f == .count || f == .bytes || f == .plain
-                    ? (f == .bytes ? Mark.groupedInt(n.uint64Value) + " B" : f == .count ? Mark.groupedInt(n.uint64Value) : Sweep.format(n.doubleValue))
+                    ? (f == .bytes ? NumberText.grouped(n.uint64Value) + " B" : f == .count ? NumberText.grouped(n.uint64Value) : Sweep.format(n.doubleValue))
                     : f.string(n.doubleValue)
                 #expect(text == expected, "\(m.address): shows \(text), expected \(expected)")
                 textChecked += 1
@@ -435,8 +438,10 @@ struct HTMLReportTests {
         #expect(html.contains("fill=\"#CC79A7\" stroke=\"#CC79A7\" stroke-width=\"1.6\" data-metric=\"ebpf.added_latency_us.p90\""))
     }
 
-    @Test func displayFormatsMatchTheCheckScriptsRules() {
+    @Test func displayFormatsWriteNumbersAsDocumented() {
         #expect(DisplayFormat.latency.string(1234.5) == "1.23 ms")
+        // C's correctly rounded printf (1165 / 1000 is a hair above 1.165), not Foundation's locale path ("1.16").
+        #expect(DisplayFormat.latency.string(1165) == "1.17 ms")
         #expect(DisplayFormat.latency.string(456) == "456 µs")
         #expect(DisplayFormat.latency.string(5.8) == "5.8 µs")
         #expect(DisplayFormat.signedLatency.string(-45) == "-45.0 µs")
@@ -448,9 +453,27 @@ struct HTMLReportTests {
         #expect(DisplayFormat.sig3.string(36.84) == "36.8")
         #expect(DisplayFormat.ratio.string(0.234) == "0.234×")
         #expect(DisplayFormat.bytesAsMB.string(1_048_576 * 16.25) == "16.2 MB")
-        #expect(Mark.groupedInt(1_234_567) == "1,234,567")
+        #expect(NumberText.grouped(1_234_567) == "1,234,567")
         #expect(DisplayFormat.latency.string(.nan) == "n/a" && Mark.raw(.nan) == "nan")
         #expect(DisplayFormat.sig3.string(.infinity) == "∞" && Mark.raw(-.infinity) == "-inf")
+    }
+
+    @Test func pageCarriesDisplayFormatsTextForEveryFormattedMark() throws {
+        let html = HTMLReport.render(HTMLFixture.report())
+        let open = "<script type=\"application/json\" id=\"display-format\">"
+        let start = try #require(html.range(of: open))
+        let end = try #require(html.range(of: "</script>", range: start.upperBound..<html.endIndex))
+        let table = try JSONDecoder().decode([String: [String: String]].self,
+                                             from: Data(html[start.upperBound..<end.lowerBound].utf8))
+        var looked = 0
+        for m in try Self.marks(html) {
+            guard let f = m.format, f != "text", let text = m.text else { continue }
+            let format = try #require(DisplayFormat(rawValue: f), "\(m.address): \(f)")
+            #expect(table[f]?[m.raw] == text, "\(m.address): table \(table[f]?[m.raw] ?? "none"), shown \(text)")
+            #expect(format.string(raw: m.raw) == text, "\(m.address)")
+            looked += 1
+        }
+        #expect(looked > 100)
     }
 
     @Test func sweepReportChartsTheSweepAxisAndGroupsTablesByPoint() throws {
