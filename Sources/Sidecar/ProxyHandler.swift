@@ -1,3 +1,4 @@
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 
@@ -88,7 +89,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var queued = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
     /// The request body so far, for a retry; only filled while `exchange.retryable`.
     private var replay: [ByteBuffer] = []
-    private var timer: Scheduled<Void>?
+    private let timer = LoopTimer()
 
     /// The upstream endpoint this connection is pinned to by its original destination, if any.
     private let pinned: Int?
@@ -667,16 +668,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func armTimer(at deadline: NIODeadline, for purpose: TimerPurpose) {
         guard let context else { return }
-        timer?.cancel()
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.timer = nil
-            self.timerFired(purpose)
-        }
+        timer.arm(on: context.eventLoop, at: deadline) { [self] in self.timerFired(purpose) }
     }
 
     private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
     }
 
     private func timerFired(_ purpose: TimerPurpose) {
