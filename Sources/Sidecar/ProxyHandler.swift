@@ -39,40 +39,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case backoff
     }
 
-    /// One request's bookkeeping, replaced at every request head.
-    private struct Exchange {
-        /// The head as it goes upstream; kept for a retry.
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
-        var requestID = ""
-        var downstreamVersion = HTTPVersion.http1_1
-        /// The downstream connection stays open after the response (always true on HTTP/2).
-        var keepAlive = true
-        /// The outgoing head frames a body; if not, body bytes are dropped instead of smuggled as a next request.
-        var framesBody = true
-        var startedAt = NIODeadline.uptimeNanoseconds(0)
-        var deadline = NIODeadline.uptimeNanoseconds(0)
-        var requestEnded = false
-        var trailers: HTTPHeaders?
-        var responseStarted = false
-        var status = 0
-        var attempts = 0
-        /// Retries are on, the method is idempotent and the body so far fits the replay buffer.
-        var retryable = false
-        var replayBytes = 0
-        /// Counted in the loop's retries in flight.
-        var isRetry = false
-        var lastFailedEndpoint: Int?
-        /// Request body bytes received and response body bytes sent.
-        var bytesIn = 0
-        var bytesOut = 0
-        /// The endpoint of the current attempt, while it is counted in that endpoint's active requests.
-        var endpoint: EndpointPool?
-        /// The endpoint of the latest attempt, for metrics and the access log.
-        var lastEndpoint: EndpointPool?
-        /// Counted in the loop's requests in flight; cleared when the request is accounted for.
-        var inFlight = false
-    }
-
     private let loop: LoopContext
     private let isHTTP2: Bool
     /// The downstream peer's IP address for `x-forwarded-for`, worked out once per connection.
@@ -82,13 +48,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var state: State = .idle
     private var context: ChannelHandlerContext?
-    private var exchange = Exchange()
+    private var exchange = ProxyExchange()
     /// A `read` held back because the request cannot go anywhere yet.
     private var pendingRead = false
     /// Request parts that arrived before the upstream connection; reused from request to request.
     private var queued = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
     /// The request body so far, for a retry; only filled while `exchange.retryable`.
-    private var replay: [ByteBuffer] = []
+    private var replay = RequestReplay()
     private let timer = LoopTimer()
 
     /// The upstream endpoint this connection is pinned to by its original destination, if any.
@@ -198,7 +164,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             makeRequestID: loop.makeRequestID
         )
         let now = context.eventLoop.now
-        exchange = Exchange(
+        exchange = ProxyExchange(
             head: outgoing,
             requestID: rewrite.requestID,
             downstreamVersion: head.version,
@@ -208,13 +174,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             framesBody: rewrite.framesBody,
             startedAt: now,
             deadline: now + loop.requestTimeout,
-            retryable: loop.retryPolicy != nil && Self.isIdempotent(head.method),
+            retryable: loop.retryPolicy != nil && RetryDecision.isIdempotent(head.method),
             inFlight: true
         )
         loop.requestsInFlight += 1
-        if !replay.isEmpty {
-            replay.removeAll(keepingCapacity: true)
-        }
+        replay.reset()
         queued.removeAll(keepingCapacity: true)
 
         guard head.method != .CONNECT else {
@@ -266,27 +230,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func keepForReplay(_ buffer: ByteBuffer) {
         guard exchange.retryable, let policy = loop.retryPolicy else { return }
-        if exchange.replayBytes + buffer.readableBytes <= policy.maxReplayBytes {
-            replay.append(buffer)
-            exchange.replayBytes += buffer.readableBytes
-        } else {
-            exchange.retryable = false
-            replay.removeAll(keepingCapacity: true)
-        }
+        exchange.retryable = replay.keep(buffer, limit: policy.maxReplayBytes)
     }
 
     private func releaseHeldRead() {
         guard pendingRead, let context else { return }
         pendingRead = false
         context.read()
-    }
-
-    /// RFC 9110 section 9.2.2: the methods a client may repeat without changing the outcome.
-    static func isIdempotent(_ method: HTTPMethod) -> Bool {
-        switch method {
-        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: return true
-        default: return false
-        }
     }
 
     // MARK: Attempts
@@ -327,7 +277,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard case .awaitingUpstream = state, exchange.endpoint === endpoint else { return }
         cancelTimer()
         leaveEndpoint()
-        attemptFailed(status: .serviceUnavailable)
+        attemptFailed(.connectFailed)
     }
 
     private func attach(_ connection: UpstreamConnectionHandler) {
@@ -351,21 +301,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// An attempt failed before any response reached the client: retry if allowed, otherwise answer `status`.
-    private func attemptFailed(status: HTTPResponseStatus) {
-        if mayRetry() {
-            retry()
-        } else {
-            localReply(status)
+    /// An attempt failed: retry if allowed, otherwise answer or cut the response off as the failure calls for.
+    private func attemptFailed(_ failure: ProxyFailureMapping.Failure) {
+        let action = ProxyFailureMapping.action(
+            for: failure, responseStarted: exchange.responseStarted, mayRetry: mayRetry())
+        switch action {
+        case .retry: retry()
+        case .reply(let status): localReply(status)
+        case .resetDownstream: resetDownstream()
         }
     }
 
     private func mayRetry() -> Bool {
-        guard let policy = loop.retryPolicy, exchange.retryable, !exchange.responseStarted,
-            exchange.attempts <= policy.maxRetries
-        else { return false }
-        let otherRetries = loop.retriesInFlight - (exchange.isRetry ? 1 : 0)
-        return policy.budgetAllows(retriesInFlight: otherRetries, requestsInFlight: loop.requestsInFlight)
+        RetryDecision.mayRetry(
+            policy: loop.retryPolicy,
+            retryable: exchange.retryable,
+            responseStarted: exchange.responseStarted,
+            attempts: exchange.attempts,
+            isRetry: exchange.isRetry,
+            retriesInFlight: loop.retriesInFlight,
+            requestsInFlight: loop.requestsInFlight
+        )
     }
 
     private func retry() {
@@ -377,7 +333,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.lastFailedEndpoint = exchange.lastEndpoint?.index
         queued.removeAll(keepingCapacity: true)
-        for buffer in replay {
+        for buffer in replay.buffers {
             queued.append(.body(.byteBuffer(buffer)))
         }
         if exchange.requestEnded {
@@ -385,20 +341,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         state = .awaitingUpstream
 
-        let backoff = backoffNanoseconds(afterAttempt: exchange.attempts)
+        let backoff = RetryDecision.backoffNanoseconds(
+            baseNanoseconds: loop.retryPolicy?.backoffBase.nanoseconds ?? 0,
+            afterAttempt: exchange.attempts,
+            random: loop.nextRandom
+        )
         if backoff > 0, let context {
             armTimer(at: context.eventLoop.now + .nanoseconds(backoff), for: .backoff)
         } else {
             startAttempt()
         }
-    }
-
-    /// Envoy's back-off: uniformly random up to base * 2^(attempt-1), so that retries of many failed requests spread
-    /// out instead of arriving together.
-    private func backoffNanoseconds(afterAttempt attempt: Int) -> Int64 {
-        guard let base = loop.retryPolicy?.backoffBase.nanoseconds, base > 0 else { return 0 }
-        let ceiling = base << UInt64(min(max(attempt - 1, 0), 10))
-        return Int64(clamping: loop.nextRandom() % (ceiling + 1))
     }
 
     // MARK: Upstream events (from the leased UpstreamConnectionHandler)
@@ -410,29 +362,30 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch part {
         case .head(var head):
             let code = head.status.code
-            if code == 101 {
-                // The proxy stripped `Upgrade`, so a switch of protocols was never asked for; the connection now
-                // speaks something else and cannot carry this response.
+            let action = ProxyFailureMapping.headAction(
+                status: code, downstreamVersion: exchange.downstreamVersion, mayRetry: code >= 502 && mayRetry())
+            switch action {
+            case .refuseSwitchingProtocols:
                 state = .awaitingUpstream
                 connection.abandon()
                 leaveEndpoint()
                 localReply(.badGateway)
                 return
-            }
-            if code < 200 {
+            case .informational(let passOn):
                 // 100 Continue and friends: the client may be waiting for one before it sends its body.
-                if exchange.downstreamVersion != .http1_0 {
+                if passOn {
                     context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
                 }
                 return
-            }
-            if code == 502 || code == 503 || code == 504, mayRetry() {
+            case .retry:
                 // The rest of this response is not wanted, so the connection is mid-message: close it.
                 state = .awaitingUpstream
                 connection.abandon()
                 leaveEndpoint()
                 retry()
                 return
+            case .forward:
+                break
             }
             exchange.responseStarted = true
             exchange.status = Int(code)
@@ -463,13 +416,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The upstream connection closed while leased to this request.
     func upstreamClosed(from connection: UpstreamConnectionHandler) {
         guard case .forwarding(let current) = state, current === connection else { return }
-        if exchange.responseStarted {
-            resetDownstream()
-        } else {
+        if !exchange.responseStarted {
             state = .awaitingUpstream
             leaveEndpoint()
-            attemptFailed(status: .badGateway)
         }
+        attemptFailed(.upstreamClosed)
     }
 
     /// The request's deadline passed while it was on `connection`.
@@ -478,12 +429,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .awaitingUpstream
         connection.abandon()
         leaveEndpoint()
-        if exchange.responseStarted {
-            resetDownstream()
-        } else {
-            // A timed-out request is not retried: its time is up whichever endpoint would answer.
-            localReply(.gatewayTimeout)
-        }
+        attemptFailed(.timedOut)
     }
 
     // MARK: Ending an exchange
@@ -531,47 +477,30 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.status = Int(status.code)
         loop.counters.localReplies += 1
 
-        let requestEnded = exchange.requestEnded
-        // An HTTP/1 request whose body is still coming cannot be skipped reliably: close after the reply, as Envoy
-        // does. An HTTP/2 stream is reset instead, which leaves the connection's other streams alone.
-        let closeConnection = !isHTTP2 && (!requestEnded || !exchange.keepAlive)
-        let resetStream = isHTTP2 && !requestEnded
-        state = closeConnection || resetStream ? .closed : .idle
+        let reply = LocalReply.make(
+            status: status,
+            isHTTP2: isHTTP2,
+            requestEnded: exchange.requestEnded,
+            keepAlive: exchange.keepAlive,
+            downstreamVersion: exchange.downstreamVersion
+        )
+        state = reply.ending == .keepOpen ? .idle : .closed
         account()
-        if requestEnded {
+        if exchange.requestEnded {
             timeouts?.exchangeFinished()
         }
 
-        let body = Self.localReplyBody(for: status)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "text/plain")
-        headers.add(name: "content-length", value: String(body.utf8.count))
-        if closeConnection {
-            headers.add(name: "connection", value: "close")
-        }
-        let version = isHTTP2 ? exchange.downstreamVersion : .http1_1
-        let head = HTTPResponseHead(version: version, status: status, headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        if closeConnection || resetStream {
+        context.write(wrapOutboundOut(.head(reply.head)), promise: nil)
+        let body = context.channel.allocator.buffer(string: reply.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if reply.ending == .keepOpen {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            releaseHeldRead()
+        } else {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
                 channel.close(promise: nil)
             }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            releaseHeldRead()
-        }
-    }
-
-    /// Envoy's wording, so that people who know Envoy recognise the cause.
-    static func localReplyBody(for status: HTTPResponseStatus) -> String {
-        switch status {
-        case .serviceUnavailable: return "no healthy upstream: upstream connect error\n"
-        case .badGateway: return "upstream connect error or disconnect/reset before headers\n"
-        case .gatewayTimeout: return "upstream request timeout\n"
-        case .methodNotAllowed: return "CONNECT is not supported by this proxy\n"
-        default: return status.reasonPhrase + "\n"
         }
     }
 
@@ -602,11 +531,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         loop.counters.localReplies += 1
-        var headers = HTTPHeaders()
-        headers.add(name: "content-length", value: "0")
-        headers.add(name: "connection", value: "close")
-        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.head(LocalReply.malformedRequest(status: status))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             channel.close(promise: nil)
@@ -633,35 +558,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         account()
     }
 
-    /// Counts the request once: the loop's in-flight numbers, metrics and the access log when they are on.
     private func account() {
-        guard exchange.inFlight else { return }
-        exchange.inFlight = false
-        loop.requestsInFlight -= 1
-        if exchange.isRetry {
-            loop.retriesInFlight -= 1
-        }
-        loop.counters.responses += 1
-
-        let metrics = exchange.lastEndpoint?.endpoint.metrics
-        let log = loop.accessLog
-        guard metrics != nil || log != nil else { return }
-        let elapsed = loop.eventLoop.now - exchange.startedAt
-        metrics?.record(
-            status: exchange.status,
-            seconds: Double(elapsed.nanoseconds) / 1e9,
-            bytesFromUpstream: exchange.bytesOut,
-            bytesToUpstream: exchange.bytesIn
-        )
-        log?.append(
-            method: exchange.head.method,
-            uri: exchange.head.uri,
-            status: exchange.status,
-            durationNanoseconds: elapsed.nanoseconds,
-            bytes: exchange.bytesOut,
-            upstream: exchange.lastEndpoint?.endpoint.label,
-            requestID: exchange.requestID
-        )
+        loop.account(&exchange)
     }
 
     // MARK: Timer
@@ -681,10 +579,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .waitingForConnection:
             exchange.endpoint?.cancel(self)
             leaveEndpoint()
-            localReply(.gatewayTimeout)
+            attemptFailed(.deadlinePassedBeforeAttempt)
         case .backoff:
             if context.eventLoop.now >= exchange.deadline {
-                localReply(.gatewayTimeout)
+                attemptFailed(.deadlinePassedBeforeAttempt)
             } else {
                 startAttempt()
             }
