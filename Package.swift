@@ -103,12 +103,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Report", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        // Clients, waits and scratch directories the lab's tests share; a library so that any test target can use it.
+        .target(
+            name: "LabTestSupport",
+            dependencies: [
+                "Upstream",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/LabTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LabCoreTests", dependencies: ["LabCore"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Upstream", "LabCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LoadGenTests",
+            dependencies: ["LoadGen", "Upstream", "LabCore", "LabTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "UpstreamTests",
             dependencies: [
-                "Upstream", "LabCore", "LabHTTP",
+                "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -121,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "SidecarTests",
             dependencies: [
-                "Sidecar", "Upstream", "LabCore",
+                "Sidecar", "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
