@@ -56,19 +56,8 @@ public final class HTTP1TestConnection: Sendable {
                 promise.fail(error)
                 return promise.futureResult
             }
-            var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
-            head.headers.add(name: "host", value: "127.0.0.1:\(port)")
-            for (name, value) in extra {
-                head.headers.add(name: name, value: value)
-            }
-            if let body {
-                head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
-            }
-            channel.write(HTTPClientRequestPart.head(head), promise: nil)
-            if let body {
-                channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
-            }
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            channel.writeRequest(
+                HTTPRequestHead(version: .http1_1, method: method, uri: uri), port: port, headers: extra, body: body)
             return promise.futureResult
         }
     }

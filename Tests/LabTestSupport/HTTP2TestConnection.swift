@@ -68,16 +68,7 @@ public final class HTTP2TestConnection: Sendable {
                 try stream.pipeline.syncOperations.addHandler(collector)
             }
         }.get()
-        var head = HTTPRequestHead(version: .http2, method: method, uri: uri)
-        head.headers.add(name: "host", value: "127.0.0.1:\(port)")
-        if let body {
-            head.headers.add(name: "content-length", value: String(body.readableBytes))
-        }
-        stream.write(HTTPClientRequestPart.head(head), promise: nil)
-        if let body {
-            stream.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
-        }
-        stream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        stream.writeRequest(HTTPRequestHead(version: .http2, method: method, uri: uri), port: port, body: body)
         return try await promise.futureResult.get()
     }
 

@@ -7,12 +7,6 @@ public struct TestResponse: Sendable {
     public var headers: HTTPHeaders
     public var body: ByteBuffer
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
-        self.status = status
-        self.headers = headers
-        self.body = body
-    }
-
     public var text: String { String(buffer: body) }
     public var contentLength: Int? { headers.first(name: "content-length").flatMap { Int($0) } }
 }
@@ -59,5 +53,25 @@ final class ResponseCollector: ChannelInboundHandler {
         while let promise = waiting.popFirst() {
             promise.fail(error)
         }
+    }
+}
+
+extension Channel {
+    /// Writes one whole request: `head` with a `host` for the loopback `port`, `headers`, and `body` framed by
+    /// `content-length`.
+    func writeRequest(_ head: HTTPRequestHead, port: Int, headers: [(String, String)] = [], body: ByteBuffer?) {
+        var head = head
+        head.headers.add(name: "host", value: "127.0.0.1:\(port)")
+        for (name, value) in headers {
+            head.headers.add(name: name, value: value)
+        }
+        if let body {
+            head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        }
+        write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body {
+            write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        }
+        writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
 }
