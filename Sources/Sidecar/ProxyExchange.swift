@@ -13,9 +13,8 @@ struct ProxyExchange {
     var framesBody = true
     var startedAt = NIODeadline.uptimeNanoseconds(0)
     var deadline = NIODeadline.uptimeNanoseconds(0)
-    var requestEnded = false
+    /// The request's trailers, kept for a retry once the request ended.
     var trailers: HTTPHeaders?
-    var responseStarted = false
     var status = 0
     var attempts = 0
     /// Retries are on, the method is idempotent and the body so far fits the replay buffer.

@@ -17,21 +17,13 @@ import NIOHTTP1
 /// went away before answering, 504 when it did not answer in time, 400 and 431 for requests that cannot be parsed.
 /// A response that has started cannot become an error status, so a failure after that resets the downstream (closes
 /// the HTTP/1 connection, or resets the HTTP/2 stream). Every failure ends this request or connection and only it.
+///
+/// The handler does the I/O. Where the request is and what an event means for it is `ProxyExchangeStateMachine`'s;
+/// retries are `RetryDecision`'s, failure statuses `ProxyFailureMapping`'s and local replies `LocalReply`'s, all pure.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
-
-    private enum State {
-        /// No request: waiting for a head.
-        case idle
-        /// A request is waiting for an upstream connection: a new one, a pooled one freeing up, or a retry's back-off.
-        case awaitingUpstream
-        case forwarding(UpstreamConnectionHandler)
-        /// The response is complete (or was a local reply) but the request body is still arriving; it is dropped.
-        case responded
-        case closed
-    }
 
     /// What the pending timer is for. Only the slow paths schedule one: waiting for a connection, backing off.
     private enum TimerPurpose {
@@ -46,11 +38,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The HTTP/1 connection's header and idle timer, told when a request starts and ends; nil on HTTP/2.
     private let timeouts: DownstreamTimeoutHandler?
 
-    private var state: State = .idle
+    private var machine = ProxyExchangeStateMachine<UpstreamConnectionHandler>()
     private var context: ChannelHandlerContext?
     private var exchange = ProxyExchange()
-    /// A `read` held back because the request cannot go anywhere yet.
-    private var pendingRead = false
     /// Request parts that arrived before the upstream connection; reused from request to request.
     private var queued = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
     /// The request body so far, for a retry; only filled while `exchange.retryable`.
@@ -77,7 +67,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         abortExchange(status: 0)
-        state = .closed
+        machine.closed()
         self.context = nil
     }
 
@@ -93,25 +83,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .forwarding(let connection) = state {
-            connection.flush()
-        }
+        machine.connection?.flush()
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        switch state {
-        case .awaitingUpstream:
-            pendingRead = true
-        case .forwarding(let connection) where !connection.isWritable:
-            pendingRead = true
-        case .idle, .forwarding, .responded, .closed:
+        if machine.readRequested() {
             context.read()
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, case .forwarding(let connection) = state {
+        if context.channel.isWritable, let connection = machine.connection {
             connection.resumeReading()
         }
         context.fireChannelWritabilityChanged()
@@ -121,7 +104,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // The client went away: whatever is in flight for it is abandoned. An upstream connection mid-request cannot
         // be reused, so it is closed rather than returned to the pool.
         abortExchange(status: 0)
-        state = .closed
+        machine.closed()
         context.fireChannelInactive()
     }
 
@@ -134,23 +117,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         abortExchange(status: 0)
-        state = .closed
+        machine.closed()
         context.close(promise: nil)
     }
 
-    private var exchangeActive: Bool {
-        switch state {
-        case .awaitingUpstream, .forwarding, .responded: return true
-        case .idle, .closed: return false
-        }
-    }
-
     private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard case .idle = state else {
+        guard machine.requestHeadReceived() else {
             // NIO's pipelining handler and the HTTP/2 codec never deliver a second head before the first request
             // ended; if one arrives anyway, the framing of this connection cannot be trusted.
             abortExchange(status: 0)
-            state = .closed
+            machine.closed()
             context.close(promise: nil)
             return
         }
@@ -184,7 +160,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard head.method != .CONNECT else {
             // A sidecar forwards requests, it does not open tunnels.
             exchange.keepAlive = false
-            state = .awaitingUpstream
             localReply(.methodNotAllowed)
             return
         }
@@ -193,37 +168,33 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receivedBody(_ buffer: ByteBuffer) {
         exchange.bytesIn += buffer.readableBytes
-        switch state {
-        case .forwarding(let connection):
-            guard exchange.framesBody else { return }
+        switch machine.requestBodyReceived(framed: exchange.framesBody) {
+        case .forward(let connection):
             keepForReplay(buffer)
             connection.write(.body(.byteBuffer(buffer)))
-        case .awaitingUpstream:
-            guard exchange.framesBody else { return }
+        case .queue:
             keepForReplay(buffer)
             queued.append(.body(.byteBuffer(buffer)))
-        case .idle, .responded, .closed:
+        case .drop:
             break
         }
     }
 
     private func receivedEnd(_ trailers: HTTPHeaders?) {
-        switch state {
-        case .forwarding(let connection):
-            exchange.requestEnded = true
+        switch machine.requestEndReceived() {
+        case .forward(let connection):
             exchange.trailers = trailers
             connection.write(.end(trailers))
             connection.flush()
-        case .awaitingUpstream:
-            exchange.requestEnded = true
+        case .queue:
             exchange.trailers = trailers
             queued.append(.end(trailers))
-        case .responded:
-            exchange.requestEnded = true
-            state = .idle
+        case .exchangeFinished(let releaseRead):
             timeouts?.exchangeFinished()
-            releaseHeldRead()
-        case .idle, .closed:
+            if releaseRead {
+                context?.read()
+            }
+        case .none:
             break
         }
     }
@@ -234,8 +205,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func releaseHeldRead() {
-        guard pendingRead, let context else { return }
-        pendingRead = false
+        guard let context, machine.takeHeldRead() else { return }
         context.read()
     }
 
@@ -253,7 +223,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.lastEndpoint = endpoint
         exchange.attempts += 1
         endpoint.activeRequests += 1
-        state = .awaitingUpstream
+        machine.attemptStarted()
         switch endpoint.lease(for: self) {
         case .ready(let connection):
             attach(connection)
@@ -264,7 +234,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The pool made or freed a connection for this request.
     func leaseSucceeded(_ connection: UpstreamConnectionHandler, from endpoint: EndpointPool) {
-        guard case .awaitingUpstream = state, exchange.endpoint === endpoint else {
+        guard machine.isAwaitingUpstream, exchange.endpoint === endpoint else {
             // This request gave up meanwhile; someone else may use the connection.
             endpoint.checkIn(connection)
             return
@@ -274,7 +244,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The pool could not connect on this request's behalf.
     func leaseFailed(_ error: Error, from endpoint: EndpointPool) {
-        guard case .awaitingUpstream = state, exchange.endpoint === endpoint else { return }
+        guard machine.isAwaitingUpstream, exchange.endpoint === endpoint else { return }
         cancelTimer()
         leaveEndpoint()
         attemptFailed(.connectFailed)
@@ -282,15 +252,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func attach(_ connection: UpstreamConnectionHandler) {
         cancelTimer()
-        state = .forwarding(connection)
+        let releaseRead = machine.attached(connection)
         connection.attach(self, deadline: exchange.deadline)
         connection.write(.head(exchange.head))
         while let part = queued.popFirst() {
             connection.write(part)
         }
         connection.flush()
-        if connection.isWritable {
-            releaseHeldRead()
+        if releaseRead {
+            context?.read()
         }
     }
 
@@ -302,9 +272,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// An attempt failed: retry if allowed, otherwise answer or cut the response off as the failure calls for.
-    private func attemptFailed(_ failure: ProxyFailureMapping.Failure) {
+    /// - Parameter responseStarted: whether part of the response went downstream (asked before the request left
+    ///   its connection, which forgets it).
+    private func attemptFailed(_ failure: ProxyFailureMapping.Failure, responseStarted: Bool = false) {
         let action = ProxyFailureMapping.action(
-            for: failure, responseStarted: exchange.responseStarted, mayRetry: mayRetry())
+            for: failure, responseStarted: responseStarted, mayRetry: mayRetry())
         switch action {
         case .retry: retry()
         case .reply(let status): localReply(status)
@@ -316,7 +288,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         RetryDecision.mayRetry(
             policy: loop.retryPolicy,
             retryable: exchange.retryable,
-            responseStarted: exchange.responseStarted,
+            responseStarted: machine.responseStarted,
             attempts: exchange.attempts,
             isRetry: exchange.isRetry,
             retriesInFlight: loop.retriesInFlight,
@@ -336,10 +308,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         for buffer in replay.buffers {
             queued.append(.body(.byteBuffer(buffer)))
         }
-        if exchange.requestEnded {
+        if machine.requestEnded {
             queued.append(.end(exchange.trailers))
         }
-        state = .awaitingUpstream
 
         let backoff = RetryDecision.backoffNanoseconds(
             baseNanoseconds: loop.retryPolicy?.backoffBase.nanoseconds ?? 0,
@@ -358,7 +329,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var downstreamIsWritable: Bool { context?.channel.isWritable ?? true }
 
     func upstreamRead(_ part: HTTPClientResponsePart, from connection: UpstreamConnectionHandler) {
-        guard case .forwarding(let current) = state, current === connection, let context else { return }
+        guard machine.connection === connection, let context else { return }
         switch part {
         case .head(var head):
             let code = head.status.code
@@ -366,7 +337,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 status: code, downstreamVersion: exchange.downstreamVersion, mayRetry: code >= 502 && mayRetry())
             switch action {
             case .refuseSwitchingProtocols:
-                state = .awaitingUpstream
+                machine.detached()
                 connection.abandon()
                 leaveEndpoint()
                 localReply(.badGateway)
@@ -379,7 +350,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             case .retry:
                 // The rest of this response is not wanted, so the connection is mid-message: close it.
-                state = .awaitingUpstream
+                machine.detached()
                 connection.abandon()
                 leaveEndpoint()
                 retry()
@@ -387,7 +358,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .forward:
                 break
             }
-            exchange.responseStarted = true
+            machine.responseStarted(on: connection)
             exchange.status = Int(code)
             HeaderRewriting.rewriteResponse(
                 &head,
@@ -408,28 +379,30 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func upstreamWritabilityChanged(isWritable: Bool) {
-        if isWritable, case .forwarding = state {
+        if isWritable, machine.connection != nil {
             releaseHeldRead()
         }
     }
 
     /// The upstream connection closed while leased to this request.
     func upstreamClosed(from connection: UpstreamConnectionHandler) {
-        guard case .forwarding(let current) = state, current === connection else { return }
-        if !exchange.responseStarted {
-            state = .awaitingUpstream
+        guard machine.connection === connection else { return }
+        let responseStarted = machine.responseStarted
+        if !responseStarted {
+            machine.detached()
             leaveEndpoint()
         }
-        attemptFailed(.upstreamClosed)
+        attemptFailed(.upstreamClosed, responseStarted: responseStarted)
     }
 
     /// The request's deadline passed while it was on `connection`.
     func upstreamTimedOut(from connection: UpstreamConnectionHandler) {
-        guard case .forwarding(let current) = state, current === connection else { return }
-        state = .awaitingUpstream
+        guard machine.connection === connection else { return }
+        let responseStarted = machine.responseStarted
+        machine.detached()
         connection.abandon()
         leaveEndpoint()
-        attemptFailed(.timedOut)
+        attemptFailed(.timedOut, responseStarted: responseStarted)
     }
 
     // MARK: Ending an exchange
@@ -441,26 +414,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ) {
         // Every state change happens before the final write: on HTTP/1 that write lets NIO's pipelining handler
         // deliver the next pipelined request to this handler at once.
-        let requestEnded = exchange.requestEnded
-        state = requestEnded ? .idle : .responded
-        connection.finish(requestComplete: requestEnded)
+        let completion = machine.responseCompleted(keepAlive: exchange.keepAlive)
+        connection.finish(requestComplete: completion.requestEnded)
         leaveEndpoint()
         account()
-        if requestEnded {
+        if completion.requestEnded {
             timeouts?.exchangeFinished()
         }
-        let heldRead = pendingRead
-        pendingRead = false
         if exchange.keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         } else {
-            state = .closed
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in
                 channel.close(promise: nil)
             }
         }
-        if heldRead {
+        if completion.releaseRead {
             context.read()
         }
     }
@@ -468,25 +437,25 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers the request from the proxy itself (no upstream response to forward).
     private func localReply(_ status: HTTPResponseStatus) {
         guard let context else { return }
-        guard !exchange.responseStarted else {
+        guard !machine.responseStarted else {
             resetDownstream()
             return
         }
         cancelTimer()
-        exchange.responseStarted = true
         exchange.status = Int(status.code)
         loop.counters.localReplies += 1
 
         let reply = LocalReply.make(
             status: status,
             isHTTP2: isHTTP2,
-            requestEnded: exchange.requestEnded,
+            requestEnded: machine.requestEnded,
             keepAlive: exchange.keepAlive,
             downstreamVersion: exchange.downstreamVersion
         )
-        state = reply.ending == .keepOpen ? .idle : .closed
+        let requestEnded = machine.requestEnded
+        machine.replied(reply.ending)
         account()
-        if exchange.requestEnded {
+        if requestEnded {
             timeouts?.exchangeFinished()
         }
 
@@ -509,23 +478,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func resetDownstream() {
         cancelTimer()
         loop.counters.resetsAfterResponseStarted += 1
-        if case .forwarding(let connection) = state {
-            connection.abandon()
-        }
+        machine.detached()?.abandon()
         leaveEndpoint()
         account()
-        state = .closed
+        machine.closed()
         context?.close(promise: nil)
     }
 
     /// An HTTP/1 request NIO's decoder could not parse: answered with `status` if no response has started, then the
     /// connection closes.
     private func rejectMalformedRequest(status: HTTPResponseStatus, context: ChannelHandlerContext) {
-        let responseStarted = exchangeActive && exchange.responseStarted
-        if exchangeActive {
+        let responseStarted = machine.exchangeActive && machine.responseStarted
+        if machine.exchangeActive {
             abortExchange(status: Int(status.code))
         }
-        state = .closed
+        machine.closed()
         guard !responseStarted else {
             context.close(promise: nil)
             return
@@ -542,17 +509,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// with `status` unless a response status is known already.
     private func abortExchange(status: Int) {
         cancelTimer()
-        switch state {
-        case .awaitingUpstream:
+        let responseStarted = machine.responseStarted
+        if machine.isAwaitingUpstream {
             exchange.endpoint?.cancel(self)
-        case .forwarding(let connection):
-            state = .awaitingUpstream
-            connection.abandon()
-        case .idle, .responded, .closed:
-            break
+        } else {
+            machine.detached()?.abandon()
         }
         leaveEndpoint()
-        if exchange.inFlight && !exchange.responseStarted {
+        if exchange.inFlight && !responseStarted {
             exchange.status = status
         }
         account()
@@ -574,7 +538,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func timerFired(_ purpose: TimerPurpose) {
-        guard case .awaitingUpstream = state, let context else { return }
+        guard machine.isAwaitingUpstream, let context else { return }
         switch purpose {
         case .waitingForConnection:
             exchange.endpoint?.cancel(self)

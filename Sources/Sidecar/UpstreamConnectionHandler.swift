@@ -249,3 +249,5 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         }
     }
 }
+
+extension UpstreamConnectionHandler: ProxyUpstreamConnection {}
