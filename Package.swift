@@ -60,7 +60,11 @@ let package = Package(
         // NIO pieces the upstream server and the sidecar share.
         .target(
             name: "LabHTTP",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -110,12 +114,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Report", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        // Clients, waits and scratch directories the lab's tests share; a library so that any test target can use it.
+        .target(
+            name: "LabTestSupport",
+            dependencies: [
+                "Upstream",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/LabTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LabCoreTests", dependencies: ["LabCore"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Upstream", "LabCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LoadGenTests",
+            dependencies: ["LoadGen", "Upstream", "LabCore", "LabTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "UpstreamTests",
             dependencies: [
-                "Upstream", "LabCore", "LabHTTP",
+                "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -128,7 +151,7 @@ let package = Package(
         .testTarget(
             name: "SidecarTests",
             dependencies: [
-                "Sidecar", "Upstream", "LabCore",
+                "Sidecar", "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

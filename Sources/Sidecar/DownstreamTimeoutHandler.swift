@@ -1,3 +1,4 @@
+import LabHTTP
 import NIOCore
 
 /// Cuts slow and idle HTTP/1 clients: a request head that does not arrive whole within `headerTimeout` of its first
@@ -35,7 +36,7 @@ final class DownstreamTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     private let tick: TimeAmount
     private var state: State = .closed
     private var context: ChannelHandlerContext?
-    private var timer: Scheduled<Void>?
+    private let timer = LoopTimer()
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headerTimeout = headerTimeout
@@ -88,7 +89,7 @@ final class DownstreamTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard case .closed = state, timer == nil else { return }
+        guard case .closed = state, !timer.isArmed else { return }
         let now = context.eventLoop.now
         state = .idle(since: now)
         arm(context: context, at: now + tick)
@@ -96,15 +97,11 @@ final class DownstreamTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
 
     private func stop() {
         state = .closed
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
     }
 
     private func arm(context: ChannelHandlerContext, at deadline: NIODeadline) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.timer = nil
-            self.timerFired()
-        }
+        timer.arm(on: context.eventLoop, at: deadline) { [self] in self.timerFired() }
     }
 
     private func timerFired() {

@@ -1,3 +1,4 @@
+import LabHTTP
 import NIOCore
 import NIOHTTP2
 
@@ -26,7 +27,7 @@ final class HTTP2IdleWatchdog: ChannelInboundHandler, RemovableChannelHandler {
     private let idleTimeout: TimeAmount
     private let gracePeriod: TimeAmount
     private var context: ChannelHandlerContext?
-    private var timer: Scheduled<Void>?
+    private let timer = LoopTimer()
     private var openStreams = 0
     /// When the last stream closed (or the connection became HTTP/2); nil while a stream is open.
     private var idleSince: NIODeadline?
@@ -72,15 +73,11 @@ final class HTTP2IdleWatchdog: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func stop() {
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
     }
 
     private func arm(context: ChannelHandlerContext, at deadline: NIODeadline) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.timer = nil
-            self.timerFired()
-        }
+        timer.arm(on: context.eventLoop, at: deadline) { [self] in self.timerFired() }
     }
 
     private func timerFired() {

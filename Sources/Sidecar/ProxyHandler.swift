@@ -1,3 +1,4 @@
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 
@@ -16,60 +17,18 @@ import NIOHTTP1
 /// went away before answering, 504 when it did not answer in time, 400 and 431 for requests that cannot be parsed.
 /// A response that has started cannot become an error status, so a failure after that resets the downstream (closes
 /// the HTTP/1 connection, or resets the HTTP/2 stream). Every failure ends this request or connection and only it.
+///
+/// The handler does the I/O. Where the request is and what an event means for it is `ProxyExchangeStateMachine`'s;
+/// retries are `RetryDecision`'s, failure statuses `ProxyFailureMapping`'s and local replies `LocalReply`'s, all pure.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
-        /// No request: waiting for a head.
-        case idle
-        /// A request is waiting for an upstream connection: a new one, a pooled one freeing up, or a retry's back-off.
-        case awaitingUpstream
-        case forwarding(UpstreamConnectionHandler)
-        /// The response is complete (or was a local reply) but the request body is still arriving; it is dropped.
-        case responded
-        case closed
-    }
-
     /// What the pending timer is for. Only the slow paths schedule one: waiting for a connection, backing off.
     private enum TimerPurpose {
         case waitingForConnection
         case backoff
-    }
-
-    /// One request's bookkeeping, replaced at every request head.
-    private struct Exchange {
-        /// The head as it goes upstream; kept for a retry.
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
-        var requestID = ""
-        var downstreamVersion = HTTPVersion.http1_1
-        /// The downstream connection stays open after the response (always true on HTTP/2).
-        var keepAlive = true
-        /// The outgoing head frames a body; if not, body bytes are dropped instead of smuggled as a next request.
-        var framesBody = true
-        var startedAt = NIODeadline.uptimeNanoseconds(0)
-        var deadline = NIODeadline.uptimeNanoseconds(0)
-        var requestEnded = false
-        var trailers: HTTPHeaders?
-        var responseStarted = false
-        var status = 0
-        var attempts = 0
-        /// Retries are on, the method is idempotent and the body so far fits the replay buffer.
-        var retryable = false
-        var replayBytes = 0
-        /// Counted in the loop's retries in flight.
-        var isRetry = false
-        var lastFailedEndpoint: Int?
-        /// Request body bytes received and response body bytes sent.
-        var bytesIn = 0
-        var bytesOut = 0
-        /// The endpoint of the current attempt, while it is counted in that endpoint's active requests.
-        var endpoint: EndpointPool?
-        /// The endpoint of the latest attempt, for metrics and the access log.
-        var lastEndpoint: EndpointPool?
-        /// Counted in the loop's requests in flight; cleared when the request is accounted for.
-        var inFlight = false
     }
 
     private let loop: LoopContext
@@ -79,16 +38,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The HTTP/1 connection's header and idle timer, told when a request starts and ends; nil on HTTP/2.
     private let timeouts: DownstreamTimeoutHandler?
 
-    private var state: State = .idle
+    private var machine = ProxyExchangeStateMachine<UpstreamConnectionHandler>()
     private var context: ChannelHandlerContext?
-    private var exchange = Exchange()
-    /// A `read` held back because the request cannot go anywhere yet.
-    private var pendingRead = false
+    private var exchange = ProxyExchange()
     /// Request parts that arrived before the upstream connection; reused from request to request.
     private var queued = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
     /// The request body so far, for a retry; only filled while `exchange.retryable`.
-    private var replay: [ByteBuffer] = []
-    private var timer: Scheduled<Void>?
+    private var replay = RequestReplay()
+    private let timer = LoopTimer()
 
     /// The upstream endpoint this connection is pinned to by its original destination, if any.
     private let pinned: Int?
@@ -110,7 +67,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         abortExchange(status: 0)
-        state = .closed
+        machine.closed()
         self.context = nil
     }
 
@@ -126,25 +83,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .forwarding(let connection) = state {
-            connection.flush()
-        }
+        machine.connection?.flush()
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        switch state {
-        case .awaitingUpstream:
-            pendingRead = true
-        case .forwarding(let connection) where !connection.isWritable:
-            pendingRead = true
-        case .idle, .forwarding, .responded, .closed:
+        if machine.readRequested() {
             context.read()
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, case .forwarding(let connection) = state {
+        if context.channel.isWritable, let connection = machine.connection {
             connection.resumeReading()
         }
         context.fireChannelWritabilityChanged()
@@ -154,7 +104,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // The client went away: whatever is in flight for it is abandoned. An upstream connection mid-request cannot
         // be reused, so it is closed rather than returned to the pool.
         abortExchange(status: 0)
-        state = .closed
+        machine.closed()
         context.fireChannelInactive()
     }
 
@@ -167,23 +117,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         abortExchange(status: 0)
-        state = .closed
+        machine.closed()
         context.close(promise: nil)
     }
 
-    private var exchangeActive: Bool {
-        switch state {
-        case .awaitingUpstream, .forwarding, .responded: return true
-        case .idle, .closed: return false
-        }
-    }
-
     private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard case .idle = state else {
+        guard machine.requestHeadReceived() else {
             // NIO's pipelining handler and the HTTP/2 codec never deliver a second head before the first request
             // ended; if one arrives anyway, the framing of this connection cannot be trusted.
             abortExchange(status: 0)
-            state = .closed
+            machine.closed()
             context.close(promise: nil)
             return
         }
@@ -197,7 +140,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             makeRequestID: loop.makeRequestID
         )
         let now = context.eventLoop.now
-        exchange = Exchange(
+        exchange = ProxyExchange(
             head: outgoing,
             requestID: rewrite.requestID,
             downstreamVersion: head.version,
@@ -207,19 +150,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             framesBody: rewrite.framesBody,
             startedAt: now,
             deadline: now + loop.requestTimeout,
-            retryable: loop.retryPolicy != nil && Self.isIdempotent(head.method),
+            retryable: loop.retryPolicy != nil && RetryDecision.isIdempotent(head.method),
             inFlight: true
         )
         loop.requestsInFlight += 1
-        if !replay.isEmpty {
-            replay.removeAll(keepingCapacity: true)
-        }
+        replay.reset()
         queued.removeAll(keepingCapacity: true)
 
         guard head.method != .CONNECT else {
             // A sidecar forwards requests, it does not open tunnels.
             exchange.keepAlive = false
-            state = .awaitingUpstream
             localReply(.methodNotAllowed)
             return
         }
@@ -228,64 +168,45 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receivedBody(_ buffer: ByteBuffer) {
         exchange.bytesIn += buffer.readableBytes
-        switch state {
-        case .forwarding(let connection):
-            guard exchange.framesBody else { return }
+        switch machine.requestBodyReceived(framed: exchange.framesBody) {
+        case .forward(let connection):
             keepForReplay(buffer)
             connection.write(.body(.byteBuffer(buffer)))
-        case .awaitingUpstream:
-            guard exchange.framesBody else { return }
+        case .queue:
             keepForReplay(buffer)
             queued.append(.body(.byteBuffer(buffer)))
-        case .idle, .responded, .closed:
+        case .drop:
             break
         }
     }
 
     private func receivedEnd(_ trailers: HTTPHeaders?) {
-        switch state {
-        case .forwarding(let connection):
-            exchange.requestEnded = true
+        switch machine.requestEndReceived() {
+        case .forward(let connection):
             exchange.trailers = trailers
             connection.write(.end(trailers))
             connection.flush()
-        case .awaitingUpstream:
-            exchange.requestEnded = true
+        case .queue:
             exchange.trailers = trailers
             queued.append(.end(trailers))
-        case .responded:
-            exchange.requestEnded = true
-            state = .idle
+        case .exchangeFinished(let releaseRead):
             timeouts?.exchangeFinished()
-            releaseHeldRead()
-        case .idle, .closed:
+            if releaseRead {
+                context?.read()
+            }
+        case .none:
             break
         }
     }
 
     private func keepForReplay(_ buffer: ByteBuffer) {
         guard exchange.retryable, let policy = loop.retryPolicy else { return }
-        if exchange.replayBytes + buffer.readableBytes <= policy.maxReplayBytes {
-            replay.append(buffer)
-            exchange.replayBytes += buffer.readableBytes
-        } else {
-            exchange.retryable = false
-            replay.removeAll(keepingCapacity: true)
-        }
+        exchange.retryable = replay.keep(buffer, limit: policy.maxReplayBytes)
     }
 
     private func releaseHeldRead() {
-        guard pendingRead, let context else { return }
-        pendingRead = false
+        guard let context, machine.takeHeldRead() else { return }
         context.read()
-    }
-
-    /// RFC 9110 section 9.2.2: the methods a client may repeat without changing the outcome.
-    static func isIdempotent(_ method: HTTPMethod) -> Bool {
-        switch method {
-        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: return true
-        default: return false
-        }
     }
 
     // MARK: Attempts
@@ -302,7 +223,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.lastEndpoint = endpoint
         exchange.attempts += 1
         endpoint.activeRequests += 1
-        state = .awaitingUpstream
+        machine.attemptStarted()
         switch endpoint.lease(for: self) {
         case .ready(let connection):
             attach(connection)
@@ -313,7 +234,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The pool made or freed a connection for this request.
     func leaseSucceeded(_ connection: UpstreamConnectionHandler, from endpoint: EndpointPool) {
-        guard case .awaitingUpstream = state, exchange.endpoint === endpoint else {
+        guard machine.isAwaitingUpstream, exchange.endpoint === endpoint else {
             // This request gave up meanwhile; someone else may use the connection.
             endpoint.checkIn(connection)
             return
@@ -323,23 +244,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The pool could not connect on this request's behalf.
     func leaseFailed(_ error: Error, from endpoint: EndpointPool) {
-        guard case .awaitingUpstream = state, exchange.endpoint === endpoint else { return }
+        guard machine.isAwaitingUpstream, exchange.endpoint === endpoint else { return }
         cancelTimer()
         leaveEndpoint()
-        attemptFailed(status: .serviceUnavailable)
+        attemptFailed(.connectFailed)
     }
 
     private func attach(_ connection: UpstreamConnectionHandler) {
         cancelTimer()
-        state = .forwarding(connection)
+        let releaseRead = machine.attached(connection)
         connection.attach(self, deadline: exchange.deadline)
         connection.write(.head(exchange.head))
         while let part = queued.popFirst() {
             connection.write(part)
         }
         connection.flush()
-        if connection.isWritable {
-            releaseHeldRead()
+        if releaseRead {
+            context?.read()
         }
     }
 
@@ -350,21 +271,29 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// An attempt failed before any response reached the client: retry if allowed, otherwise answer `status`.
-    private func attemptFailed(status: HTTPResponseStatus) {
-        if mayRetry() {
-            retry()
-        } else {
-            localReply(status)
+    /// An attempt failed: retry if allowed, otherwise answer or cut the response off as the failure calls for.
+    /// - Parameter responseStarted: whether part of the response went downstream (asked before the request left
+    ///   its connection, which forgets it).
+    private func attemptFailed(_ failure: ProxyFailureMapping.Failure, responseStarted: Bool = false) {
+        let action = ProxyFailureMapping.action(
+            for: failure, responseStarted: responseStarted, mayRetry: mayRetry())
+        switch action {
+        case .retry: retry()
+        case .reply(let status): localReply(status)
+        case .resetDownstream: resetDownstream()
         }
     }
 
     private func mayRetry() -> Bool {
-        guard let policy = loop.retryPolicy, exchange.retryable, !exchange.responseStarted,
-            exchange.attempts <= policy.maxRetries
-        else { return false }
-        let otherRetries = loop.retriesInFlight - (exchange.isRetry ? 1 : 0)
-        return policy.budgetAllows(retriesInFlight: otherRetries, requestsInFlight: loop.requestsInFlight)
+        RetryDecision.mayRetry(
+            policy: loop.retryPolicy,
+            retryable: exchange.retryable,
+            responseStarted: machine.responseStarted,
+            attempts: exchange.attempts,
+            isRetry: exchange.isRetry,
+            retriesInFlight: loop.retriesInFlight,
+            requestsInFlight: loop.requestsInFlight
+        )
     }
 
     private func retry() {
@@ -376,15 +305,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.lastFailedEndpoint = exchange.lastEndpoint?.index
         queued.removeAll(keepingCapacity: true)
-        for buffer in replay {
+        for buffer in replay.buffers {
             queued.append(.body(.byteBuffer(buffer)))
         }
-        if exchange.requestEnded {
+        if machine.requestEnded {
             queued.append(.end(exchange.trailers))
         }
-        state = .awaitingUpstream
 
-        let backoff = backoffNanoseconds(afterAttempt: exchange.attempts)
+        let backoff = RetryDecision.backoffNanoseconds(
+            baseNanoseconds: loop.retryPolicy?.backoffBase.nanoseconds ?? 0,
+            afterAttempt: exchange.attempts,
+            random: loop.nextRandom
+        )
         if backoff > 0, let context {
             armTimer(at: context.eventLoop.now + .nanoseconds(backoff), for: .backoff)
         } else {
@@ -392,48 +324,41 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Envoy's back-off: uniformly random up to base * 2^(attempt-1), so that retries of many failed requests spread
-    /// out instead of arriving together.
-    private func backoffNanoseconds(afterAttempt attempt: Int) -> Int64 {
-        guard let base = loop.retryPolicy?.backoffBase.nanoseconds, base > 0 else { return 0 }
-        let ceiling = base << UInt64(min(max(attempt - 1, 0), 10))
-        return Int64(clamping: loop.nextRandom() % (ceiling + 1))
-    }
-
     // MARK: Upstream events (from the leased UpstreamConnectionHandler)
 
     var downstreamIsWritable: Bool { context?.channel.isWritable ?? true }
 
     func upstreamRead(_ part: HTTPClientResponsePart, from connection: UpstreamConnectionHandler) {
-        guard case .forwarding(let current) = state, current === connection, let context else { return }
+        guard machine.connection === connection, let context else { return }
         switch part {
         case .head(var head):
             let code = head.status.code
-            if code == 101 {
-                // The proxy stripped `Upgrade`, so a switch of protocols was never asked for; the connection now
-                // speaks something else and cannot carry this response.
-                state = .awaitingUpstream
+            let action = ProxyFailureMapping.headAction(
+                status: code, downstreamVersion: exchange.downstreamVersion, mayRetry: code >= 502 && mayRetry())
+            switch action {
+            case .refuseSwitchingProtocols:
+                machine.detached()
                 connection.abandon()
                 leaveEndpoint()
                 localReply(.badGateway)
                 return
-            }
-            if code < 200 {
+            case .informational(let passOn):
                 // 100 Continue and friends: the client may be waiting for one before it sends its body.
-                if exchange.downstreamVersion != .http1_0 {
+                if passOn {
                     context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
                 }
                 return
-            }
-            if code == 502 || code == 503 || code == 504, mayRetry() {
+            case .retry:
                 // The rest of this response is not wanted, so the connection is mid-message: close it.
-                state = .awaitingUpstream
+                machine.detached()
                 connection.abandon()
                 leaveEndpoint()
                 retry()
                 return
+            case .forward:
+                break
             }
-            exchange.responseStarted = true
+            machine.responseStarted(on: connection)
             exchange.status = Int(code)
             HeaderRewriting.rewriteResponse(
                 &head,
@@ -454,35 +379,30 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func upstreamWritabilityChanged(isWritable: Bool) {
-        if isWritable, case .forwarding = state {
+        if isWritable, machine.connection != nil {
             releaseHeldRead()
         }
     }
 
     /// The upstream connection closed while leased to this request.
     func upstreamClosed(from connection: UpstreamConnectionHandler) {
-        guard case .forwarding(let current) = state, current === connection else { return }
-        if exchange.responseStarted {
-            resetDownstream()
-        } else {
-            state = .awaitingUpstream
+        guard machine.connection === connection else { return }
+        let responseStarted = machine.responseStarted
+        if !responseStarted {
+            machine.detached()
             leaveEndpoint()
-            attemptFailed(status: .badGateway)
         }
+        attemptFailed(.upstreamClosed, responseStarted: responseStarted)
     }
 
     /// The request's deadline passed while it was on `connection`.
     func upstreamTimedOut(from connection: UpstreamConnectionHandler) {
-        guard case .forwarding(let current) = state, current === connection else { return }
-        state = .awaitingUpstream
+        guard machine.connection === connection else { return }
+        let responseStarted = machine.responseStarted
+        machine.detached()
         connection.abandon()
         leaveEndpoint()
-        if exchange.responseStarted {
-            resetDownstream()
-        } else {
-            // A timed-out request is not retried: its time is up whichever endpoint would answer.
-            localReply(.gatewayTimeout)
-        }
+        attemptFailed(.timedOut, responseStarted: responseStarted)
     }
 
     // MARK: Ending an exchange
@@ -494,26 +414,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ) {
         // Every state change happens before the final write: on HTTP/1 that write lets NIO's pipelining handler
         // deliver the next pipelined request to this handler at once.
-        let requestEnded = exchange.requestEnded
-        state = requestEnded ? .idle : .responded
-        connection.finish(requestComplete: requestEnded)
+        let completion = machine.responseCompleted(keepAlive: exchange.keepAlive)
+        connection.finish(requestComplete: completion.requestEnded)
         leaveEndpoint()
         account()
-        if requestEnded {
+        if completion.requestEnded {
             timeouts?.exchangeFinished()
         }
-        let heldRead = pendingRead
-        pendingRead = false
         if exchange.keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         } else {
-            state = .closed
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in
                 channel.close(promise: nil)
             }
         }
-        if heldRead {
+        if completion.releaseRead {
             context.read()
         }
     }
@@ -521,56 +437,39 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers the request from the proxy itself (no upstream response to forward).
     private func localReply(_ status: HTTPResponseStatus) {
         guard let context else { return }
-        guard !exchange.responseStarted else {
+        guard !machine.responseStarted else {
             resetDownstream()
             return
         }
         cancelTimer()
-        exchange.responseStarted = true
         exchange.status = Int(status.code)
         loop.counters.localReplies += 1
 
-        let requestEnded = exchange.requestEnded
-        // An HTTP/1 request whose body is still coming cannot be skipped reliably: close after the reply, as Envoy
-        // does. An HTTP/2 stream is reset instead, which leaves the connection's other streams alone.
-        let closeConnection = !isHTTP2 && (!requestEnded || !exchange.keepAlive)
-        let resetStream = isHTTP2 && !requestEnded
-        state = closeConnection || resetStream ? .closed : .idle
+        let reply = LocalReply.make(
+            status: status,
+            isHTTP2: isHTTP2,
+            requestEnded: machine.requestEnded,
+            keepAlive: exchange.keepAlive,
+            downstreamVersion: exchange.downstreamVersion
+        )
+        let requestEnded = machine.requestEnded
+        machine.replied(reply.ending)
         account()
         if requestEnded {
             timeouts?.exchangeFinished()
         }
 
-        let body = Self.localReplyBody(for: status)
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "text/plain")
-        headers.add(name: "content-length", value: String(body.utf8.count))
-        if closeConnection {
-            headers.add(name: "connection", value: "close")
-        }
-        let version = isHTTP2 ? exchange.downstreamVersion : .http1_1
-        let head = HTTPResponseHead(version: version, status: status, headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        if closeConnection || resetStream {
+        context.write(wrapOutboundOut(.head(reply.head)), promise: nil)
+        let body = context.channel.allocator.buffer(string: reply.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if reply.ending == .keepOpen {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            releaseHeldRead()
+        } else {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
                 channel.close(promise: nil)
             }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            releaseHeldRead()
-        }
-    }
-
-    /// Envoy's wording, so that people who know Envoy recognise the cause.
-    static func localReplyBody(for status: HTTPResponseStatus) -> String {
-        switch status {
-        case .serviceUnavailable: return "no healthy upstream: upstream connect error\n"
-        case .badGateway: return "upstream connect error or disconnect/reset before headers\n"
-        case .gatewayTimeout: return "upstream request timeout\n"
-        case .methodNotAllowed: return "CONNECT is not supported by this proxy\n"
-        default: return status.reasonPhrase + "\n"
         }
     }
 
@@ -579,33 +478,27 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func resetDownstream() {
         cancelTimer()
         loop.counters.resetsAfterResponseStarted += 1
-        if case .forwarding(let connection) = state {
-            connection.abandon()
-        }
+        machine.detached()?.abandon()
         leaveEndpoint()
         account()
-        state = .closed
+        machine.closed()
         context?.close(promise: nil)
     }
 
     /// An HTTP/1 request NIO's decoder could not parse: answered with `status` if no response has started, then the
     /// connection closes.
     private func rejectMalformedRequest(status: HTTPResponseStatus, context: ChannelHandlerContext) {
-        let responseStarted = exchangeActive && exchange.responseStarted
-        if exchangeActive {
+        let responseStarted = machine.exchangeActive && machine.responseStarted
+        if machine.exchangeActive {
             abortExchange(status: Int(status.code))
         }
-        state = .closed
+        machine.closed()
         guard !responseStarted else {
             context.close(promise: nil)
             return
         }
         loop.counters.localReplies += 1
-        var headers = HTTPHeaders()
-        headers.add(name: "content-length", value: "0")
-        headers.add(name: "connection", value: "close")
-        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.head(LocalReply.malformedRequest(status: status))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             channel.close(promise: nil)
@@ -616,79 +509,44 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// with `status` unless a response status is known already.
     private func abortExchange(status: Int) {
         cancelTimer()
-        switch state {
-        case .awaitingUpstream:
+        let responseStarted = machine.responseStarted
+        if machine.isAwaitingUpstream {
             exchange.endpoint?.cancel(self)
-        case .forwarding(let connection):
-            state = .awaitingUpstream
-            connection.abandon()
-        case .idle, .responded, .closed:
-            break
+        } else {
+            machine.detached()?.abandon()
         }
         leaveEndpoint()
-        if exchange.inFlight && !exchange.responseStarted {
+        if exchange.inFlight && !responseStarted {
             exchange.status = status
         }
         account()
     }
 
-    /// Counts the request once: the loop's in-flight numbers, metrics and the access log when they are on.
     private func account() {
-        guard exchange.inFlight else { return }
-        exchange.inFlight = false
-        loop.requestsInFlight -= 1
-        if exchange.isRetry {
-            loop.retriesInFlight -= 1
-        }
-        loop.counters.responses += 1
-
-        let metrics = exchange.lastEndpoint?.endpoint.metrics
-        let log = loop.accessLog
-        guard metrics != nil || log != nil else { return }
-        let elapsed = loop.eventLoop.now - exchange.startedAt
-        metrics?.record(
-            status: exchange.status,
-            seconds: Double(elapsed.nanoseconds) / 1e9,
-            bytesFromUpstream: exchange.bytesOut,
-            bytesToUpstream: exchange.bytesIn
-        )
-        log?.append(
-            method: exchange.head.method,
-            uri: exchange.head.uri,
-            status: exchange.status,
-            durationNanoseconds: elapsed.nanoseconds,
-            bytes: exchange.bytesOut,
-            upstream: exchange.lastEndpoint?.endpoint.label,
-            requestID: exchange.requestID
-        )
+        loop.account(&exchange)
     }
 
     // MARK: Timer
 
     private func armTimer(at deadline: NIODeadline, for purpose: TimerPurpose) {
         guard let context else { return }
-        timer?.cancel()
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.timer = nil
-            self.timerFired(purpose)
-        }
+        timer.arm(on: context.eventLoop, at: deadline) { [self] in self.timerFired(purpose) }
     }
 
     private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
     }
 
     private func timerFired(_ purpose: TimerPurpose) {
-        guard case .awaitingUpstream = state, let context else { return }
+        guard machine.isAwaitingUpstream, let context else { return }
         switch purpose {
         case .waitingForConnection:
             exchange.endpoint?.cancel(self)
             leaveEndpoint()
-            localReply(.gatewayTimeout)
+            attemptFailed(.deadlinePassedBeforeAttempt)
         case .backoff:
             if context.eventLoop.now >= exchange.deadline {
-                localReply(.gatewayTimeout)
+                attemptFailed(.deadlinePassedBeforeAttempt)
             } else {
                 startAttempt()
             }

@@ -1,5 +1,5 @@
 import LabCore
-import NIOConcurrencyHelpers
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -34,35 +34,17 @@ public final class SidecarProxy: Sendable {
         var periodicTasks: [RepeatedTask]
     }
 
-    private enum Lifecycle: Sendable {
-        case idle
-        case starting
-        case running(Running)
-        case stopping(Running)
-        case stopped(SidecarStats)
-    }
-
-    private let lifecycle = NIOLockedValueBox(Lifecycle.idle)
+    private let lifecycle = ServerLifecycle<Running, SidecarStats>()
 
     public init(configuration: SidecarConfiguration) {
         self.configuration = configuration
     }
 
     /// The port the proxy listens on, or nil when it is not running.
-    public var port: Int? {
-        lifecycle.withLockedValue { state in
-            if case .running(let running) = state { return running.port }
-            return nil
-        }
-    }
+    public var port: Int? { lifecycle.running?.port }
 
     /// The port of the metrics listener, or nil when metrics are off or the proxy is not running.
-    public var metricsPort: Int? {
-        lifecycle.withLockedValue { state in
-            if case .running(let running) = state { return running.metricsPort }
-            return nil
-        }
-    }
+    public var metricsPort: Int? { lifecycle.running?.metricsPort }
 
     /// Validates the configuration, loads the TLS material, resolves the upstreams, starts the event loop threads and
     /// binds the listeners.
@@ -73,21 +55,17 @@ public final class SidecarProxy: Sendable {
     @discardableResult
     public func start() async throws -> Int {
         try configuration.validate()
-        try lifecycle.withLockedValue { state in
-            guard case .idle = state else {
-                throw LabError.runFailed("this sidecar was already started; create a new one to start again")
-            }
-            state = .starting
-        }
+        let running = try await lifecycle.start(
+            alreadyStarted: LabError.runFailed("this sidecar was already started; create a new one to start again"),
+            stoppedWhileStarting: LabError.runFailed("the sidecar was stopped while it was starting"),
+            launch: launch,
+            discard: { running in await Self.shutDown(running, gracePeriod: .zero) }
+        )
+        return running.port
+    }
 
-        let runtime: SidecarRuntime
-        do {
-            runtime = try Self.makeRuntime(configuration)
-        } catch {
-            lifecycle.withLockedValue { $0 = .idle }
-            throw error
-        }
-
+    private func launch() async throws -> Running {
+        let runtime = try Self.makeRuntime(configuration)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         var contexts: [LoopContext] = []
         for eventLoop in group.makeIterator() {
@@ -105,7 +83,6 @@ public final class SidecarProxy: Sendable {
         } catch {
             try? await group.shutdownGracefully()
             runtime.accessLog?.close()
-            lifecycle.withLockedValue { $0 = .idle }
             throw error
         }
 
@@ -131,7 +108,7 @@ public final class SidecarProxy: Sendable {
             )
         }
 
-        let running = Running(
+        return Running(
             group: group,
             listener: listener,
             metricsListener: metricsListener,
@@ -141,17 +118,6 @@ public final class SidecarProxy: Sendable {
             runtime: runtime,
             periodicTasks: periodicTasks
         )
-        let stillStarting = lifecycle.withLockedValue { state -> Bool in
-            guard case .starting = state else { return false }
-            state = .running(running)
-            return true
-        }
-        guard stillStarting else {
-            // stop() was called while we were binding: honour it.
-            await Self.shutDown(running, gracePeriod: .zero)
-            throw LabError.runFailed("the sidecar was stopped while it was starting")
-        }
-        return running.port
     }
 
     /// Stops accepting connections, lets requests in flight finish (up to `shutdownGracePeriod`), closes every
@@ -160,27 +126,15 @@ public final class SidecarProxy: Sendable {
     /// HTTP/1 connections finish their current response and close (NIO's pipelining handler does this on
     /// `ChannelShouldQuiesceEvent`); HTTP/2 connections get GOAWAY and close when their open streams are done.
     public func stop() async throws {
-        let running = lifecycle.withLockedValue { state -> Running? in
-            switch state {
-            case .running(let running):
-                state = .stopping(running)
-                return running
-            case .starting:
-                state = .stopped(SidecarStats())
-                return nil
-            case .idle, .stopping, .stopped:
-                return nil
-            }
+        let gracePeriod = configuration.shutdownGracePeriod
+        try await lifecycle.stop(empty: SidecarStats()) { running in
+            await Self.shutDown(running, gracePeriod: gracePeriod)
         }
-        guard let running else { return }
-        let final = await Self.shutDown(running, gracePeriod: configuration.shutdownGracePeriod)
-        lifecycle.withLockedValue { $0 = .stopped(final) }
     }
 
     /// The counters so far, summed over the event loops; after `stop()`, the final counts.
     public func stats() async -> SidecarStats {
-        let state = lifecycle.withLockedValue { $0 }
-        switch state {
+        switch lifecycle.current {
         case .idle, .starting:
             return SidecarStats()
         case .stopped(let final):
@@ -192,12 +146,7 @@ public final class SidecarProxy: Sendable {
 
     deinit {
         // A proxy dropped without stop() would otherwise leak its threads for the life of the process.
-        switch lifecycle.withLockedValue({ $0 }) {
-        case .running(let running), .stopping(let running):
-            running.group.shutdownGracefully { _ in }
-        case .idle, .starting, .stopped:
-            break
-        }
+        lifecycle.started?.group.shutdownGracefully { _ in }
     }
 
     // MARK: Starting
@@ -235,7 +184,7 @@ public final class SidecarProxy: Sendable {
             clientTLS: serverTLS.client,
             metrics: metrics,
             accessLog: accessLog,
-            connections: DownstreamConnections(limit: configuration.maxConnections)
+            connections: ConnectionRegistry(limit: configuration.maxConnections)
         )
     }
 
@@ -262,15 +211,7 @@ public final class SidecarProxy: Sendable {
         group: MultiThreadedEventLoopGroup,
         loops: LoopContexts
     ) async throws -> Channel {
-        let bootstrap = ServerBootstrap(group: group)
-            // Load generators open many connections at once at the start of a run; a short backlog turns that burst
-            // into SYN retries that show up as one-second latency outliers.
-            .serverChannelOption(ChannelOptions.backlog, value: 1024)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            // Responses are written whole; Nagle would only add delayed-ACK stalls to small ones. `tcpOption`, not
-            // `socketOption`: at SOL_SOCKET the same number is SO_DEBUG, which needs CAP_NET_ADMIN, so without root
-            // every accepted connection was closed at once.
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        let bootstrap = ServerBootstrap.labListener(group: group)
             .childChannelInitializer { channel in
                 guard let loop = loops.context(for: channel.eventLoop) else {
                     return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
@@ -330,20 +271,8 @@ public final class SidecarProxy: Sendable {
     @discardableResult
     private static func shutDown(_ running: Running, gracePeriod: LabDuration) async -> SidecarStats {
         try? await running.listener.close()
-        let connections = running.runtime.connections
-        let open = connections.all
-        for channel in open {
-            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
-        let loop = running.group.next()
         let grace = TimeAmount.nanoseconds(Int64(clamping: gracePeriod.nanoseconds))
-        let deadline = loop.scheduleTask(in: grace) {
-            for channel in connections.all {
-                channel.close(promise: nil)
-            }
-        }
-        try? await EventLoopFuture.andAllComplete(open.map { $0.closeFuture }, on: loop).get()
-        deadline.cancel()
+        await running.runtime.connections.drain(gracePeriod: grace, on: running.group.next())
 
         for task in running.periodicTasks {
             task.cancel()

@@ -1,5 +1,5 @@
 import LabCore
-import NIOConcurrencyHelpers
+import LabHTTP
 import NIOCore
 import NIOSSL
 
@@ -27,7 +27,8 @@ struct SidecarRuntime: Sendable {
     var clientTLS: NIOSSLContext?
     var metrics: SidecarMetrics?
     var accessLog: AccessLogWriter?
-    var connections: DownstreamConnections
+    /// The open downstream connections, counted against `maxConnections` and asked to finish by `stop()`.
+    var connections: ConnectionRegistry
 
     var requestTimeout: TimeAmount { .nanoseconds(Int64(clamping: configuration.requestTimeout.nanoseconds)) }
     var connectTimeout: TimeAmount { .nanoseconds(Int64(clamping: configuration.connectTimeout.nanoseconds)) }
@@ -120,37 +121,5 @@ struct LoopContexts: Sendable {
 
     func context(for eventLoop: EventLoop) -> LoopContext? {
         byLoop[ObjectIdentifier(eventLoop)]
-    }
-}
-
-/// The open downstream connections: counted against `maxConnections`, and asked to finish by `stop()`.
-///
-/// A lock, not per-loop state, because the limit is the whole proxy's. It is taken once when a connection opens
-/// and once when it closes, never per request.
-final class DownstreamConnections: Sendable {
-    private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
-    let limit: Int
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    var all: [Channel] { channels.withLockedValue { Array($0.values) } }
-    var count: Int { channels.withLockedValue { $0.count } }
-
-    /// Registers `channel` unless the limit is reached; the registration ends when the channel closes.
-    func admit(_ channel: Channel, onClose: @escaping @Sendable () -> Void) -> Bool {
-        let key = ObjectIdentifier(channel)
-        let admitted = channels.withLockedValue { open -> Bool in
-            guard open.count < limit else { return false }
-            open[key] = channel
-            return true
-        }
-        guard admitted else { return false }
-        channel.closeFuture.whenComplete { [channels] _ in
-            channels.withLockedValue { $0[key] = nil }
-            onClose()
-        }
-        return true
     }
 }

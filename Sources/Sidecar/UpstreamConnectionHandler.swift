@@ -1,3 +1,4 @@
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -38,7 +39,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private var reportedClosed = false
 
     private var deadline: NIODeadline?
-    private var timer: Scheduled<Void>?
+    private let timer = LoopTimer()
     /// When the connection last went back to the pool, for the pool's idle expiry.
     private(set) var idleSince = NIODeadline.uptimeNanoseconds(0)
 
@@ -66,7 +67,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     func attach(_ exchange: ProxyHandler, deadline: NIODeadline) {
         state = .leased(exchange)
         self.deadline = deadline
-        if timer == nil, let context {
+        if !timer.isArmed, let context {
             armTimer(context: context, at: deadline)
         }
     }
@@ -149,8 +150,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
         self.context = nil
     }
 
@@ -216,8 +216,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         let previous = state
         state = .closed
         reusable = false
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
         readyPromise.fail(ChannelError.ioOnClosedChannel)
         reportClosed()
         if case .leased(let exchange) = previous {
@@ -238,10 +237,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     // MARK: Request timeout
 
     private func armTimer(context: ChannelHandlerContext, at deadline: NIODeadline) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            self.timer = nil
-            self.timerFired()
-        }
+        timer.arm(on: context.eventLoop, at: deadline) { [self] in self.timerFired() }
     }
 
     private func timerFired() {
@@ -253,3 +249,5 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         }
     }
 }
+
+extension UpstreamConnectionHandler: ProxyUpstreamConnection {}

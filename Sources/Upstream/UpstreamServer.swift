@@ -1,5 +1,5 @@
 import LabCore
-import NIOConcurrencyHelpers
+import LabHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -18,15 +18,13 @@ import NIOPosix
 public final class UpstreamServer: Sendable {
     public let configuration: UpstreamConfiguration
 
-    private enum Lifecycle {
-        case idle
-        case starting
-        case running(group: MultiThreadedEventLoopGroup, listener: Channel, port: Int)
-        case stopping
-        case stopped
+    private struct Running: Sendable {
+        var group: MultiThreadedEventLoopGroup
+        var listener: Channel
+        var port: Int
     }
 
-    private let lifecycle = NIOLockedValueBox(Lifecycle.idle)
+    private let lifecycle = ServerLifecycle<Running, Void>()
     private let connections = ConnectionRegistry()
     private let statsRecorder = UpstreamStatsRecorder()
 
@@ -38,12 +36,7 @@ public final class UpstreamServer: Sendable {
     public var stats: UpstreamStats { statsRecorder.snapshot }
 
     /// The port the server listens on, or nil when it is not running.
-    public var port: Int? {
-        lifecycle.withLockedValue { state in
-            if case .running(_, _, let port) = state { return port }
-            return nil
-        }
-    }
+    public var port: Int? { lifecycle.running?.port }
 
     /// Validates the configuration, starts the event loop threads and binds the listening socket.
     ///
@@ -53,13 +46,20 @@ public final class UpstreamServer: Sendable {
     @discardableResult
     public func start() async throws -> Int {
         try configuration.validate()
-        try lifecycle.withLockedValue { state in
-            guard case .idle = state else {
-                throw LabError.runFailed("this upstream server was already started; create a new one to start again")
+        let running = try await lifecycle.start(
+            alreadyStarted: LabError.runFailed(
+                "this upstream server was already started; create a new one to start again"),
+            stoppedWhileStarting: LabError.runFailed("upstream was stopped while it was starting"),
+            launch: launch,
+            discard: { running in
+                try? await running.listener.close()
+                try? await running.group.shutdownGracefully()
             }
-            state = .starting
-        }
+        )
+        return running.port
+    }
 
+    private func launch() async throws -> Running {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         let resources = UpstreamResources(
             configuration: configuration,
@@ -68,18 +68,14 @@ public final class UpstreamServer: Sendable {
             faultDraws: FaultDraws(faults: configuration.faults)
         )
         let connections = self.connections
-        let bootstrap = ServerBootstrap(group: group)
-            // Load generators open many connections at once at the start of a run; a short backlog turns that burst
-            // into SYN retries that show up as one-second latency outliers.
-            .serverChannelOption(ChannelOptions.backlog, value: 1024)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            // Responses are written whole; Nagle would only add delayed-ACK stalls to small ones.
-            // (tcpOption, not socketOption: the latter is SOL_SOCKET, where TCP_NODELAY's number is SO_DEBUG, which
-            // needs CAP_NET_ADMIN and reset every connection of an unprivileged server.)
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        let bootstrap = ServerBootstrap.labListener(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    connections.add(channel, stats: resources.stats)
+                    let stats = resources.stats
+                    stats.update { $0.openConnections += 1 }
+                    _ = connections.admit(channel) {
+                        stats.update { $0.openConnections -= 1 }
+                    }
                     try channel.pipeline.syncOperations.addHandler(UpstreamPipeline.sniffer(resources: resources))
                 }
             }
@@ -89,23 +85,9 @@ public final class UpstreamServer: Sendable {
             listener = try await bootstrap.bind(host: configuration.listen.host, port: configuration.listen.port).get()
         } catch {
             try? await group.shutdownGracefully()
-            lifecycle.withLockedValue { $0 = .idle }
             throw LabError.runFailed("upstream cannot listen on \(configuration.listen): \(error)")
         }
-
-        let port = listener.localAddress?.port ?? configuration.listen.port
-        let stillStarting = lifecycle.withLockedValue { state -> Bool in
-            guard case .starting = state else { return false }
-            state = .running(group: group, listener: listener, port: port)
-            return true
-        }
-        guard stillStarting else {
-            // stop() was called while we were binding: honour it.
-            try? await listener.close()
-            try? await group.shutdownGracefully()
-            throw LabError.runFailed("upstream was stopped while it was starting")
-        }
-        return port
+        return Running(group: group, listener: listener, port: listener.localAddress?.port ?? configuration.listen.port)
     }
 
     /// Stops accepting connections, lets requests in flight finish (up to `shutdownGracePeriod`), closes every
@@ -114,63 +96,21 @@ public final class UpstreamServer: Sendable {
     /// HTTP/1 connections finish their current response and close (NIO's pipelining handler does this on
     /// `ChannelShouldQuiesceEvent`); HTTP/2 connections get GOAWAY and close when their open streams are done.
     public func stop() async throws {
-        let previous = lifecycle.withLockedValue { state -> Lifecycle in
-            let previous = state
-            switch state {
-            case .running: state = .stopping
-            case .starting: state = .stopped
-            case .idle, .stopping, .stopped: break
-            }
-            return previous
-        }
-        guard case .running(let group, let listener, _) = previous else { return }
-
-        try? await listener.close()
-
-        let open = connections.all
-        for channel in open {
-            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
-        let loop = group.next()
         let connections = self.connections
         let grace = TimeAmount.nanoseconds(Int64(clamping: configuration.shutdownGracePeriod.nanoseconds))
-        let deadline = loop.scheduleTask(in: grace) {
-            for channel in connections.all {
-                channel.close(promise: nil)
+        try await lifecycle.stop(empty: ()) { running in
+            try? await running.listener.close()
+            await connections.drain(gracePeriod: grace, on: running.group.next())
+            do {
+                try await running.group.shutdownGracefully()
+            } catch {
+                throw LabError.runFailed("upstream could not shut its event loop threads down: \(error)")
             }
-        }
-        try? await EventLoopFuture.andAllComplete(open.map { $0.closeFuture }, on: loop).get()
-        deadline.cancel()
-
-        defer { lifecycle.withLockedValue { $0 = .stopped } }
-        do {
-            try await group.shutdownGracefully()
-        } catch {
-            throw LabError.runFailed("upstream could not shut its event loop threads down: \(error)")
         }
     }
 
     deinit {
         // A server dropped without stop() would otherwise leak its threads for the life of the process.
-        if case .running(let group, _, _) = lifecycle.withLockedValue({ $0 }) {
-            group.shutdownGracefully { _ in }
-        }
-    }
-}
-
-/// The open connections, so that `stop()` can ask each to finish and close the ones that do not.
-final class ConnectionRegistry: Sendable {
-    private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
-
-    var all: [Channel] { channels.withLockedValue { Array($0.values) } }
-
-    func add(_ channel: Channel, stats: UpstreamStatsRecorder) {
-        let key = ObjectIdentifier(channel)
-        channels.withLockedValue { $0[key] = channel }
-        stats.update { $0.openConnections += 1 }
-        channel.closeFuture.whenComplete { [channels] _ in
-            channels.withLockedValue { $0[key] = nil }
-            stats.update { $0.openConnections -= 1 }
-        }
+        lifecycle.started?.group.shutdownGracefully { _ in }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabTestSupport
 import Testing
 import Upstream
 
@@ -33,16 +34,8 @@ struct FaultAccountingTests {
     }
 
     func withFaultyServer(_ faults: UpstreamFaults, _ body: (UpstreamServer, Int) async throws -> Void) async throws {
-        let server = UpstreamServer(configuration: UpstreamConfiguration(
-            responseSize: 256, shutdownGracePeriod: .milliseconds(200), faults: faults))
-        let port = try await server.start()
-        do {
-            try await body(server, port)
-        } catch {
-            try? await server.stop()
-            throw error
-        }
-        try await server.stop()
+        try await withUpstreamServer(
+            UpstreamConfiguration(responseSize: 256, shutdownGracePeriod: .milliseconds(200), faults: faults), body)
     }
 
     /// The invariant of every report: each request is ok or in exactly one error class, and only in known classes.

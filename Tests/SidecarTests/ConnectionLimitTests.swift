@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabTestSupport
 import NIOCore
 import NIOHTTP1
 import Sidecar
@@ -24,10 +25,10 @@ struct ConnectionLimitTests {
         configuration.idleTimeout = .seconds(120)
         let proxy = SidecarProxy(configuration: configuration)
         let port = try await proxy.start()
-        var flood: [RawConnection] = []
+        var flood: [RawTestConnection] = []
         do {
             // Valid clients that connected before the flood.
-            let valid = [try await TestHTTP1Connection.connect(port: port), try await TestHTTP1Connection.connect(port: port)]
+            let valid = [try await HTTP1TestConnection.connect(port: port), try await HTTP1TestConnection.connect(port: port)]
             for connection in valid {
                 #expect(try await connection.request(.GET, "/").status == .ok)
             }
@@ -35,7 +36,7 @@ struct ConnectionLimitTests {
             // The flood: every other connection sends the start of a request head and stops, the rest send nothing.
             var mostOpen = 0
             for i in 0..<Self.flood {
-                let connection = try await RawConnection.connect(port: port)
+                let connection = try await RawTestConnection.connect(port: port)
                 flood.append(connection)
                 if i.isMultiple(of: 2) {
                     try? await connection.send("GET / HTTP/1.1\r\nHost: flood\r\n")
@@ -85,7 +86,7 @@ struct ConnectionLimitTests {
 
     /// One request on a new connection, closed afterwards.
     func oneShot(port: Int) async throws -> TestResponse {
-        let connection = try await TestHTTP1Connection.connect(port: port)
+        let connection = try await HTTP1TestConnection.connect(port: port)
         defer { Task { await connection.close() } }
         return try await connection.request(.GET, "/")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -727,7 +728,7 @@ struct ProxyFuzzTests {
         #expect(outcomes.keys.contains { $0.hasPrefix("http2: h2 GOAWAY") }, "no HTTP/2 case drew a GOAWAY")
 
         // Every connection closed and every request the proxy took is accounted for: nothing leaked.
-        let settled = await eventually(seconds: 15) {
+        let settled = await eventually(timeout: .seconds(15)) {
             let stats = await proxy.stats()
             return stats.downstreamConnectionsOpen == 0 && stats.requests == stats.responses
         }
@@ -767,7 +768,7 @@ struct ProxyFuzzTests {
         if variant != "preface only" {
             #expect(frames.stream1HeaderBytes.first == 0x88, "the request itself was answered 200")
         }
-        let settled = await eventually(seconds: 10) { await proxy.stats().downstreamConnectionsOpen == 0 }
+        let settled = await eventually(timeout: .seconds(10)) { await proxy.stats().downstreamConnectionsOpen == 0 }
         #expect(settled)
         try? await proxy.stop()
         try? await app.stop()
@@ -791,7 +792,7 @@ struct ProxyFuzzTests {
 
     func oneValidHTTP1Request(port: Int) async throws -> HTTPResponseStatusCode {
         try await withRetries {
-            let connection = try await TestHTTP1Connection.connect(port: port)
+            let connection = try await HTTP1TestConnection.connect(port: port)
             let response = try await connection.request(.GET, "/?size=64")
             await connection.close()
             return HTTPResponseStatusCode(response.status.code)
@@ -800,7 +801,7 @@ struct ProxyFuzzTests {
 
     func oneValidHTTP2Request(port: Int) async throws -> HTTPResponseStatusCode {
         try await withRetries {
-            let connection = try await TestHTTP2Connection.connect(port: port)
+            let connection = try await HTTP2TestConnection.connect(port: port)
             let response = try await connection.request(.POST, "/echo", body: "still here")
             await connection.close()
             return HTTPResponseStatusCode(response.status.code)

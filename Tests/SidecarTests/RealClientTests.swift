@@ -1,42 +1,6 @@
 import Foundation
+import LabTestSupport
 import Testing
-
-/// Runs a program with a time bound; its output goes to a file so that a chatty program cannot fill a pipe and stall.
-func runProgram(
-    _ path: String,
-    _ arguments: [String],
-    seconds: Double = 120
-) async throws -> (status: Int32, output: String) {
-    let directory = try makeTemporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let outputPath = directory + "/output"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.standardOutput = output
-    process.standardError = output
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { finished in
-            continuation.resume(returning: finished.terminationStatus)
-        }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-            return
-        }
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
-            if process.isRunning {
-                process.terminate()
-            }
-        }
-    }
-    try? output.close()
-    return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
-}
 
 /// curl and h2load, the clients the lab's load generator is compared with, through the outbound and inbound sidecars.
 @Suite(.serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabTestSupport
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -54,9 +55,10 @@ func oneRequest(
     headers: [(String, String)] = [],
     body: String? = nil
 ) async throws -> TestResponse {
-    let connection = try await TestHTTP1Connection.connect(port: port)
+    let connection = try await HTTP1TestConnection.connect(port: port)
     do {
-        let response = try await connection.request(method, uri, headers: headers, body: body)
+        let requestBody = body.map { ByteBuffer(string: $0) }
+        let response = try await connection.request(method, uri, headers: headers, body: requestBody)
         await connection.close()
         return response
     } catch {
@@ -70,7 +72,7 @@ func oneRequest(
 struct MeshPairTests {
     @Test func getAndPostThroughThePairOverHTTP1() async throws {
         try await withMeshPair { pair in
-            let connection = try await TestHTTP1Connection.connect(port: pair.outboundPort)
+            let connection = try await HTTP1TestConnection.connect(port: pair.outboundPort)
             let get = try await connection.request(.GET, "/?size=100")
             #expect(get.status == .ok)
             #expect(get.body.readableBytes == 100)
@@ -95,7 +97,7 @@ struct MeshPairTests {
 
     @Test func getAndPostThroughThePairOverH2C() async throws {
         try await withMeshPair { pair in
-            let connection = try await TestHTTP2Connection.connect(port: pair.outboundPort)
+            let connection = try await HTTP2TestConnection.connect(port: pair.outboundPort)
             let get = try await connection.request(.GET, "/?size=2048")
             #expect(get.status == .ok)
             #expect(get.body.readableBytes == 2048)
@@ -120,7 +122,7 @@ struct MeshPairTests {
 
     @Test func keepAliveConnectionsArePooledNotOpenedPerRequest() async throws {
         try await withMeshPair { pair in
-            let connection = try await TestHTTP1Connection.connect(port: pair.outboundPort)
+            let connection = try await HTTP1TestConnection.connect(port: pair.outboundPort)
             for _ in 0..<20 {
                 #expect(try await connection.request(.GET, "/").status == .ok)
             }
@@ -186,7 +188,7 @@ struct MeshPairTests {
             anonymous.trustRoots = .file(bundle.caCertificate)
             let anonymousContext = try NIOSSLContext(configuration: anonymous)
             await #expect(throws: (any Error).self) {
-                let connection = try await TestHTTP1Connection.connect(port: pair.inboundPort, tls: anonymousContext)
+                let connection = try await HTTP1TestConnection.connect(port: pair.inboundPort, tls: anonymousContext)
                 defer { Task { await connection.close() } }
                 _ = try await connection.request(.GET, "/")
             }
@@ -194,16 +196,15 @@ struct MeshPairTests {
             // A certificate from another CA.
             let stranger = try LabCertificateAuthority(commonName: "not the lab CA")
             _ = try stranger.issue(commonName: "intruder", usage: .client)
-            let directory = try makeTemporaryDirectory()
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let strangerFiles = try #require(try stranger.writeBundle(to: directory).identities["intruder"])
+            let directory = try TemporaryDirectory(prefix: "meshbench-sidecar-tests")
+            let strangerFiles = try #require(try stranger.writeBundle(to: directory.path).identities["intruder"])
             var impostor = anonymous
             impostor.certificateChain = try NIOSSLCertificate.fromPEMFile(strangerFiles.certificate)
                 .map { .certificate($0) }
             impostor.privateKey = .privateKey(try NIOSSLPrivateKey(file: strangerFiles.privateKey, format: .pem))
             let impostorContext = try NIOSSLContext(configuration: impostor)
             await #expect(throws: (any Error).self) {
-                let connection = try await TestHTTP1Connection.connect(port: pair.inboundPort, tls: impostorContext)
+                let connection = try await HTTP1TestConnection.connect(port: pair.inboundPort, tls: impostorContext)
                 defer { Task { await connection.close() } }
                 _ = try await connection.request(.GET, "/")
             }
@@ -220,14 +221,14 @@ struct MeshPairTests {
                 .map { .certificate($0) }
             member.privateKey = .privateKey(try NIOSSLPrivateKey(file: outboundFiles.privateKey, format: .pem))
             let memberContext = try NIOSSLContext(configuration: member)
-            let connection = try await TestHTTP1Connection.connect(port: pair.inboundPort, tls: memberContext)
+            let connection = try await HTTP1TestConnection.connect(port: pair.inboundPort, tls: memberContext)
             #expect(try await connection.request(.GET, "/").status == .ok)
             await connection.close()
 
             // The inbound sidecar negotiates HTTP/2 by ALPN for clients that offer it.
             member.applicationProtocols = ["h2"]
             let h2Context = try NIOSSLContext(configuration: member)
-            let h2 = try await TestHTTP2Connection.connect(port: pair.inboundPort, tls: h2Context)
+            let h2 = try await HTTP2TestConnection.connect(port: pair.inboundPort, tls: h2Context)
             let overH2 = try await h2.request(.POST, "/echo", body: "h2 over mTLS")
             #expect(overH2.status == .ok)
             #expect(overH2.text == "h2 over mTLS")
@@ -246,7 +247,7 @@ struct MeshPairTests {
             let port = pair.outboundPort
 
             // 400: not HTTP.
-            let garbage = try await RawConnection.connect(port: port)
+            let garbage = try await RawTestConnection.connect(port: port)
             try await garbage.send("THIS IS NOT HTTP AT ALL\r\n\r\n")
             let garbageReply = await garbage.receiveUntilClosed()
             #expect(garbageReply.text.hasPrefix("HTTP/1.1 400 "))
@@ -254,7 +255,7 @@ struct MeshPairTests {
             #expect(try await oneRequest(port: port).status == .ok)
 
             // 431: a head over the 60 KiB limit.
-            let oversized = try await RawConnection.connect(port: port)
+            let oversized = try await RawTestConnection.connect(port: port)
             let filler = String(repeating: "x", count: 70 * 1024)
             try await oversized.send("GET / HTTP/1.1\r\nHost: a\r\nX-Filler: \(filler)\r\n\r\n")
             let oversizedReply = await oversized.receiveUntilClosed()
@@ -268,7 +269,7 @@ struct MeshPairTests {
             #expect(try await oneRequest(port: port).status == .ok)
 
             // Slowloris: a head that never finishes is cut with 408 after the header timeout.
-            let slowloris = try await RawConnection.connect(port: port)
+            let slowloris = try await RawTestConnection.connect(port: port)
             try await slowloris.send("GET / HTTP/1.1\r\nHost: a\r\nX-Drip: ")
             let slowlorisReply = await slowloris.receiveUntilClosed()
             #expect(slowlorisReply.text.hasPrefix("HTTP/1.1 408 "))
@@ -276,9 +277,9 @@ struct MeshPairTests {
             #expect(try await oneRequest(port: port).status == .ok)
 
             // A malformed request on one connection does not disturb a request in flight on another.
-            let busy = try await TestHTTP1Connection.connect(port: port)
+            let busy = try await HTTP1TestConnection.connect(port: port)
             async let inFlight = busy.request(.GET, "/?delay=200ms&size=10")
-            let breaker = try await RawConnection.connect(port: port)
+            let breaker = try await RawTestConnection.connect(port: port)
             try await breaker.send("GET / HTTP/9.9 nonsense\r\n\r\n")
             _ = await breaker.receiveUntilClosed()
             #expect(try await inFlight.status == .ok)
@@ -290,7 +291,7 @@ struct MeshPairTests {
         try await withMeshPair(adjustOutbound: { $0.metricsListen = loopback(0) }) { pair in
             let metricsPort = try #require(pair.outbound.metricsPort)
             #expect(pair.inbound.metricsPort == nil, "metrics are off unless asked for")
-            let connection = try await TestHTTP1Connection.connect(port: pair.outboundPort)
+            let connection = try await HTTP1TestConnection.connect(port: pair.outboundPort)
             for _ in 0..<3 {
                 #expect(try await connection.request(.GET, "/?size=10").status == .ok)
             }
@@ -319,9 +320,8 @@ struct MeshPairTests {
     }
 
     @Test func theAccessLogHasALinePerRequestWithItsID() async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let logPath = directory + "/access.log"
+        let directory = try TemporaryDirectory(prefix: "meshbench-sidecar-tests")
+        let logPath = directory.file("access.log")
         let logToFile: (inout SidecarConfiguration) -> Void = { $0.accessLog = .file(logPath) }
         let appPort = try await withMeshPair(adjustInbound: logToFile) { (pair: MeshPair) async throws -> Int in
             let tagged = [("X-Request-Id", "log-me-1")]
@@ -353,7 +353,7 @@ struct SingleSidecarTests {
         let (first, firstPort) = try await startApp()
         let (second, secondPort) = try await startApp()
         try await withProxy(upstreams: [firstPort, secondPort]) { _, port in
-            let connection = try await TestHTTP1Connection.connect(port: port)
+            let connection = try await HTTP1TestConnection.connect(port: port)
             for _ in 0..<10 {
                 #expect(try await connection.request(.GET, "/").status == .ok)
             }
@@ -370,11 +370,11 @@ struct SingleSidecarTests {
         let (second, secondPort) = try await startApp()
         let leastRequest: (inout SidecarConfiguration) -> Void = { $0.balancing = .leastRequest }
         try await withProxy(upstreams: [firstPort, secondPort], adjust: leastRequest) { proxy, port in
-            let slowConnection = try await TestHTTP1Connection.connect(port: port)
+            let slowConnection = try await HTTP1TestConnection.connect(port: port)
             // Long enough that the quick requests are done while it is still busy, even on a loaded machine.
             async let slow = slowConnection.request(.GET, "/?delay=5s")
             #expect(await eventually { await proxy.stats().requests == 1 })
-            let connection = try await TestHTTP1Connection.connect(port: port)
+            let connection = try await HTTP1TestConnection.connect(port: port)
             for _ in 0..<6 {
                 #expect(try await connection.request(.GET, "/").status == .ok)
             }
@@ -445,12 +445,12 @@ struct SingleSidecarTests {
     @Test func refusesConnectionsBeyondTheLimitAndAcceptsOnceOneCloses() async throws {
         let (app, appPort) = try await startApp()
         try await withProxy(upstreams: [appPort], adjust: { $0.maxConnections = 2 }) { proxy, port in
-            let first = try await TestHTTP1Connection.connect(port: port)
-            let second = try await TestHTTP1Connection.connect(port: port)
+            let first = try await HTTP1TestConnection.connect(port: port)
+            let second = try await HTTP1TestConnection.connect(port: port)
             #expect(try await first.request(.GET, "/").status == .ok)
             #expect(try await second.request(.GET, "/").status == .ok)
 
-            let third = try await RawConnection.connect(port: port)
+            let third = try await RawTestConnection.connect(port: port)
             try? await third.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             let refused = await third.receiveUntilClosed()
             #expect(refused.closed)
@@ -508,7 +508,7 @@ struct SingleSidecarTests {
         let proxy = SidecarProxy(configuration: SidecarConfiguration(upstreams: [loopback(appPort)]))
         let port = try await proxy.start()
         #expect(proxy.port == port)
-        let connection = try await TestHTTP1Connection.connect(port: port)
+        let connection = try await HTTP1TestConnection.connect(port: port)
         #expect(try await connection.request(.GET, "/").status == .ok)
         try await proxy.stop()
         #expect(await eventually { !connection.channel.isActive })

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabTestSupport
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -237,13 +238,12 @@ struct LabCertificateAuthorityTests {
         _ = try NIOSSLPrivateKey(bytes: Array(server.privateKeyPEM.utf8), format: .pem)
         _ = try NIOSSLCertificate(bytes: Array(authority.certificatePEM.utf8), format: .pem)
 
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let bundle = try authority.writeBundle(to: directory)
-        #expect(bundle.caCertificate == directory + "/ca.pem")
+        let directory = try TemporaryDirectory(prefix: "meshbench-sidecar-tests")
+        let bundle = try authority.writeBundle(to: directory.path)
+        #expect(bundle.caCertificate == directory.file("ca.pem"))
         #expect(Set(bundle.identities.keys) == ["inbound", "outbound/client one"])
         let client = try #require(bundle.identities["outbound/client one"])
-        #expect(client.certificate == directory + "/outbound-client-one.pem")
+        #expect(client.certificate == directory.file("outbound-client-one.pem"))
         for files in bundle.identities.values {
             let attributes = try FileManager.default.attributesOfItem(atPath: files.privateKey)
             #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabTestSupport
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -99,7 +100,7 @@ struct UpstreamFaultTests {
     // MARK: HTTP/1.1 against a raw socket
 
     @Test func resetFractionOneAnswersEveryRequestWithAnRST() async throws {
-        try await withServer(configuration(UpstreamFaults(resetFraction: 1))) { server, port in
+        try await withUpstreamServer(configuration(UpstreamFaults(resetFraction: 1))) { server, port in
             for _ in 0..<3 {
                 let outcome = try await BlockingExchange.run(port: port, request: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
                 #expect(outcome.end == .reset, "\(outcome)")
@@ -115,7 +116,7 @@ struct UpstreamFaultTests {
         let faults = UpstreamFaults(resetFraction: 0.5, seed: 7)
         let expected = (0..<16).map { FaultDraws.fault(forArrival: UInt64($0), faults: faults) }
         #expect(expected.contains(.reset) && expected.contains(.none), "the seed should give both outcomes")
-        try await withServer(configuration(faults)) { server, port in
+        try await withUpstreamServer(configuration(faults)) { server, port in
             for (i, fault) in expected.enumerated() {
                 let outcome = try await BlockingExchange.run(
                     port: port, request: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -133,7 +134,7 @@ struct UpstreamFaultTests {
     }
 
     @Test func aStalledRequestGetsNoAnswerAndItsConnectionStaysOpen() async throws {
-        try await withServer(configuration(UpstreamFaults(stallFraction: 1))) { server, port in
+        try await withUpstreamServer(configuration(UpstreamFaults(stallFraction: 1))) { server, port in
             let outcome = try await BlockingExchange.run(
                 port: port, request: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", quietFor: 0.3)
             #expect(outcome.end == .stillOpen, "\(outcome)")
@@ -147,10 +148,10 @@ struct UpstreamFaultTests {
         let faults = seed(
             giving: [.status(503), .none, .status(503), .none],
             with: UpstreamFaults(statusFraction: 0.5, faultStatus: 503))
-        try await withServer(configuration(faults, responseSize: 7)) { server, port in
+        try await withUpstreamServer(configuration(faults, responseSize: 7)) { server, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             let statuses = try await [0, 1, 2, 3].asyncMap { _ in try await connection.request(.GET, "/?delay=5ms") }
-            #expect(statuses.map(\.status) == [503, 200, 503, 200])
+            #expect(statuses.map(\.status.code) == [503, 200, 503, 200])
             #expect(statuses[0].text.contains("injected fault"))
             #expect(statuses[1].body.readableBytes == 7)
             #expect(connection.channel.isActive, "a status fault keeps the connection")
@@ -163,12 +164,12 @@ struct UpstreamFaultTests {
 
     @Test func closeAfterAnnouncesTheLastResponseAndCloses() async throws {
         let faults = UpstreamFaults(closeAfter: UpstreamFaults.CloseAfter(responses: 3, abrupt: false))
-        try await withServer(configuration(faults)) { server, port in
+        try await withUpstreamServer(configuration(faults)) { server, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             var headers: [String?] = []
             for _ in 0..<3 {
                 let response = try await connection.request(.GET, "/")
-                #expect(response.status == 200)
+                #expect(response.status.code == 200)
                 headers.append(response.headers.first(name: "connection"))
             }
             #expect(headers == [nil, nil, "close"])
@@ -185,17 +186,17 @@ struct UpstreamFaultTests {
 
     @Test func closeAfterAbruptClosesWithoutSayingSo() async throws {
         let faults = UpstreamFaults(closeAfter: UpstreamFaults.CloseAfter(responses: 2, abrupt: true))
-        try await withServer(configuration(faults)) { server, port in
+        try await withUpstreamServer(configuration(faults)) { server, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             let first = try await connection.request(.GET, "/")
             let second = try await connection.request(.GET, "/")
-            #expect(first.status == 200 && second.status == 200)
+            #expect(first.status.code == 200 && second.status.code == 200)
             #expect(first.headers.first(name: "connection") == nil)
             #expect(second.headers.first(name: "connection") == nil, "the close is not announced")
             try await waitForClose(connection.channel)
             #expect(server.stats.connectionsClosedAfterLimit == 1)
             // Only that connection: the server still accepts new ones.
-            #expect(try await http1Request(port: port, .GET, "/").status == 200)
+            #expect(try await http1Request(port: port, .GET, "/").status.code == 200)
         }
     }
 
@@ -205,13 +206,13 @@ struct UpstreamFaultTests {
     /// connection is served.
     @Test func http2ResetsTheConnection() async throws {
         let faults = seed(giving: [.none, .reset, .none], with: UpstreamFaults(resetFraction: 0.4))
-        try await withServer(configuration(faults)) { server, port in
+        try await withUpstreamServer(configuration(faults)) { server, port in
             let connection = try await HTTP2TestConnection.connect(port: port)
-            #expect(try await connection.request(.GET, "/").status == 200)
+            #expect(try await connection.request(.GET, "/").status.code == 200)
             await #expect(throws: (any Error).self) { try await connection.request(.GET, "/") }
             try await waitForClose(connection.channel)
             let next = try await HTTP2TestConnection.connect(port: port)
-            #expect(try await next.request(.GET, "/").status == 200)
+            #expect(try await next.request(.GET, "/").status.code == 200)
             await next.close()
             #expect(server.stats.injectedResets == 1)
             #expect(server.stats.http2Connections == 2)
@@ -220,12 +221,12 @@ struct UpstreamFaultTests {
 
     @Test func http2StallLeavesTheOtherStreamsServed() async throws {
         let faults = seed(giving: [.stall, .none, .none], with: UpstreamFaults(stallFraction: 0.5))
-        try await withServer(configuration(faults)) { server, port in
+        try await withUpstreamServer(configuration(faults)) { server, port in
             let connection = try await HTTP2TestConnection.connect(port: port)
             let stalled = Task { try await connection.request(.GET, "/") }
             #expect(await eventually { server.stats.injectedStalls == 1 })
-            #expect(try await connection.request(.GET, "/").status == 200)
-            #expect(try await connection.request(.GET, "/").status == 200)
+            #expect(try await connection.request(.GET, "/").status.code == 200)
+            #expect(try await connection.request(.GET, "/").status.code == 200)
             #expect(server.stats.requestsServed == 2)
             await connection.close()
             await #expect(throws: (any Error).self) { try await stalled.value }
@@ -235,24 +236,14 @@ struct UpstreamFaultTests {
     @Test(arguments: [false, true])
     func http2CloseAfterEndsTheConnection(abrupt: Bool) async throws {
         let faults = UpstreamFaults(closeAfter: UpstreamFaults.CloseAfter(responses: 2, abrupt: abrupt))
-        try await withServer(configuration(faults)) { server, port in
+        try await withUpstreamServer(configuration(faults)) { server, port in
             let connection = try await HTTP2TestConnection.connect(port: port)
-            #expect(try await connection.request(.GET, "/").status == 200)
-            #expect(try await connection.request(.GET, "/").status == 200)
+            #expect(try await connection.request(.GET, "/").status.code == 200)
+            #expect(try await connection.request(.GET, "/").status.code == 200)
             try await waitForClose(connection.channel)
             #expect(server.stats.connectionsClosedAfterLimit == 1)
         }
     }
-}
-
-/// Polls `condition` for up to ten seconds.
-private func eventually(_ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return condition()
 }
 
 extension Array {

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -11,9 +12,9 @@ import Upstream
 @Suite("Upstream server over loopback")
 struct UpstreamServerTests {
     @Test func http1GetReturnsExactlyTheConfiguredSize() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 1500)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 1500)) { server, port in
             let response = try await http1Request(port: port, .GET, "/")
-            #expect(response.status == 200)
+            #expect(response.status.code == 200)
             #expect(response.body.readableBytes == 1500)
             #expect(response.contentLength == 1500)
             #expect(response.headers.first(name: "content-type") == "application/octet-stream")
@@ -22,20 +23,20 @@ struct UpstreamServerTests {
     }
 
     @Test func responsesLargerThanOnePrebuiltChunkAreComplete() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 0)) { _, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 0)) { _, port in
             let empty = try await http1Request(port: port, .GET, "/")
-            #expect(empty.status == 200 && empty.body.readableBytes == 0 && empty.contentLength == 0)
+            #expect(empty.status.code == 200 && empty.body.readableBytes == 0 && empty.contentLength == 0)
             let big = try await http1Request(port: port, .GET, "/?size=200000")
             #expect(big.body.readableBytes == 200_000)
         }
     }
 
     @Test func keepAliveServesSeveralRequestsOnOneConnection() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 10)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 10)) { server, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             for size in [1, 2, 3, 4, 5] {
                 let response = try await connection.request(.GET, "/?size=\(size)")
-                #expect(response.status == 200)
+                #expect(response.status.code == 200)
                 #expect(response.body.readableBytes == size)
             }
             #expect(connection.channel.isActive)
@@ -46,7 +47,7 @@ struct UpstreamServerTests {
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        try await withServer { _, port in
+        try await withUpstreamServer { _, port in
             let raw = try await RawTestConnection.connect(port: port)
             // The first request is the slow one: its answer must still come first.
             try await raw.send(
@@ -62,21 +63,21 @@ struct UpstreamServerTests {
     }
 
     @Test func sizeStatusAndHeadOverrides() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 100)) { _, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 100)) { _, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             let sized = try await connection.request(.GET, "/?size=1k")
-            #expect(sized.status == 200 && sized.body.readableBytes == 1024)
+            #expect(sized.status.code == 200 && sized.body.readableBytes == 1024)
 
             let unavailable = try await connection.request(.GET, "/?status=503&size=7")
-            #expect(unavailable.status == 503)
+            #expect(unavailable.status.code == 503)
             #expect(unavailable.body.readableBytes == 7)
 
             let noContent = try await connection.request(.GET, "/?status=204")
-            #expect(noContent.status == 204 && noContent.body.readableBytes == 0)
+            #expect(noContent.status.code == 204 && noContent.body.readableBytes == 0)
             #expect(noContent.headers.first(name: "content-length") == nil)
 
             let head = try await connection.request(.HEAD, "/?size=33")
-            #expect(head.status == 200 && head.contentLength == 33 && head.body.readableBytes == 0)
+            #expect(head.status.code == 200 && head.contentLength == 33 && head.body.readableBytes == 0)
 
             // The connection survived all of them.
             let last = try await connection.request(.GET, "/")
@@ -86,10 +87,10 @@ struct UpstreamServerTests {
     }
 
     @Test func badQueryValuesGet400WithAReason() async throws {
-        try await withServer { server, port in
+        try await withUpstreamServer { server, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             let response = try await connection.request(.GET, "/?delay=soon")
-            #expect(response.status == 400)
+            #expect(response.status.code == 400)
             #expect(response.text.hasPrefix("delay: 'soon'"))
             #expect(response.headers.first(name: "content-type")?.hasPrefix("text/plain") == true)
             #expect(server.stats.rejectedRequests == 1)
@@ -100,12 +101,12 @@ struct UpstreamServerTests {
     }
 
     @Test func echoSendsTheRequestBodyBack() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 10)) { _, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 10)) { _, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             var body = ByteBuffer()
             body.writeString(String(repeating: "echo me ", count: 10_000))
             let echoed = try await connection.request(.POST, "/echo", body: body)
-            #expect(echoed.status == 200)
+            #expect(echoed.status.code == 200)
             #expect(echoed.contentLength == body.readableBytes)
             #expect(echoed.body == body)
 
@@ -113,7 +114,7 @@ struct UpstreamServerTests {
             #expect(byQuery.text == "abc")
 
             let emptyEcho = try await connection.request(.GET, "/echo")
-            #expect(emptyEcho.status == 200 && emptyEcho.body.readableBytes == 0)
+            #expect(emptyEcho.status.code == 200 && emptyEcho.body.readableBytes == 0)
 
             // A body on a non-echo request is drained and ignored.
             let drained = try await connection.request(.POST, "/", body: ByteBuffer(string: "ignored"))
@@ -123,18 +124,18 @@ struct UpstreamServerTests {
     }
 
     @Test func echoLargerThanTheLimitGets413() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 0, maxBodySize: 1000)) { _, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 0, maxBodySize: 1000)) { _, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: 5000)
             let response = try await connection.request(.POST, "/echo", body: body)
-            #expect(response.status == 413)
-            #expect(try await connection.request(.GET, "/").status == 200)
+            #expect(response.status.code == 413)
+            #expect(try await connection.request(.GET, "/").status.code == 200)
             await connection.close()
         }
     }
 
     @Test func expectContinueIsAnswered() async throws {
-        try await withServer { _, port in
+        try await withUpstreamServer { _, port in
             let raw = try await RawTestConnection.connect(port: port)
             try await raw.send(
                 "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
@@ -148,7 +149,7 @@ struct UpstreamServerTests {
     }
 
     @Test func upgradeRequestsAreAnsweredOverHTTP1AndThenClosed() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 2)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 2)) { server, port in
             let raw = try await RawTestConnection.connect(port: port)
             // What `curl --http2` sends on cleartext: an h2c upgrade, which this server declines.
             try await raw.send(
@@ -164,7 +165,7 @@ struct UpstreamServerTests {
     }
 
     @Test func connectIsRefused() async throws {
-        try await withServer { server, port in
+        try await withUpstreamServer { server, port in
             let raw = try await RawTestConnection.connect(port: port)
             try await raw.send("CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n")
             try await raw.waitForClose()
@@ -174,31 +175,31 @@ struct UpstreamServerTests {
     }
 
     @Test func anHTTP2PrefaceInsideAnHTTP1ConnectionIsMalformedHTTP1() async throws {
-        try await withServer { server, port in
+        try await withUpstreamServer { server, port in
             let raw = try await RawTestConnection.connect(port: port)
             try await raw.send(Array("GET /?size=1 HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + ProtocolPreface.bytes)
             try await raw.waitForClose()
             #expect(raw.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
             #expect(raw.text.contains("HTTP/1.1 400 Bad Request\r\n"))
-            #expect(try await http1Request(port: port, .GET, "/").status == 200)
+            #expect(try await http1Request(port: port, .GET, "/").status.code == 200)
         }
     }
 
     @Test func injectedDelayIsAtLeastTheRequestedTime() async throws {
-        try await withServer { _, port in
+        try await withUpstreamServer { _, port in
             let connection = try await HTTP1TestConnection.connect(port: port)
             let clock = ContinuousClock()
             let start = clock.now
             let response = try await connection.request(.GET, "/?delay=20ms")
             let elapsed = clock.now - start
-            #expect(response.status == 200)
+            #expect(response.status.code == 200)
             #expect(elapsed >= .milliseconds(20))
             await connection.close()
         }
     }
 
     @Test func configuredDelayAppliesWithoutAQuery() async throws {
-        try await withServer(UpstreamConfiguration(delay: .fixed(.milliseconds(15)))) { _, port in
+        try await withUpstreamServer(UpstreamConfiguration(delay: .fixed(.milliseconds(15)))) { _, port in
             let clock = ContinuousClock()
             let start = clock.now
             _ = try await http1Request(port: port, .GET, "/")
@@ -207,20 +208,20 @@ struct UpstreamServerTests {
     }
 
     @Test func delayedRequestsDoNotHoldUpOtherConnections() async throws {
-        try await withServer { _, port in
+        try await withUpstreamServer { _, port in
             let slow = try await HTTP1TestConnection.connect(port: port)
             let slowAnswered = NIOLockedValueBox(false)
             slow.send(.GET, "/?delay=2s").whenComplete { _ in slowAnswered.withLockedValue { $0 = true } }
             // With one event loop thread, a blocking delay would stall this request for two seconds.
             let quick = try await http1Request(port: port, .GET, "/?size=1")
-            #expect(quick.status == 200)
+            #expect(quick.status.code == 200)
             #expect(slowAnswered.withLockedValue { $0 } == false)
             await slow.close()
         }
     }
 
     @Test func clientThatLeavesDuringTheDelayHarmsNothing() async throws {
-        try await withServer { server, port in
+        try await withUpstreamServer { server, port in
             let raw = try await RawTestConnection.connect(port: port)
             // Delays long enough that the server sees both clients leave first, even on a busy 2-core machine.
             try await raw.send("GET /?delay=1s HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -228,14 +229,14 @@ struct UpstreamServerTests {
 
             let h2 = try await HTTP2TestConnection.connect(port: port)
             let abandoned = Task { try await h2.request(.GET, "/?delay=1s") }
-            try await Task.sleep(for: .milliseconds(20))
+            _ = await eventually { server.stats.http2Streams >= 1 }
             await h2.close()
             _ = await abandoned.result
 
             // Past both delays: the scheduled answers have fired (or been cancelled) by now.
             try await Task.sleep(for: .milliseconds(1200))
             let after = try await http1Request(port: port, .GET, "/?size=3")
-            #expect(after.status == 200 && after.body.readableBytes == 3)
+            #expect(after.status.code == 200 && after.body.readableBytes == 3)
             // Whether an abandoned request still counts as served depends on whether the server saw the client go
             // before the delay ran out, which a loaded 2-core machine does not promise; what matters is that
             // nothing broke and the server still answers.
@@ -244,9 +245,9 @@ struct UpstreamServerTests {
     }
 
     @Test func garbageGets400AndCloseWhileOthersAreServed() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 8)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 8)) { server, port in
             let bystander = try await HTTP1TestConnection.connect(port: port)
-            #expect(try await bystander.request(.GET, "/").status == 200)
+            #expect(try await bystander.request(.GET, "/").status.code == 200)
 
             let raw = try await RawTestConnection.connect(port: port)
             try await raw.send([0x00, 0x01, 0xFF] + Array("garbage\r\n\r\n".utf8))
@@ -262,7 +263,7 @@ struct UpstreamServerTests {
     }
 
     @Test func malformedHTTP2ClosesOnlyThatConnection() async throws {
-        try await withServer { server, port in
+        try await withUpstreamServer { server, port in
             let raw = try await RawTestConnection.connect(port: port)
             // The preface followed by a DATA frame on stream 0, which HTTP/2 forbids.
             let dataOnStreamZero: [UInt8] = [0, 0, 4, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]
@@ -278,19 +279,19 @@ struct UpstreamServerTests {
     }
 
     @Test func h2cWithPriorKnowledgeOnTheSamePort() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 700)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 700)) { server, port in
             let h2 = try await HTTP2TestConnection.connect(port: port)
             let plain = try await h2.request(.GET, "/")
-            #expect(plain.status == 200 && plain.body.readableBytes == 700 && plain.contentLength == 700)
+            #expect(plain.status.code == 200 && plain.body.readableBytes == 700 && plain.contentLength == 700)
 
             let overridden = try await h2.request(.GET, "/?size=100000&status=503")
-            #expect(overridden.status == 503 && overridden.body.readableBytes == 100_000)
+            #expect(overridden.status.code == 503 && overridden.body.readableBytes == 100_000)
 
             let echoed = try await h2.request(.POST, "/echo", body: ByteBuffer(string: "over h2"))
             #expect(echoed.text == "over h2")
 
             let bad = try await h2.request(.GET, "/?size=nope")
-            #expect(bad.status == 400)
+            #expect(bad.status.code == 400)
 
             // Several streams at once on the one connection.
             let sizes = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -314,17 +315,17 @@ struct UpstreamServerTests {
     }
 
     @Test func prefaceSplitAcrossTCPSegmentsStillGetsHTTP2() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 42)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 42)) { server, port in
             let h2 = try await HTTP2TestConnection.connect(port: port, splitPreface: true)
             let response = try await h2.request(.GET, "/")
-            #expect(response.status == 200 && response.body.readableBytes == 42)
+            #expect(response.status.code == 200 && response.body.readableBytes == 42)
             #expect(server.stats.http2Connections == 1)
             await h2.close()
         }
     }
 
     @Test func severalEventLoopThreads() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 5, threads: 2)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 5, threads: 2)) { server, port in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<6 {
                     group.addTask { try await http1Request(port: port, .GET, "/").body.readableBytes }
@@ -347,10 +348,7 @@ struct UpstreamServerTests {
         let h2Response = Task { try await h2.request(.GET, "/?delay=1s") }
         // Stop only once both requests are in the server (a fixed sleep is not enough on a loaded machine): the h2
         // stream is counted when it opens, and the h1 request was sent before it on an already open connection.
-        let deadline = ContinuousClock.now + .seconds(5)
-        while server.stats.http2Streams < 1 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        _ = await eventually(timeout: .seconds(5)) { server.stats.http2Streams >= 1 }
         try await Task.sleep(for: .milliseconds(50))
 
         try await server.stop()
@@ -368,7 +366,7 @@ struct UpstreamServerTests {
     }
 
     @Test func aPortInUseIsARunFailure() async throws {
-        try await withServer { _, port in
+        try await withUpstreamServer { _, port in
             let second = UpstreamServer(
                 configuration: UpstreamConfiguration(listen: HostPort(host: "127.0.0.1", port: port))
             )
@@ -384,7 +382,7 @@ struct UpstreamServerTests {
     }
 
     @Test func startingTwiceIsRefused() async throws {
-        try await withServer { server, _ in
+        try await withUpstreamServer { server, _ in
             await #expect(throws: LabError.self) { try await server.start() }
         }
     }
@@ -393,7 +391,7 @@ struct UpstreamServerTests {
 @Suite("Upstream server with curl", .enabled(if: curlIsAvailable, "needs \(curlPath)"))
 struct UpstreamCurlTests {
     @Test func curlHTTP2PriorKnowledge() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 3000)) { server, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 3000)) { server, port in
             let result = try await runCurl([
                 "--http2-prior-knowledge", "-o", "/dev/null",
                 "-w", "%{http_version} %{response_code} %{size_download}",
@@ -406,7 +404,7 @@ struct UpstreamCurlTests {
     }
 
     @Test func curlHTTP2UpgradeAttemptFallsBackToHTTP1() async throws {
-        try await withServer(UpstreamConfiguration(responseSize: 10)) { _, port in
+        try await withUpstreamServer(UpstreamConfiguration(responseSize: 10)) { _, port in
             // Two URLs: curl would reuse the connection for the second; it must not hang after the declined upgrade.
             let result = try await runCurl([
                 "--http2", "-o", "/dev/null", "-o", "/dev/null",
@@ -419,10 +417,10 @@ struct UpstreamCurlTests {
     }
 
     @Test func curlHTTP1EchoWithAOneMegabyteBody() async throws {
-        try await withServer { _, port in
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("upstream-echo-\(port).bin")
+        try await withUpstreamServer { _, port in
+            let directory = try TemporaryDirectory(prefix: "meshbench-upstream-tests")
+            let file = directory.url.appendingPathComponent("upstream-echo.bin")
             try Data(repeating: 0x61, count: 1 << 20).write(to: file)
-            defer { try? FileManager.default.removeItem(at: file) }
             let result = try await runCurl([
                 "--http1.1", "-o", "/dev/null", "--data-binary", "@\(file.path)",
                 "-w", "%{http_version} %{response_code} %{size_download}",

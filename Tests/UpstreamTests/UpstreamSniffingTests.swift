@@ -1,3 +1,4 @@
+import LabTestSupport
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
