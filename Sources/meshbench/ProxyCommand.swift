@@ -23,17 +23,10 @@ extension Meshbench {
 
         func run() async throws {
             let configuration = options.configuration()
-            ServiceCommandSupport.takeOverSignals()
             let proxy = SidecarProxy(configuration: configuration)
-            let port: Int
-            do {
-                port = try await proxy.start()
-            } catch let e as LabError {
-                throw e
-            } catch {
-                throw LabError.runFailed("cannot start the proxy on \(configuration.listen): \(error)")
+            _ = try await ServiceCommandSupport.start("cannot start the proxy", listen: configuration.listen) {
+                try await proxy.start()
             }
-            print(ReadinessLine.listening(on: HostPort(host: configuration.listen.host, port: port)))
             if let m = proxy.metricsPort, let host = configuration.metricsListen?.host {
                 print(ReadinessLine.metrics(on: HostPort(host: host, port: m)))
             }

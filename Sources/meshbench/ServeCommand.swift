@@ -28,17 +28,10 @@ extension Meshbench {
 
         func run() async throws {
             let configuration = options.configuration()
-            ServiceCommandSupport.takeOverSignals()
             let server = UpstreamServer(configuration: configuration)
-            let port: Int
-            do {
-                port = try await server.start()
-            } catch let e as LabError {
-                throw e
-            } catch {
-                throw LabError.runFailed("cannot listen on \(configuration.listen): \(error)")
+            _ = try await ServiceCommandSupport.start("cannot listen", listen: configuration.listen) {
+                try await server.start()
             }
-            print(ReadinessLine.listening(on: HostPort(host: configuration.listen.host, port: port)))
             fflush(stdout)
 
             await ServiceCommandSupport.waitForStopSignal()

@@ -8,6 +8,22 @@ import Glibc
 
 /// What the long-running commands (`serve`, `proxy`) share: how they treat signals and wait to be told to stop.
 enum ServiceCommandSupport {
+    /// Starts a service, announces it with the readiness line once it serves, and returns its port. A start failure
+    /// that is not already the lab's own error is reported as `what` failing on `listen`.
+    static func start(_ what: String, listen: HostPort, _ start: () async throws -> Int) async throws -> Int {
+        takeOverSignals()
+        let port: Int
+        do {
+            port = try await start()
+        } catch let e as LabError {
+            throw e
+        } catch {
+            throw LabError.runFailed("\(what) on \(listen): \(error)")
+        }
+        print(ReadinessLine.listening(on: HostPort(host: listen.host, port: port)))
+        return port
+    }
+
     /// Ignores SIGTERM/SIGINT as interrupts (so they cannot land on an event-loop thread) and SIGPIPE.
     static func takeOverSignals() {
         signal(SIGTERM, SIG_IGN)

@@ -67,7 +67,7 @@ struct MeshbenchCLITests {
         #expect(r.stderr.contains("not a valid URL"))
         guard let q = try meshbench(["load", "http://127.0.0.1:1/", "--qps=-3"]) else { return }
         #expect(q.status == 2)
-        #expect(q.stderr.contains("--qps must be a positive number"))
+        #expect(q.stderr.contains("'--qps <qps>': must be a positive number"))
         guard let missing = try meshbench(["load", "http://127.0.0.1:1/"]) else { return }
         #expect(missing.status == 2, "a missing required option is a usage error: exit 2")
     }
