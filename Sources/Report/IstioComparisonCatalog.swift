@@ -3,7 +3,7 @@ import LabCore
 
 /// Istio's published data-plane figures and the rule that pairs each with what a meshbench run measured.
 ///
-/// Every number, version and setup comes from reference/mesh-anchors.md (§0 summary, §1 per version); the `source`
+/// Every number, version and setup is the one docs/istio-figures.md lists with its source; the `source`
 /// strings are the citations given there. The catalog keeps the setup next to the number because most headline
 /// figures hide it (two proxies rather than one, a changed load pattern, a Kubernetes cluster rather than loopback),
 /// and a ratio without that context would mislead. `compare` adds what differs in the run itself (rate,
@@ -80,7 +80,7 @@ public enum IstioComparisonCatalog {
         public var applicable: Bool { measure != .controlPlane }
     }
 
-    // Citations as reference/mesh-anchors.md gives them ("i.io/vX" and "archive/vX" spelled out).
+    // Where each figure was published (docs/istio-figures.md has the same list with the setups).
     static let sourceSummary = "https://istio.io/v1.16/docs/ops/deployment/performance-and-scalability/ (summary "
         + "bullets, the same on the pages for 1.8.3 through 1.16.2); istio/istio.io archive/v1.10, archive/v1.14"
     static let source110Latency = "istio/istio.io archive/v1.10/docs/ops/deployment/performance-and-scalability/"

@@ -118,7 +118,7 @@ public enum RunSummary {
         let comparison = report.istioComparison ?? IstioComparisonCatalog.compare(report)
         guard !comparison.isEmpty else { return "" }
         var out = "Istio's published figures (setups differ: see each row's caveat in report.json istio_comparison "
-            + "and reference/mesh-anchors.md):\n"
+            + "and docs/istio-figures.md):\n"
         var rows: [[String]] = [["figure", "Istio", "measured", "ratio", "path"]]
         var notApplicable: [String] = []
         for c in comparison {

@@ -2,7 +2,7 @@ import Foundation
 import LabCore
 
 /// `smp.json`: the run in the Service Mesh Performance format (service-mesh-performance
-/// `protos/service_mesh_performance.proto`, spec v0.6.1; reference/mesh-anchors.md §5), so SMP tooling such as
+/// `protos/service_mesh_performance.proto`, spec v0.6.1, https://github.com/service-mesh-performance/service-mesh-performance), so SMP tooling such as
 /// Meshery can read what fits.
 ///
 /// SMP has one `PerformanceTestResult` per test, and a meshbench run is several tests (one per path, and per sweep
@@ -19,7 +19,7 @@ import LabCore
 /// SMP has no field for (p99.9, per-proxy figures, added latency vs direct with its interval, eBPF counters, hops,
 /// features, the sidecar implementation) is in `labels`, whose values are strings as the spec requires.
 public enum SMPResult {
-    /// The spec release whose proto this follows (unchanged from v0.6.1 to the commit cited in mesh-anchors.md).
+    /// The spec release whose proto this follows (its proto has not changed since v0.6.1).
     public static let smpVersion = "v0.6.1"
 
     public struct Document: Encodable {

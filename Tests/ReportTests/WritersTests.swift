@@ -483,7 +483,7 @@ struct WritersTests {
         #expect(text.contains("+530us [430–630]") && !text.contains("+530us [430–630] n.s."))
         #expect(text.contains("+582us n.s."), "the main table marks it too")
         #expect(text.contains("Istio's published figures"))
-        #expect(text.contains("reference/mesh-anchors.md"))
+        #expect(text.contains("docs/istio-figures.md"))
         #expect(text.contains("0.35 vCPU (1.8-1.16)") && text.contains("0.20x"))
         #expect(text.contains("not applicable (meshbench has no control plane)"))
         #expect(!text.contains("PARTIAL"))
