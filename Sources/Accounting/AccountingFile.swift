@@ -17,6 +17,11 @@ enum AccountingFile {
         try reading(path) { try SysFile.read(fd: fd, path: path) }
     }
 
+    /// The names in a directory (`/proc`'s pids, a cgroup's children).
+    static func list(_ path: String) throws -> [String] {
+        try reading(path) { try Directory.entries(path) }
+    }
+
     /// Writes `text` in one write call, as cgroup control files require.
     static func write(_ path: String, _ text: String) throws {
         try writing(path) { try SysFile.write(path, text) }

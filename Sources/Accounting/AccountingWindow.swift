@@ -79,11 +79,22 @@ public struct WindowReport: Equatable, Sendable {
     public var components: [String: ComponentUsage]
     /// Host CPU ticks over the window (all CPUs and per CPU), from /proc/stat.
     public var host: ProcStatSample
+    /// CPU seconds of the kernel's ksoftirqd and kworker threads over the window (charged to no cgroup).
+    public var kernelThreadSeconds: Double
 
-    public init(wallSeconds: Double, components: [String: ComponentUsage], host: ProcStatSample) {
+    public init(wallSeconds: Double, components: [String: ComponentUsage], host: ProcStatSample,
+                kernelThreadSeconds: Double = 0) {
         self.wallSeconds = wallSeconds
         self.components = components
         self.host = host
+        self.kernelThreadSeconds = kernelThreadSeconds
+    }
+
+    /// What the whole host spent over the window, and how much of it the lab's cgroups were charged.
+    public var hostCPU: HostCPUUsage {
+        HostCPUUsage(windowSeconds: wallSeconds, host: host.total,
+                     componentSeconds: components.values.reduce(0) { $0 + $1.cpuSeconds },
+                     kernelThreadSeconds: kernelThreadSeconds)
     }
 
     /// Softirq seconds over the window on all CPUs: loopback network processing lands there and in no cgroup.
@@ -106,6 +117,8 @@ public struct AccountingWindow: Sendable {
     let procStatReader: ProcStatReader
     let startCPU: [String: CPUSample]
     let startHost: ProcStatSample
+    let kernelThreads: KernelThreadCPUReader
+    let startKernelThreads: [Int32: UInt64]
     let peakResets: [String: PeakReset]
 
     /// CLOCK_MONOTONIC in nanoseconds: never the wall clock, which can step during a run.
@@ -148,15 +161,18 @@ public struct AccountingWindow: Sendable {
             cpu[name] = try cpuReader.read(cgroups.cpu.source, path: cgroups.cpu.path)
         }
         let host = try procStatReader.read()
+        let kernelThreads = KernelThreadCPUReader(root: root, ticksPerSecond: ticksPerSecond)
+        let threads = kernelThreads.read()
         return AccountingWindow(
             components: components, startNanoseconds: start, clock: clock, cpuReader: cpuReader,
             memoryReader: memoryReader, procStatReader: procStatReader, startCPU: cpu, startHost: host,
-            peakResets: resets)
+            kernelThreads: kernelThreads, startKernelThreads: threads, peakResets: resets)
     }
 
     /// Takes the end snapshot and returns the usage over the window. Can be called more than once (each call
     /// measures from the same start).
     public func finish() throws -> WindowReport {
+        let threads = kernelThreads.read()
         let host = try procStatReader.read()
         var cpuEnd: [String: CPUSample] = [:]
         for (name, cgroups) in components {
@@ -189,7 +205,8 @@ public struct AccountingWindow: Sendable {
             usage[name] = ComponentUsage(
                 cpu: delta, vcpu: vcpu, memory: memory, peakIsWindowOnly: windowOnly, peakResetFailure: failure)
         }
-        return WindowReport(wallSeconds: wallSeconds, components: usage, host: host.delta(since: startHost))
+        return WindowReport(wallSeconds: wallSeconds, components: usage, host: host.delta(since: startHost),
+                            kernelThreadSeconds: kernelThreads.seconds(from: startKernelThreads, to: threads))
     }
 }
 

@@ -22,6 +22,20 @@ public enum Directory {
         try sysCall("rmdir", path: path) { rmdir(path) }
     }
 
+    /// The names in a directory, without "." and "..", in the order the kernel gives them.
+    public static func entries(_ path: String) throws(SysError) -> [String] {
+        guard let dir = opendir(path) else { throw SysError(call: "opendir", path: path, errno: Glibc.errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// True when `path` names a directory that can be written (access W_OK).
     public static func isWritable(_ path: String) -> Bool {
         access(path, W_OK) == 0

@@ -12,6 +12,8 @@ struct RunReportBuilder {
     var runID: String
     var layout: CgroupLayout
     var startedAt: Date
+    /// Where this kernel charges interrupt time; said beside the host CPU figures.
+    var interrupts: InterruptTimeAccounting = .unknown
 
     func report(_ progress: RunProgress, status: RunStatus, reason: String?) -> RunReport {
         var paths: [PathReport] = []
@@ -36,6 +38,7 @@ struct RunReportBuilder {
         report.statusReason = reason
         // Medians over rounds, intervals, and added latency against `direct` at the same point, paired by round.
         RunStatistics.apply(to: &report)
+        PathHostCPU.compareWithDirect(&report.paths)
         report.istioComparison = IstioComparisonCatalog.compare(report)
         return report
     }
@@ -72,6 +75,9 @@ struct RunReportBuilder {
             report.cpu = usage.cpu
             report.memoryMB = usage.memory
         }
+        report.hostCPU = PathHostAccounting.hostCPU(
+            rounds: done.compactMap { outcome in outcome.usage.map { ($0, outcome.result.achievedRPS) } },
+            interrupts: interrupts)
         if let failure = progress.failures[key] {
             report.status = .failed
             report.reason = failure

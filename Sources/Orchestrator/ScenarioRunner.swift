@@ -122,7 +122,8 @@ public final class ScenarioRunner {
         var progress = RunProgress(variants: variants, points: points, skipReason: skipReason,
                                    cgroupNote: cgroupNote)
         let reports = RunReportBuilder(scenario: scenario, scenarioFile: options.scenarioFile, command: options.command,
-                                       runID: runID, layout: layout, startedAt: Date())
+                                       runID: runID, layout: layout, startedAt: Date(),
+                                       interrupts: HostProbe.interruptTimeAccounting())
         let setting = RunSetting(cpus: cpus, cgroups: cgroups, tls: tls, runDirectory: runDirectory)
         let interruption = measure(variants.filter { skipReason($0) == nil }, into: &progress, reports: reports,
                                    setting: setting)

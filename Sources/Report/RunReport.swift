@@ -277,6 +277,8 @@ public struct PathReport: Codable, Sendable {
     public var addedLatencyUs: AddedLatency?
     /// The kernel programs' own counters, for the eBPF paths.
     public var bpf: PathBPF?
+    /// What the path cost the whole host, beside what its cgroups were charged.
+    public var hostCPU: PathHostCPU?
     /// In a sweep: the point this entry measured (`connections=16`) and the swept value.
     public var point: String?
     public var sweepValue: Double?
@@ -303,6 +305,7 @@ public struct PathReport: Codable, Sendable {
         case bpf, point
         case sweepValue = "sweep_value"
         case stats
+        case hostCPU = "host_cpu"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -320,6 +323,7 @@ public struct PathReport: Codable, Sendable {
         try c.encodeIfPresent(memoryMB, forKey: .memoryMB)
         try c.encodeIfPresent(addedLatencyUs, forKey: .addedLatencyUs)
         try c.encodeIfPresent(bpf, forKey: .bpf)
+        try c.encodeIfPresent(hostCPU, forKey: .hostCPU)
         try c.encodeIfPresent(stats, forKey: .stats)
         // The load block sits beside name and status, as the schema promises (`paths[i].latency_us`).
         try load.encode(to: encoder)
@@ -338,6 +342,7 @@ public struct PathReport: Codable, Sendable {
         memoryMB = try c.decodeIfPresent(PathMemory.self, forKey: .memoryMB)
         addedLatencyUs = try c.decodeIfPresent(AddedLatency.self, forKey: .addedLatencyUs)
         bpf = try c.decodeIfPresent(PathBPF.self, forKey: .bpf)
+        hostCPU = try c.decodeIfPresent(PathHostCPU.self, forKey: .hostCPU)
         point = try c.decodeIfPresent(String.self, forKey: .point)
         sweepValue = try c.decodeIfPresent(Double.self, forKey: .sweepValue)
         stats = try c.decodeIfPresent(PathStatistics.self, forKey: .stats)

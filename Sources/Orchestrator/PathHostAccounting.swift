@@ -1,0 +1,30 @@
+import Accounting
+import Report
+
+/// Turns the accounting windows of a path's rounds into report.json's `host_cpu` block: the whole host's non-idle CPU
+/// over the measured windows, how much of it the path's cgroups were charged, and what softirq and the kernel's
+/// threads took.
+enum PathHostAccounting {
+    /// - Parameters:
+    ///   - rounds: per round, its window and the rate it achieved (rounds whose accounting failed are left out).
+    ///   - interrupts: where this kernel puts interrupt time, said in the block's `source`.
+    static func hostCPU(rounds: [(window: WindowReport, achievedRPS: Double)],
+                       interrupts: InterruptTimeAccounting) -> PathHostCPU? {
+        let usages = rounds.map { (usage: $0.window.hostCPU, rps: $0.achievedRPS) }
+        let wall = usages.reduce(0) { $0 + $1.usage.windowSeconds }
+        guard wall > 0 else { return nil }
+        func vcpu(_ seconds: (HostCPUUsage) -> Double) -> Double {
+            usages.reduce(0) { $0 + seconds($1.usage) } / wall
+        }
+        let nonIdle = vcpu(\.nonIdleSeconds)
+        // The rate over all rounds, weighted by each round's window like the CPU figure.
+        let rps = usages.reduce(0) { $0 + $1.rps * $1.usage.windowSeconds } / wall
+        return PathHostCPU(
+            nonIdleVCPU: nonIdle, nonIdleVCPUPer1000RPS: rps > 0 ? nonIdle / (rps / 1000) : nil,
+            attributedVCPU: vcpu(\.componentSeconds), unattributedVCPU: vcpu(\.unattributedSeconds),
+            softirqVCPU: vcpu(\.softirqSeconds), kernelThreadsVCPU: vcpu(\.kernelThreadSeconds),
+            perRound: usages.compactMap { $0.usage.vcpuPer1000RPS(achievedRPS: $0.rps) },
+            source: "/proc/stat over the measured windows (every process on the host, not only the lab's); "
+                + "ksoftirqd and kworker threads from /proc/<pid>/stat; " + interrupts.explanation)
+    }
+}
