@@ -61,12 +61,13 @@ public struct LoadResult: Codable, Sendable {
     public var latencyUs = LatencySummary()
     /// Latency from the actual send.
     public var latencyUncorrectedUs = LatencySummary()
-    /// Every request of the measured window from its intended start (the corrected basis) to when it ended: responses
-    /// (any status) at their latency, failures (connect error, reset, timeout, any class) at the time they failed, so
-    /// a timeout at the timeout, and requests that were due but never sent at the end of the run. Unlike
-    /// `latency_us`, failures cannot leave it, so a target that drops or times out requests cannot improve its tail.
-    /// A fast error status (a 503) is here at its own short latency: read this with `error_fraction`. Only requests an
-    /// interrupted run never reached (intended start after the run's end) are left out, having no latency at all.
+    /// Every request of the measured window, from its intended start (the corrected basis). A failed request counts as
+    /// a request not served within the timeout. So: successes at their latency; errors of any class (an HTTP error
+    /// status such as a fast 503, a reset, a connect error, a timeout, a protocol error) at the later of when they
+    /// failed and when their timeout would have expired (their send plus the request timeout); requests that were due
+    /// but never sent at the end of the run. Unlike `latency_us`, failures cannot leave it or shorten it, so a target
+    /// that drops, times out or fast-fails requests cannot improve its tail. Only requests an interrupted run never
+    /// reached (intended start after the run's end) are left out, having no latency at all.
     public var latencyAllUs: LatencySummary?
     /// How late each send was against its intended start (open loop; includes waiting for a free connection).
     public var sendLatenessUs: LatencySummary?

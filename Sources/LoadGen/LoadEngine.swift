@@ -30,8 +30,14 @@ public enum RequestOutcome: Sendable, Equatable {
 /// the intended start; the uncorrected latency runs from the actual send. Nothing due is ever skipped: a request still
 /// queued when the run ends is counted as `not_sent`.
 ///
-/// Besides the response latencies, `all` holds every measured request from its intended start to its end, failures
-/// and never-sent requests included (`latency_all_us`), so that failing requests cannot leave the distribution.
+/// Besides the response latencies, `all` holds every measured request of the window (`latency_all_us`), from its
+/// intended start, so that failing requests cannot leave the distribution: a success at its latency, an error (any
+/// class, an HTTP error status included) by the failed-at-the-timeout rule below, a never-sent request at the run's end.
+///
+/// The failed-at-the-timeout rule: a failed request counts as a request not served within the timeout. It is recorded
+/// at the later of when it failed and when its timeout would have expired (its send plus the request timeout), so a
+/// target that answers part of its load with fast errors (a 503, a reset) cannot lower the all-requests tail below a
+/// slower target that serves everything.
 public final class LoadEngine {
     public let plan: LoadPlan
     public let startNs: UInt64
@@ -186,7 +192,6 @@ public final class LoadEngine {
         result.bytesReceived += bytesReceived
         result.bytesSent += bytesSent
         result.connectionsOpened += connectionsOpened
-        all.record(nanoseconds: now &- ticket.intendedNs)
         switch outcome {
         case .response(let status):
             corrected.record(nanoseconds: now &- ticket.intendedNs)
@@ -194,15 +199,24 @@ public final class LoadEngine {
             statusCounts[min(max(status, 0), statusCounts.count - 1)] += 1
             if status >= 400 {
                 result.count(.http)
+                all.record(nanoseconds: failedAtTheTimeout(ticket, at: now) &- ticket.intendedNs)
             } else {
                 result.ok += 1
                 result.requests += 1
+                all.record(nanoseconds: now &- ticket.intendedNs)
             }
         case .failed(let cls):
+            all.record(nanoseconds: failedAtTheTimeout(ticket, at: now) &- ticket.intendedNs)
             errorDurations.record(nanoseconds: now &- ticket.sentNs)
             transportFailures += 1
             result.count(cls)
         }
+    }
+
+    /// The failed-at-the-timeout rule: when an error counts as ended in `all`, the later of when it failed and when
+    /// its timeout would have expired. A failure after the timeout (a slow timeout) keeps its own time.
+    private func failedAtTheTimeout(_ ticket: RequestTicket, at now: UInt64) -> UInt64 {
+        max(now, ticket.sentNs + plan.requestTimeout.nanoseconds)
     }
 
     /// When the transport should next call `dispatch`, or nil when only a completion can make progress.

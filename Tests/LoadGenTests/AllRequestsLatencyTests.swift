@@ -4,9 +4,10 @@ import Testing
 @testable import LoadGen
 
 /// `latency_all_us` and the rates, in virtual time: every request of the measured window is in the all-requests
-/// distribution (failures at the time they failed, never-sent requests at the run's end), `achieved_rps` counts only
-/// successes and `error_fraction` every request that was not one. Values are microseconds below 2048, which the
-/// histogram holds exactly.
+/// distribution (a failed request counts as a request not served within the timeout: at the later of its failure and
+/// its send plus the timeout; never-sent requests at the run's end), `achieved_rps` counts only successes and
+/// `error_fraction` every request that was not one. Values are microseconds below 2048, which the histogram holds
+/// exactly.
 struct AllRequestsLatencyTests {
     let us: UInt64 = 1_000
 
@@ -38,28 +39,72 @@ struct AllRequestsLatencyTests {
         #expect(stalling.achievedRPS == 950 && stalling.completedRPS == 1000 && stalling.offeredRPS == 1000)
     }
 
-    /// A fast 503 is an HTTP error: it is not a success (`achieved_rps`) and counts in `error_fraction`. In the
-    /// all-requests view it is at the time it ended, like every failure, which for a fast error status is short.
-    /// So a target that sheds its slow tail as fast 503s lowers this p99 as well as the success-only one; the
-    /// figures that expose it are `error_fraction` and `achieved_rps`.
-    @Test func fastErrorStatusesShowInTheErrorFractionNotInTheTail() {
-        let plan = LoadPlan(rate: .openLoop(qps: 1000), stop: .duration(.seconds(1)), concurrency: 4)
-        // Every 50th request (2%) is slow: 1.8 ms instead of 0.1 ms.
-        let slowTail = Simulation(serviceNs: { $0 % 50 == 0 ? 1_800 * us : 100 * us }).run(plan).0
-        // The same requests answered at once with a 503.
+    /// The must-show: a proxy answering 503 fast does not improve the all-requests p99. A healthy server
+    /// whose every response takes 1 ms is compared with one that answers 98% in 0.1 ms and 2% with a 503 in 0.05 ms.
+    /// At their own latencies (what `latency_us` holds, and what `latency_all_us` held before the rule) the shedding
+    /// server's p99 is ten times better; with a failed request counted as not served within the timeout (2 ms), its
+    /// 503s are at 2 ms and its all-requests p99 is worse than the healthy server's.
+    @Test func fastErrorStatusesDoNotImproveTheAllRequestsTail() {
+        // 1000 rps for 1 s on 4 connections: at most one request in flight at a time, so every send is on time.
+        let plan = LoadPlan(rate: .openLoop(qps: 1000), stop: .duration(.seconds(1)), concurrency: 4,
+                            requestTimeout: .milliseconds(2))
+        let healthy = Simulation(serviceNs: { _ in 1_000 * us }).run(plan).0
         let shedding = Simulation(serviceNs: { $0 % 50 == 0 ? 50 * us : 100 * us },
                                   outcome: { $0 % 50 == 0 ? .response(status: 503) : .response(status: 200) }).run(plan).0
 
-        #expect(slowTail.latencyAllUs?.p99 == 1800 && slowTail.latencyUs.p99 == 1800)
-        #expect(slowTail.errorFraction == 0 && slowTail.achievedRPS == 1000)
+        #expect(healthy.latencyAllUs?.p99 == 1000 && healthy.latencyUs.p99 == 1000)
+        #expect(healthy.errorFraction == 0 && healthy.achievedRPS == 1000)
 
         #expect(shedding.errorClasses["http"] == 20 && shedding.statusCodes["503"] == 20)
-        // Both tails look better than the honest server's: the 503s are fast responses.
-        #expect(shedding.latencyUs.p99 == 100 && shedding.latencyAllUs?.p99 == 100)
-        #expect(shedding.latencyAllUs?.count == 1000 && shedding.latencyAllUs?.min == 50)
-        // What gives it away.
+        // Without the rule the shedding server would win: every response, the 503s included, at its own latency.
+        #expect(shedding.latencyUs.p99 == 100 && shedding.latencyUs.min == 50 && shedding.latencyUs.count == 1000)
+        #expect(shedding.latencyUs.p99 < healthy.latencyAllUs?.p99 ?? 0)
+        // With it, the 20 fast 503s are at the 2 ms timeout, more than 1% of the requests: the p99 is the timeout.
+        let all = shedding.latencyAllUs
+        #expect(all?.count == 1000 && all?.p99 == 2000 && all?.max == 2000 && all?.p90 == 100)
+        #expect((all?.p99 ?? 0) >= healthy.latencyAllUs?.p99 ?? .infinity, "no improvement from fast 503s")
+        // The counts tell the same story.
         #expect(shedding.errorFraction == 0.02)
         #expect(shedding.achievedRPS == 980 && shedding.completedRPS == 1000)
+    }
+
+    /// The rule for every error class, on the engine: an error that ends before its timeout is recorded at its send
+    /// plus the timeout, from the intended start (so a queued request keeps its wait too); an error after the timeout,
+    /// and every success, at the time it ended.
+    @Test func failedRequestsCountAsNotServedWithinTheTimeout() {
+        // 10 requests at 0, 100, ..., 900 µs on 10 connections; the timeout is 0.3 ms.
+        let plan = LoadPlan(rate: .openLoop(qps: 10_000), stop: .duration(.milliseconds(1)), concurrency: 10,
+                            requestTimeout: .milliseconds(0.3))
+        let engine = LoadEngine(plan: plan, startNs: 0)
+        var tickets: [RequestTicket] = []
+        for i in 0..<10 { tickets += engine.dispatch(now: UInt64(i) * 100 * us) }
+        #expect(tickets.count == 10)
+        let fast: [RequestOutcome] = [.response(status: 503), .response(status: 404), .failed(.reset),
+                                      .failed(.connect), .failed(.protocol), .failed(.other)]
+        for (t, outcome) in zip(tickets, fast) { engine.complete(t, at: t.sentNs + 10 * us, outcome: outcome) }
+        engine.complete(tickets[6], at: tickets[6].sentNs + 300 * us, outcome: .failed(.timeout))  // 300
+        engine.complete(tickets[7], at: tickets[7].sentNs + 400 * us, outcome: .failed(.reset))  // later: 400
+        engine.complete(tickets[8], at: tickets[8].sentNs + 20 * us, outcome: .response(status: 200))  // 20
+        engine.complete(tickets[9], at: tickets[9].sentNs + 500 * us, outcome: .response(status: 200))  // 500
+        let r = engine.finish(endNs: 1_400 * us)
+        #expect(r.requests == 10 && r.ok == 2 && r.errors == 8)
+        let all = LatencyHistogram(recordedValues: r.histograms?.all ?? [])
+        #expect(all.recordedValues == [[20, 1], [300, 7], [400, 1], [500, 1]])
+        // The success-only view and the error durations keep the real times.
+        #expect(r.latencyUs.min == 10 && r.latencyUs.count == 4)
+        #expect(LatencyHistogram(recordedValues: r.histograms?.errors ?? []).value(atPercentile: 50) == 10)
+
+        // A request that waited for a connection: intended at 0, sent at 200 µs, reset at 210 µs. It is recorded
+        // where its timeout would have ended it, 500 µs from its intended start.
+        let one = LoadPlan(rate: .openLoop(qps: 10_000), stop: .requests(1), concurrency: 1,
+                           requestTimeout: .milliseconds(0.3))
+        let queued = LoadEngine(plan: one, startNs: 0)
+        let late = queued.dispatch(now: 200 * us)
+        #expect(late.map(\.intendedNs) == [0])
+        queued.complete(late[0], at: 210 * us, outcome: .failed(.reset))
+        let q = queued.finish(endNs: 210 * us)
+        #expect(q.requests == 1 && q.errorClasses["reset"] == 1)
+        #expect(LatencyHistogram(recordedValues: q.histograms?.all ?? []).recordedValues == [[500, 1]])
     }
 
     /// Requests still queued when the drain time runs out are never sent; each lands in the all-requests view at the
