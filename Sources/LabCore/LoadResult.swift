@@ -30,8 +30,20 @@ public struct LoadResult: Codable, Sendable {
     public var errors: UInt64 = 0
     public var errorClasses: [String: UInt64] = Dictionary(uniqueKeysWithValues: ErrorClass.allCases.map { ($0.rawValue, 0) })
     public var statusCodes: [String: UInt64] = [:]
-    /// Completed requests per second over the measured window.
+    /// Successful (2xx/3xx) responses per second over the measured window. Failed requests of any class, HTTP error
+    /// statuses included, are not successes. (Results written before `completed_rps` existed counted every completed
+    /// request here.)
     public var achievedRPS: Double = 0
+    /// The rate offered to the target over the measured window: the rate asked for in open loop, the rate of requests
+    /// sent in closed loop.
+    public var offeredRPS: Double?
+    /// Requests that ended, in any way (a success, an HTTP error status or a transport failure), per second over the
+    /// measured window; requests never sent are not among them.
+    public var completedRPS: Double?
+    /// `errors / requests`: the share of the measured window's requests that did not end in a 2xx/3xx response.
+    /// HTTP error statuses (4xx/5xx, a fast 503 too) are errors, and so are requests that were due but never sent
+    /// (`not_sent`): a request the generator could not send is a request the target did not serve.
+    public var errorFraction: Double?
     /// The rate asked for: a number, or "max" for closed loop.
     public var requestedQPS: String = "max"
     public var mode: String = "closed"
@@ -49,13 +61,21 @@ public struct LoadResult: Codable, Sendable {
     public var latencyUs = LatencySummary()
     /// Latency from the actual send.
     public var latencyUncorrectedUs = LatencySummary()
+    /// Every request of the measured window, from its intended start (the corrected basis). A failed request counts as
+    /// a request not served within the timeout. So: successes at their latency; errors of any class (an HTTP error
+    /// status such as a fast 503, a reset, a connect error, a timeout, a protocol error) at the later of when they
+    /// failed and when their timeout would have expired (their send plus the request timeout); requests that were due
+    /// but never sent at the end of the run. Unlike `latency_us`, failures cannot leave it or shorten it, so a target
+    /// that drops, times out or fast-fails requests cannot improve its tail. Only requests an interrupted run never
+    /// reached (intended start after the run's end) are left out, having no latency at all.
+    public var latencyAllUs: LatencySummary?
     /// How late each send was against its intended start (open loop; includes waiting for a free connection).
     public var sendLatenessUs: LatencySummary?
     /// Sends more than 1 ms behind schedule, as a fraction of all sends (fortio warns above 5%).
     public var lateSendFraction: Double?
     /// The most requests that waited at once for a free connection.
     public var maxQueueDepth: UInt64?
-    /// Distinct recorded values and counts of the three histograms, for merging rounds and writing `.hgrm`.
+    /// Distinct recorded values and counts of the histograms, for merging rounds and writing `.hgrm`.
     public var histograms: RecordedHistograms?
     public var startTime: String?
     public var url: String?
@@ -74,6 +94,9 @@ public struct LoadResult: Codable, Sendable {
         case errorClasses = "error_classes"
         case statusCodes = "status_codes"
         case achievedRPS = "achieved_rps"
+        case offeredRPS = "offered_rps"
+        case completedRPS = "completed_rps"
+        case errorFraction = "error_fraction"
         case requestedQPS = "requested_qps"
         case mode
         case protocolName = "protocol"
@@ -85,6 +108,7 @@ public struct LoadResult: Codable, Sendable {
         case bytesSent = "bytes_sent"
         case latencyUs = "latency_us"
         case latencyUncorrectedUs = "latency_uncorrected_us"
+        case latencyAllUs = "latency_all_us"
         case sendLatenessUs = "send_lateness_us"
         case lateSendFraction = "late_send_fraction"
         case maxQueueDepth = "max_queue_depth"
@@ -101,6 +125,18 @@ public struct LoadResult: Codable, Sendable {
         errors += n
         requests += n
     }
+
+    /// Sets the rates and the error fraction from the counts over a measured window of `durationSeconds`.
+    /// `offered` is the open-loop rate asked for; nil means closed loop, whose offered rate is the rate of sends.
+    public mutating func setRates(offered: Double?) {
+        let notSent = errorClasses[ErrorClass.notSent.rawValue] ?? 0
+        let window = durationSeconds
+        func perSecond(_ n: UInt64) -> Double { window > 0 ? Double(n) / window : 0 }
+        achievedRPS = perSecond(ok)
+        completedRPS = perSecond(requests - notSent)
+        offeredRPS = offered ?? perSecond(requests - notSent)
+        errorFraction = requests > 0 ? Double(errors) / Double(requests) : 0
+    }
 }
 
 public struct RecordedHistograms: Codable, Sendable {
@@ -109,12 +145,16 @@ public struct RecordedHistograms: Codable, Sendable {
     public var lateness: [[UInt64]]?
     /// Durations of requests that ended in a transport error (no response), for fortio's ErrorsDurationHistogram.
     public var errors: [[UInt64]]?
+    /// Every request of the measured window, the histogram of `latency_all_us`.
+    public var all: [[UInt64]]?
 
-    public init(corrected: [[UInt64]], uncorrected: [[UInt64]], lateness: [[UInt64]]?, errors: [[UInt64]]?) {
+    public init(corrected: [[UInt64]], uncorrected: [[UInt64]], lateness: [[UInt64]]?, errors: [[UInt64]]?,
+                all: [[UInt64]]? = nil) {
         self.corrected = corrected
         self.uncorrected = uncorrected
         self.lateness = lateness
         self.errors = errors
+        self.all = all
     }
 }
 

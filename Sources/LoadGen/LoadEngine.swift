@@ -29,6 +29,15 @@ public enum RequestOutcome: Sendable, Equatable {
 /// is busy a due request waits in an (implicit) queue, and that wait is part of its corrected latency, measured from
 /// the intended start; the uncorrected latency runs from the actual send. Nothing due is ever skipped: a request still
 /// queued when the run ends is counted as `not_sent`.
+///
+/// Besides the response latencies, `all` holds every measured request of the window (`latency_all_us`), from its
+/// intended start, so that failing requests cannot leave the distribution: a success at its latency, an error (any
+/// class, an HTTP error status included) by the failed-at-the-timeout rule below, a never-sent request at the run's end.
+///
+/// The failed-at-the-timeout rule: a failed request counts as a request not served within the timeout. It is recorded
+/// at the later of when it failed and when its timeout would have expired (its send plus the request timeout), so a
+/// target that answers part of its load with fast errors (a 503, a reset) cannot lower the all-requests tail below a
+/// slower target that serves everything.
 public final class LoadEngine {
     public let plan: LoadPlan
     public let startNs: UInt64
@@ -42,6 +51,7 @@ public final class LoadEngine {
     public private(set) var uncorrected = LatencyHistogram()
     public private(set) var lateness = LatencyHistogram()
     public private(set) var errorDurations = LatencyHistogram()
+    public private(set) var all = LatencyHistogram()
     public private(set) var result = LoadResult()
     private var lateSends: UInt64 = 0
     /// Responses by status code; an array because a dictionary keyed by String costs a conversion and a hash per
@@ -145,10 +155,15 @@ public final class LoadEngine {
         }
     }
 
+    /// The first global index at or after `from` that belongs to this plan's lane.
+    private func firstInLane(from: Int) -> Int {
+        from + ((plan.lane - from % plan.lanes) + plan.lanes) % plan.lanes
+    }
+
     /// How many global indices in [from, to) belong to this plan's lane.
     private func laneCount(from: Int, to: Int) -> Int {
         guard to > from else { return 0 }
-        let first = from + ((plan.lane - from % plan.lanes) + plan.lanes) % plan.lanes
+        let first = firstInLane(from: from)
         return first < to ? (to - 1 - first) / plan.lanes + 1 : 0
     }
 
@@ -184,15 +199,24 @@ public final class LoadEngine {
             statusCounts[min(max(status, 0), statusCounts.count - 1)] += 1
             if status >= 400 {
                 result.count(.http)
+                all.record(nanoseconds: failedAtTheTimeout(ticket, at: now) &- ticket.intendedNs)
             } else {
                 result.ok += 1
                 result.requests += 1
+                all.record(nanoseconds: now &- ticket.intendedNs)
             }
         case .failed(let cls):
+            all.record(nanoseconds: failedAtTheTimeout(ticket, at: now) &- ticket.intendedNs)
             errorDurations.record(nanoseconds: now &- ticket.sentNs)
             transportFailures += 1
             result.count(cls)
         }
+    }
+
+    /// The failed-at-the-timeout rule: when an error counts as ended in `all`, the later of when it failed and when
+    /// its timeout would have expired. A failure after the timeout (a slow timeout) keeps its own time.
+    private func failedAtTheTimeout(_ ticket: RequestTicket, at now: UInt64) -> UInt64 {
+        max(now, ticket.sentNs + plan.requestTimeout.nanoseconds)
     }
 
     /// When the transport should next call `dispatch`, or nil when only a completion can make progress.
@@ -230,6 +254,19 @@ public final class LoadEngine {
         return laneCount(from: max(nextIndex, warmupCount), to: total)
     }
 
+    /// `all` with the never-sent requests added, each at the run's end: the time from its intended start to `endNs`.
+    /// A request whose intended start is after `endNs` (a run stopped early) was never due and has no latency.
+    private func allWithUnsent(endNs: UInt64) -> LatencyHistogram {
+        var h = all
+        guard let total = scheduledCount else { return h }
+        var i = firstInLane(from: max(nextIndex, warmupCount))
+        while i < total, intendedStart(i) <= endNs {
+            h.record(nanoseconds: endNs - intendedStart(i))
+            i += plan.lanes
+        }
+        return h
+    }
+
     /// Live figures for a progress line.
     public var completedMeasured: UInt64 { result.requests }
 
@@ -252,10 +289,14 @@ public final class LoadEngine {
         let window = windowEnd > measureStartNs ? Double(windowEnd - measureStartNs) / 1e9 : 0
         r.durationSeconds = window
         r.warmupSeconds = plan.warmup.seconds
-        let completed = r.requests - (r.errorClasses[ErrorClass.notSent.rawValue] ?? 0)
-        r.achievedRPS = window > 0 ? Double(completed) / window : 0
+        switch plan.rate {
+        case .closedLoop: r.setRates(offered: nil)
+        case .openLoop(let qps): r.setRates(offered: qps / Double(plan.lanes))
+        }
         r.latencyUs = corrected.summary
         r.latencyUncorrectedUs = uncorrected.summary
+        let everyRequest = allWithUnsent(endNs: endNs)
+        r.latencyAllUs = everyRequest.summary
         if case .openLoop = plan.rate {
             r.sendLatenessUs = lateness.summary
             let sends = lateness.count
@@ -265,7 +306,8 @@ public final class LoadEngine {
         r.histograms = RecordedHistograms(
             corrected: corrected.recordedValues, uncorrected: uncorrected.recordedValues,
             lateness: lateness.count > 0 ? lateness.recordedValues : nil,
-            errors: errorDurations.count > 0 ? errorDurations.recordedValues : nil)
+            errors: errorDurations.count > 0 ? errorDurations.recordedValues : nil,
+            all: everyRequest.recordedValues)
         return r
     }
 }

@@ -49,6 +49,15 @@ struct FaultAccountingTests {
 
     func cls(_ r: LoadResult, _ c: ErrorClass) -> UInt64 { r.errorClasses[c.rawValue] ?? 0 }
 
+    /// Every request is in the all-requests view, `achieved_rps` counts only successes and `error_fraction` the rest.
+    func expectAllRequestsRates(_ r: LoadResult, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(r.latencyAllUs?.count == r.requests, "\(summary(r))", sourceLocation: sourceLocation)
+        #expect(r.durationSeconds > 0, sourceLocation: sourceLocation)
+        #expect(r.achievedRPS == Double(r.ok) / r.durationSeconds, sourceLocation: sourceLocation)
+        #expect(r.errorFraction == Double(r.errors) / Double(r.requests), sourceLocation: sourceLocation)
+        #expect(r.offeredRPS == Double(r.requestedQPS), sourceLocation: sourceLocation)
+    }
+
     func summary(_ r: LoadResult) -> String {
         let classes = r.errorClasses.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         return "requests=\(r.requests) ok=\(r.ok) [\(classes.joined(separator: " "))] "
@@ -58,6 +67,9 @@ struct FaultAccountingTests {
     /// What a mode did, on one line in the test log, so that a reader sees libcurl's behaviour and not only a pass.
     func log(_ what: String, _ r: LoadResult, _ server: UpstreamStats? = nil) {
         var line = "fault-accounting \(what): \(summary(r))"
+        line += String(format: " | achieved_rps=%.1f completed_rps=%.1f error_fraction=%.3f p99 all=%.0f ok-only=%.0f µs",
+                       r.achievedRPS, r.completedRPS ?? 0, r.errorFraction ?? 0, r.latencyAllUs?.p99 ?? 0,
+                       r.latencyUs.p99)
         if let s = server {
             line += " | upstream served=\(s.requestsServed) resets=\(s.injectedResets) stalls=\(s.injectedStalls) "
                 + "statuses=\(s.injectedStatuses) closed_at_limit=\(s.connectionsClosedAfterLimit) "
@@ -94,6 +106,10 @@ struct FaultAccountingTests {
             #expect(cls(r, .timeout) > 0)
             #expect(cls(r, .timeout) == UInt64(server.stats.injectedStalls), "\(summary(r))")
             #expect(r.ok == UInt64(server.stats.requestsServed))
+            expectAllRequestsRates(r)
+            // The timeouts stay in the all-requests view: once they are more than 1% of it, its p99 is at least the
+            // timeout (a timeout fires no earlier, and its latency runs from the intended start, earlier still).
+            if cls(r, .timeout) * 100 > r.requests { #expect((r.latencyAllUs?.p99 ?? 0) >= 300_000, "\(summary(r))") }
         }
     }
 
@@ -106,6 +122,12 @@ struct FaultAccountingTests {
             #expect(cls(r, .http) == UInt64(server.stats.injectedStatuses))
             #expect(r.statusCodes["503"] == cls(r, .http))
             #expect(r.ok + cls(r, .http) == r.requests)
+            // A 503 is an error: not in achieved_rps, in error_fraction.
+            expectAllRequestsRates(r)
+            #expect(r.errorFraction == Double(cls(r, .http)) / Double(r.requests))
+            // A failed request counts as not served within the timeout (2 s): with far more than 1% of the requests
+            // answered by a fast 503, the all-requests p99 is at least the timeout.
+            if cls(r, .http) * 100 > r.requests { #expect((r.latencyAllUs?.p99 ?? 0) >= 2_000_000, "\(summary(r))") }
         }
     }
 

@@ -142,6 +142,11 @@ struct LoadEngineTests {
         #expect(timeouts >= 8 && timeouts <= 10, "timeouts \(timeouts)")
         #expect(engine.inFlight == 0)
         #expect(r.durationSeconds <= 1.7, "window \(r.durationSeconds)")
+        // In the all-requests view every one of them is there, none faster than the timeout: the timeouts at least at
+        // it, the never-sent ones at the run's end, a timeout or more after the schedule ended.
+        #expect(r.latencyAllUs?.count == 100)
+        #expect((r.latencyAllUs?.min ?? 0) >= 300_000, "all-requests min \(r.latencyAllUs?.min ?? 0)")
+        #expect(r.latencyUs.count == 0 && r.errorFraction == 1 && r.achievedRPS == 0)
     }
 
     @Test func stoppingEarlyCountsTheRestAsNotSent() {
