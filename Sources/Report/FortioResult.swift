@@ -105,7 +105,8 @@ public struct FortioResult: Encodable {
         StartTime = start
         RequestedQPS = result.requestedQPS
         RequestedDuration = plannedDuration
-        ActualQPS = result.achievedRPS
+        // fortio's ActualQPS counts every call that ended, errors included.
+        ActualQPS = result.completedRPS ?? result.achievedRPS
         ActualDuration = Int64(result.durationSeconds * 1e9)
         NumThreads = result.connections
         Version = version

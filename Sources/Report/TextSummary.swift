@@ -24,8 +24,13 @@ public enum TextSummary {
         } else {
             out += row("latency", r.latencyUncorrectedUs)
         }
-        out += String(format: "  %llu requests in %.2fs: %.1f rps achieved", r.requests, r.durationSeconds, r.achievedRPS)
-        out += ", \(r.ok) ok, \(r.errors) errors\n"
+        // Every request of the window, failures counted as not served within the timeout.
+        if let all = r.latencyAllUs { out += row("all requests", all) }
+        out += String(format: "  %llu requests in %.2fs: %.1f rps succeeded", r.requests, r.durationSeconds, r.achievedRPS)
+        if let completed = r.completedRPS { out += String(format: " (%.1f rps completed)", completed) }
+        out += ", \(r.ok) ok, \(r.errors) errors"
+        if let fraction = r.errorFraction, fraction > 0 { out += String(format: " (%.2f%%)", fraction * 100) }
+        out += "\n"
         let codes = r.statusCodes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         if !codes.isEmpty { out += "  status codes: \(codes)\n" }
         let classes = r.errorClasses.filter { $0.value > 0 }.sorted { $0.key < $1.key }
@@ -54,9 +59,16 @@ public enum TextSummary {
                              + "latencies include that queueing; raise --connections or lower --qps.",
                             frac * 100, r.requestedQPS, r.connections, r.achievedRPS))
         }
-        if let requested = Double(r.requestedQPS), r.achievedRPS > 0, r.achievedRPS < requested * 0.99 {
-            w.append(String(format: "achieved %.1f rps is %.1f%% below the requested %@ rps", r.achievedRPS,
-                            100 * (1 - r.achievedRPS / requested), r.requestedQPS))
+        // The rate the target kept up with is the completed one; errors are said apart.
+        let completed = r.completedRPS ?? r.achievedRPS
+        if let requested = Double(r.requestedQPS), completed > 0, completed < requested * 0.99 {
+            w.append(String(format: "completed %.1f rps is %.1f%% below the requested %@ rps", completed,
+                            100 * (1 - completed / requested), r.requestedQPS))
+        }
+        if let fraction = r.errorFraction, fraction > 0.01 {
+            w.append(String(format: "%.1f%% of requests failed or were never sent: the latency percentiles above are "
+                            + "of responses only; 'all requests' counts every failure as not served within the "
+                            + "timeout", fraction * 100))
         }
         if r.connectionsOpened > UInt64(r.connections) {
             w.append("\(r.connectionsOpened) connections were opened for \(r.connections) slots: the target closed "
