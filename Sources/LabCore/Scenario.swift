@@ -425,6 +425,17 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
         case swift, nginx, haproxy
     }
 
+    /// Which CPUs the sidecars share. Istio's pods put each sidecar beside its own app: the outbound one with the
+    /// client, the inbound one with the server, on different nodes.
+    public enum Placement: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
+        /// Both sidecars on the mesh CPUs (`cpus.mesh`, by default the server side's): every extra hop is a hand-off
+        /// on the same CPUs, and the client side's sidecar does not compete with the client.
+        case serverSide = "server-side"
+        /// Each sidecar with its own app: the outbound one on the load generator's CPUs, the inbound one on the
+        /// server's (Istio's topology across nodes).
+        case withApps = "with-apps"
+    }
+
     /// Mesh features that cost something, each of which can be turned off to measure its share.
     public enum Feature: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
         case mtls
@@ -440,15 +451,19 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
     public var features: [Feature]
     /// Worker threads (event loops, nginx workers, haproxy threads) per proxy.
     public var threads: Int
+    /// Where the sidecars run; several run as separate variants of the path in the same interleaved rounds.
+    public var placements: [Placement]
 
     public static let defaultFeatures: [Feature] = [.mtls, .metrics]
 
     public init(implementations: [Implementation] = [.swift], hops: Int = 2,
-                features: [Feature] = SidecarSpec.defaultFeatures, threads: Int = 1) {
+                features: [Feature] = SidecarSpec.defaultFeatures, threads: Int = 1,
+                placements: [Placement] = [.serverSide]) {
         self.implementations = implementations
         self.hops = hops
         self.features = features
         self.threads = threads
+        self.placements = placements
     }
 
     public func has(_ feature: Feature) -> Bool { features.contains(feature) }
@@ -456,6 +471,7 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case implementations = "impl"
         case hops, features, threads
+        case placements = "placement"
     }
 
     public init(from decoder: Decoder) throws {
@@ -464,6 +480,7 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
         hops = try c.decodeIfPresent(Int.self, forKey: .hops) ?? 2
         features = try c.decodeIfPresent([Feature].self, forKey: .features) ?? SidecarSpec.defaultFeatures
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 1
+        placements = try c.decodeIfPresent([Placement].self, forKey: .placements) ?? [.serverSide]
     }
 }
 

@@ -20,7 +20,7 @@ public enum ScenarioLoader {
                            "request_size", "response_size", "timeout"]
     static let serverKeys = ["delay", "threads", "reset_fraction", "stall_fraction", "close_after", "close_abruptly"]
     static let cpuKeys = ["load", "server", "mesh"]
-    static let sidecarKeys = ["impl", "hops", "features", "threads"]
+    static let sidecarKeys = ["impl", "hops", "features", "threads", "placement"]
 
     /// Reads and parses the file at `path`; messages name the file as the user wrote it.
     public static func load(file path: String) throws -> Scenario {

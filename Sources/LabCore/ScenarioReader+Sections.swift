@@ -231,7 +231,9 @@ extension ScenarioReader {
         let features = fields["features"].map { wordList($0, of: SidecarSpec.Feature.self, allowEmpty: true) }
             ?? SidecarSpec.defaultFeatures
         let threads = fields["threads"].map { integer($0, min: 1, max: 64) } ?? 1
-        guard let impls, let hops, var features, let threads else { return nil }
+        let placements = fields["placement"].map { wordList($0, of: SidecarSpec.Placement.self, allowEmpty: false) }
+            ?? [.serverSide]
+        guard let impls, let hops, var features, let threads, let placements else { return nil }
         // The default features are Istio's (mTLS and telemetry); with one hop there is no peer to do mTLS with.
         if hops == 1 && fields["features"] == nil { features.removeAll { $0 == .mtls } }
         if hops == 1 && features.contains(.mtls), let line = fields["features"]?.valueLine {
@@ -239,7 +241,8 @@ extension ScenarioReader {
                  + "remove mtls or set hops to 2")
             return nil
         }
-        return SidecarSpec(implementations: impls, hops: hops, features: features, threads: threads)
+        return SidecarSpec(implementations: impls, hops: hops, features: features, threads: threads,
+                           placements: placements)
     }
 
     /// One word or a list of words from an enum's raw values, without repeats.

@@ -4,23 +4,35 @@ import LabCore
 struct PathVariant: Hashable {
     var path: PathName
     var impl: SidecarSpec.Implementation?
+    /// Where the sidecars run; nil off the sidecar paths.
+    var placement: SidecarSpec.Placement?
+    /// Whether the name carries the placement: only when the scenario compares placements.
+    var namesPlacement = false
 
-    /// Every variant a scenario asks for, in the scenario's path order, implementations in the order listed.
+    /// Every variant a scenario asks for, in the scenario's path order, implementations in the order listed, then
+    /// placements in the order listed.
     static func all(for scenario: Scenario) -> [PathVariant] {
-        scenario.paths.flatMap { path -> [PathVariant] in
+        let placements = scenario.sidecar.placements
+        return scenario.paths.flatMap { path -> [PathVariant] in
             switch path {
             case .sidecar, .sidecarEBPF:
-                return scenario.sidecar.implementations.map { PathVariant(path: path, impl: $0) }
+                return scenario.sidecar.implementations.flatMap { impl in
+                    placements.map { PathVariant(path: path, impl: impl, placement: $0,
+                                                 namesPlacement: placements.count > 1) }
+                }
             case .direct, .ebpf:
                 return [PathVariant(path: path, impl: nil)]
             }
         }
     }
 
-    /// `sidecar` for the lab's own proxy, `sidecar/nginx` for a reference one.
+    /// `sidecar` for the lab's own proxy, `sidecar/nginx` for a reference one; `sidecar/nginx+with-apps` when the
+    /// scenario runs more than one placement.
     var name: String {
-        guard let impl, impl != .swift else { return path.rawValue }
-        return "\(path.rawValue)/\(impl.rawValue)"
+        var name = path.rawValue
+        if let impl, impl != .swift { name += "/\(impl.rawValue)" }
+        if namesPlacement, let placement { name += "+\(placement.rawValue)" }
+        return name
     }
 
     /// The name as a file and cgroup name.

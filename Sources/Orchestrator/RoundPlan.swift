@@ -124,7 +124,7 @@ extension RoundPlan {
             target: nil, cgroup: "server", cpus: cpus.server, logPath: "\(logs)/\(tag)-server.log",
             readiness: .line(prefix: readyLinePrefix))
         let sidecars = sidecars(variant: variant, spec: scenario.sidecar, tls: tls, tag: tag,
-                                runDirectory: runDirectory, cpus: cpus.mesh)
+                                runDirectory: runDirectory, cpus: cpus)
         // The front: what the load generator sends to without eBPF. The service's real address is the server side's
         // front: the inbound sidecar, or the app.
         let front = sidecars.last?.name ?? server.name
@@ -159,7 +159,7 @@ extension RoundPlan {
 
     /// The path's sidecars, inbound first so the outbound one has somewhere to send; none off the sidecar paths.
     static func sidecars(variant: PathVariant, spec: SidecarSpec, tls: LabTLSMaterial?, tag: String,
-                         runDirectory: String, cpus: [Int]) -> [ComponentPlan] {
+                         runDirectory: String, cpus: ScenarioRunner.Placement) -> [ComponentPlan] {
         guard variant.path == .sidecar || variant.path == .sidecarEBPF, let impl = variant.impl else { return [] }
         let roles: [SidecarRole] = spec.hops == 2 ? [.inbound, .outbound] : [.outbound]
         var upstream = "server"
@@ -175,9 +175,11 @@ extension RoundPlan {
                                                   accessLog: accessLog, metrics: spec.has(.metrics),
                                                   workDirectory: "\(runDirectory)/proxies/\(fileTag)"))
             defer { upstream = name }
+            // With its app (Istio's pods): the outbound sidecar on the client's CPUs, the inbound on the server's.
+            let onCPUs = variant.placement == .withApps ? (role == .outbound ? cpus.load : cpus.server) : cpus.mesh
             return ComponentPlan(
                 name: name, role: role == .inbound ? .inboundSidecar : .outboundSidecar, command: .sidecar(launch),
-                target: .component(upstream), cgroup: name, cpus: cpus, logPath: "\(runDirectory)/logs/\(fileTag).log",
+                target: .component(upstream), cgroup: name, cpus: onCPUs, logPath: "\(runDirectory)/logs/\(fileTag).log",
                 readiness: impl == .swift ? .line(prefix: readyLinePrefix) : .listeningPort)
         }
     }
