@@ -84,6 +84,8 @@ public struct LoadResult: Codable, Sendable {
     public var loadgenCPU: ProcessCPU?
     /// CPUs the load generator was allowed to run on, read by itself after it placed itself.
     public var cpus: [Int]?
+    /// Where the measured window lay, in CLOCK_MONOTONIC time (shared by every process on the host).
+    public var measuredWindow: MeasuredWindow?
     /// libcurl's messages for failed requests and how often each occurred (the first ten distinct ones).
     public var errorSamples: [String: UInt64]?
 
@@ -118,6 +120,7 @@ public struct LoadResult: Codable, Sendable {
         case errorSamples = "error_samples"
         case cpus
         case loadgenCPU = "loadgen_cpu"
+        case measuredWindow = "measured_window"
     }
 
     public mutating func count(_ cls: ErrorClass, _ n: UInt64 = 1) {

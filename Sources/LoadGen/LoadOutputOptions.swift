@@ -19,9 +19,15 @@ public struct LoadOutputOptions: ParsableArguments, Sendable, Equatable {
     @Option(help: .hidden)
     public var progressLabel: String?
 
+    /// Print `measure start NS` / `measure end NS` on standard output at the measured window's edges
+    /// (`MeasurementLine`), for the orchestrator's accounting.
+    @Flag(help: .hidden)
+    public var announceMeasurement = false
+
     public init() {}
 
-    /// The output a component started by the orchestrator uses: the result in `json`, nothing on standard output.
+    /// The output a component started by the orchestrator uses: the result in `json`, on standard output only the
+    /// measured window's edges.
     public init(json: String, progressLabel: String?) {
         // Set on a copy: see `LoadSettings.init(spec:url:threads:)`.
         var o = LoadOutputOptions()
@@ -30,6 +36,7 @@ public struct LoadOutputOptions: ParsableArguments, Sendable, Equatable {
         o.labels = nil
         o.quiet = true
         o.progressLabel = progressLabel
+        o.announceMeasurement = true
         self = o
     }
 
@@ -40,11 +47,12 @@ public struct LoadOutputOptions: ParsableArguments, Sendable, Equatable {
         if let labels { args += ["--labels", labels] }
         if quiet { args.append("--quiet") }
         if let progressLabel { args += ["--progress-label", progressLabel] }
+        if announceMeasurement { args.append("--announce-measurement") }
         return args
     }
 
     public static func == (a: LoadOutputOptions, b: LoadOutputOptions) -> Bool {
         a.json == b.json && a.fortioJson == b.fortioJson && a.labels == b.labels && a.quiet == b.quiet
-            && a.progressLabel == b.progressLabel
+            && a.progressLabel == b.progressLabel && a.announceMeasurement == b.announceMeasurement
     }
 }

@@ -8,8 +8,11 @@ import Glibc
 /// Runs a load over one or more threads ("lanes"), each with its own libcurl multi handle, its share of the
 /// connections and every `threads`-th request of the one global schedule; then merges their results.
 public enum LoadRunner {
+    /// - Parameter measurement: told when the measured window starts (the end of the warm-up, on time, from a thread
+    ///   of its own) and when it has ended (once the last lane finished), with the edge's CLOCK_MONOTONIC time.
     public static func run(request: LoadRequest, plan: LoadPlan, threads: Int = 1,
                            progress: ((LoadProgress) -> Void)? = nil,
+                           measurement: (@Sendable (MeasurementLine.Edge, UInt64) -> Void)? = nil,
                            stopRequested: @escaping @Sendable () -> Bool = { false }) throws -> LoadResult {
         let lanes = max(1, min(threads, request.connections))
         let board = ProgressBoard(lanes: lanes, report: progress)
@@ -27,6 +30,8 @@ public enum LoadRunner {
         let usageBefore = processCPUSeconds()
         // A short lead so every lane is waiting when the shared schedule begins.
         let start = MonotonicClock.now() + (lanes > 1 ? 2_000_000 : 0)
+        let measureStart = start + plan.warmup.nanoseconds
+        if let measurement { announce(.start, at: measureStart, to: measurement) }
         var result: LoadResult
         if lanes == 1 {
             result = try drivers[0].run(startNs: start, stopRequested: stopRequested)
@@ -46,12 +51,29 @@ public enum LoadRunner {
             result = LoadResult.mergeConcurrent(try outcomes.all())
         }
         let end = MonotonicClock.now()
+        // The measured window ends with its last measured request, which the result's duration says.
+        let measureEnd = measureStart + UInt64(max(0, result.durationSeconds) * 1e9)
+        result.measuredWindow = MeasuredWindow(startNanoseconds: measureStart, endNanoseconds: measureEnd)
+        measurement?(.end, measureEnd)
         let usageAfter = processCPUSeconds()
         result.loadgenCPU = ProcessCPU(userSeconds: usageAfter.user - usageBefore.user,
                                        systemSeconds: usageAfter.system - usageBefore.system,
                                        wallSeconds: Double(end - start) / 1e9)
         result.threads = lanes
         return result
+    }
+
+    /// Calls `measurement` at `time` (CLOCK_MONOTONIC) from a thread that sleeps until then: the lanes' threads keep
+    /// their schedule, and the edge is announced when it happens, not when a lane next wakes.
+    static func announce(_ edge: MeasurementLine.Edge, at time: UInt64,
+                         to measurement: @escaping @Sendable (MeasurementLine.Edge, UInt64) -> Void) {
+        let thread = Thread {
+            var until = timespec(tv_sec: Int(time / 1_000_000_000), tv_nsec: Int(time % 1_000_000_000))
+            while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nil) == EINTR {}
+            measurement(edge, time)
+        }
+        thread.name = "meshbench-measure-\(edge.rawValue)"
+        thread.start()
     }
 
     /// User and system CPU seconds of this process (all threads) so far.

@@ -39,6 +39,13 @@ extension Meshbench {
             }
         }
 
+        /// Prints a measurement edge in one write, so the orchestrator, which snapshots its counters when it reads the
+        /// line, sees it at once.
+        @Sendable static func announce(_ edge: MeasurementLine.Edge, _ nanoseconds: UInt64) {
+            let line = MeasurementLine.text(edge, monotonicNanoseconds: nanoseconds) + "\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+
         func run() throws {
             signal(SIGINT) { _ in loadStopRequested = 1 }
             signal(SIGTERM) { _ in loadStopRequested = 1 }
@@ -58,7 +65,9 @@ extension Meshbench {
 
             let startTime = ISO8601DateFormatter().string(from: Date())
             var result = try LoadRunner.run(request: settings.request, plan: settings.plan, threads: settings.threads,
-                                            progress: progress, stopRequested: { loadStopRequested != 0 })
+                                            progress: progress,
+                                            measurement: output.announceMeasurement ? Self.announce : nil,
+                                            stopRequested: { loadStopRequested != 0 })
             if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             result.startTime = startTime
             result.cpus = ChildPlacement.currentCPUs()
