@@ -27,6 +27,8 @@ protocol RunningComponent: AnyObject {
     var name: String { get }
     var pid: Int32 { get }
     var isRunning: Bool { get }
+    /// The lines it has printed on stdout so far (the start of its output: see `LockedBuffer`).
+    var stdoutLines: [String] { get }
     /// Waits for a stdout line starting with `prefix` and returns the rest of it.
     /// - Throws: `ComponentNotReady` when it exits first or stays silent for `timeout` seconds.
     func waitForLine(prefix: String, timeout: TimeInterval) throws -> String

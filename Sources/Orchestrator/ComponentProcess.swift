@@ -99,6 +99,8 @@ public final class ComponentProcess {
 
     public var stdoutText: String { output.text() }
 
+    public var stdoutLines: [String] { output.lines() }
+
     deinit { stop(grace: 1) }
 }
 

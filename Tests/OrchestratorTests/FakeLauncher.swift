@@ -46,6 +46,8 @@ struct FakeScript {
     /// Its status when it stops after SIGINT (which the load generator finishes on).
     var statusOnInterrupt: Int32 = 0
     var result: ResultFile = .none
+    /// Lines it prints on stdout as soon as it runs (after its readiness line, for a component that has one).
+    var output: [String] = []
     /// It ignores SIGTERM (only SIGKILL ends it): a component that hangs on the way out.
     var ignoresTerm = false
 
@@ -131,6 +133,7 @@ final class FakeComponent: RunningComponent {
     private unowned let launcher: FakeLauncher
     private let launchedAt: TimeInterval
     private var status: Int32?
+    private var readinessLine: String?
 
     init(spec: LaunchSpec, pid: Int32, script: FakeScript, launcher: FakeLauncher) {
         self.spec = spec
@@ -155,6 +158,7 @@ final class FakeComponent: RunningComponent {
             let address = try fixed ?? listenAddress()
             launcher.record(address: address, of: pid)
             let line = ReadinessLine.listening(on: address)
+            readinessLine = line
             guard line.hasPrefix(prefix) else {
                 throw ComponentNotReady(name: name, reason: .silent(prefix: prefix, seconds: timeout))
             }
@@ -167,6 +171,8 @@ final class FakeComponent: RunningComponent {
             throw ComponentNotReady(name: name, reason: .exited(status: exitStatus))
         }
     }
+
+    var stdoutLines: [String] { (readinessLine.map { [$0] } ?? []) + script.output }
 
     func waitForExit(timeout: TimeInterval, interrupted: () -> Bool) -> Int32? {
         exitIfDue()
