@@ -176,7 +176,16 @@ let package = Package(
         .testTarget(name: "KernelPathTests", dependencies: ["KernelPath"], swiftSettings: swiftSettings),
         .testTarget(name: "LabSysTests", dependencies: ["LabSys"], swiftSettings: swiftSettings),
         .testTarget(name: "AccountingTests", dependencies: ["Accounting"], swiftSettings: swiftSettings),
-        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "LabCore"], swiftSettings: swiftSettings),
+        // The executor's tests run rounds against scripted components (FakeLauncher), which read their command
+        // lines with the components' own settings types.
+        .testTarget(
+            name: "OrchestratorTests",
+            dependencies: [
+                "Orchestrator", "LabCore", "LoadGen", "Upstream", "Sidecar", "Accounting", "LabTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),
         // Runs the built binary; depends on nothing so it tests the product the way a user meets it.
         .testTarget(name: "MeshbenchCLITests", dependencies: ["LabCore"], swiftSettings: swiftSettings),

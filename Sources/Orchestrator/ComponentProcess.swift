@@ -61,6 +61,7 @@ public final class ComponentProcess {
     }
 
     /// Waits for a stdout line starting with `prefix` and returns the rest of it.
+    /// - Throws: `ComponentNotReady` when the child exits first or stays silent for `timeout` seconds.
     public func waitForLine(prefix: String, timeout: TimeInterval) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -68,11 +69,11 @@ public final class ComponentProcess {
                 return String(line.dropFirst(prefix.count))
             }
             if !process.isRunning {
-                throw LabError.runFailed("\(name) exited with status \(process.terminationStatus) before it was ready")
+                throw ComponentNotReady(name: name, reason: .exited(status: process.terminationStatus))
             }
             usleep(10_000)
         }
-        throw LabError.runFailed("\(name) did not report '\(prefix)' within \(Int(timeout))s")
+        throw ComponentNotReady(name: name, reason: .silent(prefix: prefix, seconds: timeout))
     }
 
     /// Waits for the process to exit; nil if it is still running at the deadline, or once `interrupted` is true
@@ -88,15 +89,17 @@ public final class ComponentProcess {
     public func stop(grace: TimeInterval = 5) {
         guard process.isRunning else { return }
         // A failure means the child has just exited (ESRCH); waiting below then returns at once.
-        try? Signals.send(SIGTERM, to: pid)
+        signal(SIGTERM)
         if waitForExit(timeout: grace) == nil {
-            try? Signals.send(SIGKILL, to: pid)
+            signal(SIGKILL)
             waitForExit(timeout: 5)
         }
         stdoutPipe.fileHandleForReading.readabilityHandler = nil
     }
 
     public var stdoutText: String { output.text() }
+
+    public var stdoutLines: [String] { output.lines() }
 
     deinit { stop(grace: 1) }
 }

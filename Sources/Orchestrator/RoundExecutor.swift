@@ -9,40 +9,49 @@ import Glibc
 
 /// Carries out a `RoundPlan`: starts each component in its cgroup and on its CPUs and waits until it is ready,
 /// attaches the eBPF programs, runs the load generator inside the accounting window while the fault injector keeps
-/// time, then collects what the round produced. Whatever happens, everything it started is stopped when it returns
-/// (the programs detached first).
+/// time, then collects what the round produced. Whatever happens, everything it started is stopped when it returns,
+/// in reverse start order (the programs detached first).
+///
+/// It starts, waits for and signals components only through its `ComponentLauncher`, and reads time and stop
+/// requests through injected closures, so a round can be carried out in-process against scripted components.
 final class RoundExecutor: FaultTarget {
     let plan: RoundPlan
-    /// The meshbench binary components are started from.
-    let executable: String
+    let launcher: ComponentLauncher
     let cgroups: LabCgroups?
     let layout: CgroupLayout
     let log: (String) -> Void
     /// Seconds on a clock that never steps back.
     let clock: () -> TimeInterval
+    /// Whether the run was asked to stop (SIGINT/SIGTERM).
+    let interruptRequested: () -> Bool
 
-    private var started: [ComponentProcess] = []
+    /// How long a component has to exit after SIGTERM before it gets SIGKILL.
+    static let stopGraceSeconds: TimeInterval = 5
+
+    private var started: [RunningComponent] = []
     private var groups: [String: (procs: [String], relative: String)] = [:]
     /// Each ready component's address.
     private var addresses: [String: String] = [:]
     private var placement: [String: ComponentPlacement] = [:]
     private var ebpf: EBPFDataPath?
 
-    init(plan: RoundPlan, executable: String, cgroups: LabCgroups?, layout: CgroupLayout,
+    init(plan: RoundPlan, launcher: ComponentLauncher, cgroups: LabCgroups?, layout: CgroupLayout,
          log: @escaping (String) -> Void,
-         clock: @escaping () -> TimeInterval = { Double(AccountingWindow.monotonicNanoseconds()) / 1e9 }) {
+         clock: @escaping () -> TimeInterval = { Double(AccountingWindow.monotonicNanoseconds()) / 1e9 },
+         interruptRequested: @escaping () -> Bool = { runInterruptRequested != 0 }) {
         self.plan = plan
-        self.executable = executable
+        self.launcher = launcher
         self.cgroups = cgroups
         self.layout = layout
         self.log = log
         self.clock = clock
+        self.interruptRequested = interruptRequested
     }
 
     func run() throws -> RoundOutcome {
         defer {
             ebpf?.stop()
-            for c in started.reversed() { c.stop() }
+            for c in started.reversed() { c.stop(grace: Self.stopGraceSeconds) }
         }
         for component in plan.components {
             groups[component.name] = try cgroups?.create(path: plan.cgroupPath, component: component.cgroup)
@@ -64,26 +73,36 @@ final class RoundExecutor: FaultTarget {
         return try runLoad(component, launch)
     }
 
+    /// Starts a component in its cgroup, on its CPUs, and remembers it so that it is stopped at the end.
+    private func launch(_ component: ComponentPlan, arguments: [String], stderrPath: String?) throws
+        -> RunningComponent {
+        let running = try launcher.launch(LaunchSpec(
+            name: component.name, arguments: arguments, cgroupProcs: groups[component.name]?.procs ?? [],
+            cpus: component.cpus, stderrPath: stderrPath))
+        started.append(running)
+        return running
+    }
+
     /// Starts a long-running component and waits until it is ready.
     private func start(_ component: ComponentPlan, arguments: [String], display: [String]? = nil,
                        sidecar: SidecarLauncher? = nil) throws {
-        let group = groups[component.name]
-        let process = try ComponentProcess(
-            name: component.name, executable: executable, arguments: arguments, cgroupProcs: group?.procs ?? [],
-            cpus: component.cpus, stderrPath: component.logPath)
-        try process.start()
-        started.append(process)
-        switch component.readiness {
-        case .line(let prefix):
-            addresses[component.name] = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
-        case .listeningPort:
-            guard let sidecar else { throw LabError.runFailed("internal: \(component.name) has no port to probe") }
-            addresses[component.name] = try sidecar.waitUntilReady(process, timeout: RoundPlan.readyTimeout)
-        case .exit:
-            break
+        let process = try launch(component, arguments: arguments, stderrPath: component.logPath)
+        do {
+            switch component.readiness {
+            case .line(let prefix):
+                addresses[component.name] = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
+            case .listeningPort:
+                guard let sidecar else { throw LabError.runFailed("internal: \(component.name) has no port to probe") }
+                addresses[component.name] = try sidecar.waitUntilReady(process, timeout: RoundPlan.readyTimeout)
+            case .exit:
+                break
+            }
+        } catch let notReady as ComponentNotReady {
+            // What it wrote before it gave up is in its log: the user's next step.
+            throw LabError.runFailed("\(notReady)" + (component.logPath.map { "; see its log \($0)" } ?? ""))
         }
-        placement[component.name] = ComponentPlacement(cpus: ChildPlacement.currentCPUs(pid: process.pid),
-                                                       cgroup: group?.relative, command: display ?? arguments)
+        placement[component.name] = ComponentPlacement(
+            cpus: process.allowedCPUs, cgroup: groups[component.name]?.relative, command: display ?? arguments)
     }
 
     private func address(of target: ComponentPlan.Target?) throws -> String {
@@ -144,11 +163,7 @@ final class RoundExecutor: FaultTarget {
         } catch {
             accountingNote = "\(error)"
         }
-        let load = try ComponentProcess(
-            name: component.name, executable: executable, arguments: arguments,
-            cgroupProcs: groups[component.name]?.procs ?? [], cpus: component.cpus, stderrPath: component.logPath)
-        try load.start()
-        started.append(load)
+        let load = try self.launch(component, arguments: arguments, stderrPath: component.logPath)
         let (status, events, stopped) = supervise(load)
         guard let status else {
             throw LabError.runFailed("the load generator did not finish within \(Int(plan.loadDeadlineSeconds))s")
@@ -177,16 +192,16 @@ final class RoundExecutor: FaultTarget {
     /// then stops sending, finishes what is in flight and exits; the round is incomplete and the caller drops it.
     /// - Returns: the load's exit status (nil when it hung past the plan's deadline), the fault events, and whether
     ///   a stop was forwarded.
-    private func supervise(_ load: ComponentProcess) -> (status: Int32?, events: [String], stopped: Bool) {
+    private func supervise(_ load: RunningComponent) -> (status: Int32?, events: [String], stopped: Bool) {
         let loadStarted = clock()
         var injector = FaultInjector(faults: plan.faults, measuredWindowStart: loadStarted + plan.warmupSeconds,
                                      clock: clock)
         var status: Int32?
         var forwardedStop = false
         _ = injector.drive(on: self, until: loadStarted + plan.loadDeadlineSeconds) { seconds in
-            status = load.waitForExit(timeout: seconds, interrupted: { runInterruptRequested != 0 && !forwardedStop })
-            if status == nil && runInterruptRequested != 0 && !forwardedStop {
-                kill(load.pid, SIGINT)
+            status = load.waitForExit(timeout: seconds, interrupted: { self.interruptRequested() && !forwardedStop })
+            if status == nil && interruptRequested() && !forwardedStop {
+                load.signal(SIGINT)
                 forwardedStop = true
             }
             return status != nil
@@ -198,9 +213,8 @@ final class RoundExecutor: FaultTarget {
     /// The resident set of each component but the load generator; a restarted server's replaces the killed one's.
     private func residentSetsOfTheLongRunning() -> [String: ResidentSet] {
         var sets: [String: ResidentSet] = [:]
-        let reader = ProcessMemoryReader()
         for component in started where component.name != "load" {
-            if let rss = reader.residentSet(pid: component.pid) { sets[component.name] = rss }
+            if let rss = component.residentSet { sets[component.name] = rss }
         }
         return sets
     }
@@ -222,7 +236,7 @@ final class RoundExecutor: FaultTarget {
 
     func killComponent(named name: String) -> Int32? {
         guard let victim = started.last(where: { $0.name == name && $0.isRunning }) else { return nil }
-        kill(victim.pid, SIGKILL)
+        victim.signal(SIGKILL)
         return victim.pid
     }
 
@@ -231,11 +245,7 @@ final class RoundExecutor: FaultTarget {
               case .line(let prefix) = server.readiness else {
             throw LabError.runFailed("internal: the round plans no server to restart")
         }
-        let process = try ComponentProcess(
-            name: server.name, executable: executable, arguments: launch.arguments(listen: serverAddress),
-            cgroupProcs: groups[server.name]?.procs ?? [], cpus: server.cpus, stderrPath: log)
-        try process.start()
-        started.append(process)
+        let process = try self.launch(server, arguments: launch.arguments(listen: serverAddress), stderrPath: log)
         _ = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
         return process.pid
     }

@@ -166,8 +166,9 @@ public final class ScenarioRunner {
                         variant: variant, scenario: pointScenario, point: pointLabel, round: round, cpus: setting.cpus,
                         tls: setting.tls, runDirectory: setting.runDirectory, loadLogToTerminal: loadLogToTerminal)
                     do {
-                        let outcome = try RoundExecutor(plan: plan, executable: options.executable,
-                                                        cgroups: setting.cgroups, layout: layout, log: log).run()
+                        let outcome = try RoundExecutor(
+                            plan: plan, launcher: ProcessLauncher(executable: options.executable),
+                            cgroups: setting.cgroups, layout: layout, log: log).run()
                         progress.rounds[key, default: []].append(outcome)
                         doneRounds += 1
                     } catch RoundInterrupted.bySignal {

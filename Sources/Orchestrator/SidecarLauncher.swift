@@ -43,7 +43,7 @@ struct SidecarLauncher {
     }
 
     /// Waits until the sidecar serves and returns the address to send to.
-    func waitUntilReady(_ process: ComponentProcess, timeout: TimeInterval = 15) throws -> String {
+    func waitUntilReady(_ process: RunningComponent, timeout: TimeInterval = 15) throws -> String {
         guard let port else { return try process.waitForLine(prefix: ReadinessLine.prefix, timeout: timeout) }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
