@@ -71,6 +71,7 @@ struct RunReportBuilder {
                                       achievedRPS: report.load.achievedRPS, source: layout) {
             report.cpu = usage.cpu
             report.memoryMB = usage.memory
+            report.memoryMiB = usage.memoryMiB
         }
         if let failure = progress.failures[key] {
             report.status = .failed
