@@ -77,8 +77,9 @@ struct PathAccounting {
             + "(smaps_rollup), sampled every \(Int(ProcessMemorySampler.defaultInterval * 1000)) ms through the "
             + "measurement window; cgroup_peak: the cgroup's peak over the window; cgroup_working_set_peak: "
             + "usage − inactive_file, sampled. Components are placed in their cgroups before their program starts, "
-            + "so the cgroup figures include start-up, but not the binary's page cache, which stays charged to "
-            + "the cgroup that first read it (the orchestrator, for meshbench's own components). \(cgroup). MiB."
+            + "so the cgroup figures include start-up, but not file pages another cgroup read first: the binary "
+            + "and its shared libraries (for meshbench's own components, the Swift runtime and Foundation, which "
+            + "the orchestrator maps too), counted in rss_file_peak only. \(cgroup). MiB."
         return PathMemoryMiB(meshRSSPeakPerProxy: mesh.compactMap { components[$0]?.rssPeak }.max(),
                              meshCgroupWorkingSetPeakPerProxy: mesh.compactMap { components[$0]?.cgroupWorkingSetPeak }.max(),
                              components: components, source: source)
