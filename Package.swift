@@ -187,8 +187,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ReportTests", dependencies: ["Report", "LabCore"], swiftSettings: swiftSettings),
-        // Runs the built binary; depends on nothing so it tests the product the way a user meets it.
-        .testTarget(name: "MeshbenchCLITests", dependencies: ["LabCore"], swiftSettings: swiftSettings),
+        // Runs the built binary, so it tests the product the way a user meets it; it links no product module but
+        // LabCore (LabTestSupport only finds the binary).
+        .testTarget(name: "MeshbenchCLITests", dependencies: ["LabCore", "LabTestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -58,17 +58,25 @@ public struct ComponentUsage: Equatable, Sendable {
     public var peakIsWindowOnly: Bool
     /// Why the peak could not be reset, when it could not.
     public var peakResetFailure: String?
+    /// The component's processes sampled through the window (VmHWM, RSS and its split, Pss); nil when it was not
+    /// sampled (it had no process when the window started, like the load generator) or no sample found it alive.
+    public var processMemory: ProcessMemoryPeaks?
+    /// The largest cgroup working set sampled (usage − inactive_file, as Kubernetes computes it).
+    public var workingSetPeakBytes: UInt64?
 
     public var peakBytes: UInt64? { memory?.peakBytes }
     public var currentBytes: UInt64? { memory?.currentBytes }
 
     public init(cpu: CPUSample, vcpu: Double, memory: MemorySample?, peakIsWindowOnly: Bool,
-                peakResetFailure: String?) {
+                peakResetFailure: String?, processMemory: ProcessMemoryPeaks? = nil,
+                workingSetPeakBytes: UInt64? = nil) {
         self.cpu = cpu
         self.vcpu = vcpu
         self.memory = memory
         self.peakIsWindowOnly = peakIsWindowOnly
         self.peakResetFailure = peakResetFailure
+        self.processMemory = processMemory
+        self.workingSetPeakBytes = workingSetPeakBytes
     }
 }
 
@@ -107,7 +115,9 @@ public struct WindowReport: Equatable, Sendable {
 /// component's vCPU, user/system time and memory peak, plus the host's softirq time, over exactly that interval.
 ///
 /// Starting resets every component's memory peak (where the kernel allows), so peaks belong to the window and not to
-/// the warm-up before it. Holds the v2 peak descriptors until it is released.
+/// the warm-up before it. Holds the v2 peak descriptors until it is released. The components that already have a
+/// process when the window starts (the long-running ones, not the load generator started inside it) have their
+/// processes' memory sampled until the window finishes.
 public struct AccountingWindow: Sendable {
     public let components: [String: ComponentCgroups]
     public let startNanoseconds: UInt64
@@ -120,6 +130,7 @@ public struct AccountingWindow: Sendable {
     let kernelThreads: KernelThreadCPUReader
     let startKernelThreads: [Int32: UInt64]
     let peakResets: [String: PeakReset]
+    let sampler: ProcessMemorySampler?
 
     /// CLOCK_MONOTONIC in nanoseconds: never the wall clock, which can step during a run.
     public static func monotonicNanoseconds() -> UInt64 {
@@ -134,12 +145,14 @@ public struct AccountingWindow: Sendable {
     ///   - root: filesystem root for cgroup mounts and /proc ("/" on a host, a fixture directory in tests).
     ///   - ticksPerSecond: USER_HZ for /proc/stat.
     ///   - resetPeaks: reset each component's memory peak first (false keeps whole-life peaks).
+    ///   - sampleInterval: seconds between samples of the processes' memory; nil samples nothing.
     ///   - clock: monotonic nanoseconds; injected by tests.
     public static func start(
         components: [String: ComponentCgroups],
         root: String = "/",
         ticksPerSecond: UInt64 = ProcStatReader.clockTicksPerSecond,
         resetPeaks: Bool = true,
+        sampleInterval: Double? = ProcessMemorySampler.defaultInterval,
         clock: @escaping @Sendable () -> UInt64 = { AccountingWindow.monotonicNanoseconds() }
     ) throws -> AccountingWindow {
         let cpuReader = CgroupCPUReader(root: root)
@@ -163,10 +176,24 @@ public struct AccountingWindow: Sendable {
         let host = try procStatReader.read()
         let kernelThreads = KernelThreadCPUReader(root: root, ticksPerSecond: ticksPerSecond)
         let threads = kernelThreads.read()
+        var sampler: ProcessMemorySampler?
+        if let sampleInterval {
+            var targets: [String: ProcessMemorySampler.Target] = [:]
+            for (name, cgroups) in components {
+                let procs = cpuReader.directory(of: cgroups.cpu.source, path: cgroups.cpu.path) + "/cgroup.procs"
+                if !ProcessMemorySampler.pids(in: procs).isEmpty {
+                    targets[name] = .init(procsPath: procs, memory: cgroups.memory)
+                }
+            }
+            if !targets.isEmpty {
+                sampler = ProcessMemorySampler(targets: targets, root: root, interval: sampleInterval)
+                sampler?.start()
+            }
+        }
         return AccountingWindow(
             components: components, startNanoseconds: start, clock: clock, cpuReader: cpuReader,
             memoryReader: memoryReader, procStatReader: procStatReader, startCPU: cpu, startHost: host,
-            kernelThreads: kernelThreads, startKernelThreads: threads, peakResets: resets)
+            kernelThreads: kernelThreads, startKernelThreads: threads, peakResets: resets, sampler: sampler)
     }
 
     /// Takes the end snapshot and returns the usage over the window. Can be called more than once (each call
@@ -181,6 +208,7 @@ public struct AccountingWindow: Sendable {
         let end = clock()
         let wallNanoseconds = end >= startNanoseconds ? end - startNanoseconds : 0
         let wallSeconds = Double(wallNanoseconds) / 1e9
+        let sampled = sampler?.stop() ?? [:]
 
         var usage: [String: ComponentUsage] = [:]
         for (name, cgroups) in components {
@@ -203,7 +231,8 @@ public struct AccountingWindow: Sendable {
             // A zero-length window has no rate; 0 rather than infinity keeps reports and JSON finite.
             let vcpu = wallNanoseconds > 0 ? delta.totalSeconds / wallSeconds : 0
             usage[name] = ComponentUsage(
-                cpu: delta, vcpu: vcpu, memory: memory, peakIsWindowOnly: windowOnly, peakResetFailure: failure)
+                cpu: delta, vcpu: vcpu, memory: memory, peakIsWindowOnly: windowOnly, peakResetFailure: failure,
+                processMemory: sampled[name]?.process, workingSetPeakBytes: sampled[name]?.workingSetBytes)
         }
         return WindowReport(wallSeconds: wallSeconds, components: usage, host: host.delta(since: startHost),
                             kernelThreadSeconds: kernelThreads.seconds(from: startKernelThreads, to: threads))

@@ -15,12 +15,22 @@ public struct MemorySample: Equatable, Sendable {
     public var anonBytes: UInt64?
     /// Page cache: v2 memory.stat `file`, v1 `total_cache` (or `cache`).
     public var fileBytes: UInt64?
+    /// Page cache on the inactive list, which the kernel reclaims first: v2 memory.stat `inactive_file`, v1
+    /// `total_inactive_file` (or `inactive_file`).
+    public var inactiveFileBytes: UInt64?
 
-    public init(currentBytes: UInt64, peakBytes: UInt64?, anonBytes: UInt64? = nil, fileBytes: UInt64? = nil) {
+    public init(currentBytes: UInt64, peakBytes: UInt64?, anonBytes: UInt64? = nil, fileBytes: UInt64? = nil,
+                inactiveFileBytes: UInt64? = nil) {
         self.currentBytes = currentBytes
         self.peakBytes = peakBytes
         self.anonBytes = anonBytes
         self.fileBytes = fileBytes
+        self.inactiveFileBytes = inactiveFileBytes
+    }
+
+    /// The working set as Kubernetes (cAdvisor) computes it: usage less inactive page cache, never below zero.
+    public var workingSetBytes: UInt64? {
+        inactiveFileBytes.map { currentBytes > $0 ? currentBytes - $0 : 0 }
     }
 }
 
@@ -110,7 +120,7 @@ public struct CgroupMemoryReader: Sendable {
         let stat = try KeyedFile(text: AccountingFile.read(statPath), path: statPath)
         return MemorySample(
             currentBytes: current, peakBytes: peak, anonBytes: try stat.value("anon"),
-            fileBytes: try stat.value("file"))
+            fileBytes: try stat.value("file"), inactiveFileBytes: try stat.optionalValue("inactive_file"))
     }
 
     /// v1 memory.usage_in_bytes, memory.max_usage_in_bytes and memory.stat of `directory` (a full path).
@@ -127,7 +137,10 @@ public struct CgroupMemoryReader: Sendable {
         let stat = try KeyedFile(text: AccountingFile.read(statPath), path: statPath)
         let anon = try stat.contains("total_rss") ? stat.value("total_rss") : stat.value("rss")
         let file = try stat.contains("total_cache") ? stat.value("total_cache") : stat.value("cache")
-        return MemorySample(currentBytes: usage, peakBytes: max, anonBytes: anon, fileBytes: file)
+        let inactive = try stat.contains("total_inactive_file")
+            ? stat.optionalValue("total_inactive_file") : stat.optionalValue("inactive_file")
+        return MemorySample(currentBytes: usage, peakBytes: max, anonBytes: anon, fileBytes: file,
+                            inactiveFileBytes: inactive)
     }
 
     /// Resets the cgroup's memory peak so that a later read covers only the time from now.

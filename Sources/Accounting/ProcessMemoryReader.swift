@@ -9,8 +9,9 @@ public struct ResidentSet: Equatable, Sendable {
     }
 }
 
-/// Reads a running process's resident set from /proc/<pid>/status. Cgroup memory counts page cache and kernel
-/// memory as well; the resident set is what the process itself maps, which is what proxies are usually compared on.
+/// Reads a running process's memory from /proc/<pid>/status and /proc/<pid>/smaps_rollup. Cgroup memory counts page
+/// cache and kernel memory as well; the resident set is what the process itself maps, which is what proxies are
+/// usually compared on.
 public struct ProcessMemoryReader: Sendable {
     /// Filesystem root /proc is resolved against: "/" on a host, a fixture directory in tests.
     public var root: String
@@ -21,20 +22,38 @@ public struct ProcessMemoryReader: Sendable {
 
     /// The process's resident set, or nil when it has gone (or is a zombie, whose status has no memory lines).
     public func residentSet(pid: Int32) -> ResidentSet? {
-        let path = AccountingFile.join(root: root, mount: "/proc", relative: "\(pid)/status")
-        guard let text = try? AccountingFile.read(path) else { return nil }
-        return Self.parse(status: text)
+        read(pid, "status").flatMap { Self.parse(status: $0) }
     }
 
-    /// VmHWM and VmRSS of /proc/<pid>/status text (`VmRSS:\t    1234 kB`), in bytes. The kernel pads the number
-    /// to 8 columns after the tab, so a large one follows the tab directly: both separate the fields.
+    /// One sample of the process's memory: status lines, plus the proportional set from smaps_rollup where the
+    /// kernel has it (4.14 and later) and lets us read it. nil when the process has gone or is a zombie.
+    public func sample(pid: Int32) -> ProcessMemorySample? {
+        guard let status = read(pid, "status") else { return nil }
+        return ProcessMemorySample(status: status, smapsRollup: read(pid, "smaps_rollup"))
+    }
+
+    private func read(_ pid: Int32, _ file: String) -> String? {
+        try? AccountingFile.read(AccountingFile.join(root: root, mount: "/proc", relative: "\(pid)/\(file)"))
+    }
+
+    /// VmHWM and VmRSS of /proc/<pid>/status text (`VmRSS:\t    1234 kB`), in bytes.
     public static func parse(status text: String) -> ResidentSet? {
-        func bytes(_ key: String) -> UInt64? {
-            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return nil }
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            return fields.dropFirst().first.flatMap { UInt64($0) }.map { $0 * 1024 }
-        }
-        guard let peak = bytes("VmHWM"), let current = bytes("VmRSS") else { return nil }
+        let fields = kilobyteFields(text)
+        guard let peak = fields["VmHWM"], let current = fields["VmRSS"] else { return nil }
         return ResidentSet(peakBytes: peak, currentBytes: current)
+    }
+
+    /// The `Key: <n> kB` lines of a /proc status or smaps_rollup text, in bytes. The kernel pads the number to 8
+    /// columns after the tab in status (so a large one follows the tab directly) and with spaces in smaps_rollup:
+    /// both separate the fields. Lines without a kB unit (Threads, the rollup's address header) are left out.
+    static func kilobyteFields(_ text: String) -> [String: UInt64] {
+        var fields: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let rest = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard rest.count == 2, rest[1] == "kB", let kb = UInt64(rest[0]) else { continue }
+            fields[String(line[..<colon])] = kb * 1024
+        }
+        return fields
     }
 }

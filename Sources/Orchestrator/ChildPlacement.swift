@@ -9,7 +9,8 @@ import Glibc
 ///
 /// The orchestrator passes placement through the environment; the child applies it first thing in `main`, on the
 /// only thread it has, so every thread it creates later (NIO event loops, libcurl's resolver) inherits the CPU mask
-/// and the cgroup. PR_SET_PDEATHSIG makes the child die with the orchestrator: no lab component may outlive its run.
+/// and the cgroup. `ComponentProcess` starts each component through `meshbench exec`, which applies it and then
+/// execs the component, so that the component's start-up is charged to its cgroup as well. PR_SET_PDEATHSIG makes the child die with the orchestrator: no lab component may outlive its run.
 public enum ChildPlacement {
     public static let cpusVariable = "MESHBENCH_CPUS"
     public static let cgroupProcsVariable = "MESHBENCH_CGROUP_PROCS"

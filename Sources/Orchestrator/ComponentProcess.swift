@@ -8,8 +8,13 @@ import Glibc
 
 /// One lab component (`meshbench serve`, `meshbench load`, later the proxies) running as its own child process.
 ///
-/// Placement travels in the environment (see `ChildPlacement`): the child pins itself, joins its cgroups and asks
-/// for a death signal before it creates a thread. The orchestrator only ever signals the PIDs it spawned.
+/// Placement travels in the environment (see `ChildPlacement`) and is applied before the component's own program
+/// starts: a placed component is started as `meshbench exec -- <meshbench> <arguments>`, which pins itself, joins
+/// the cgroups and asks for a death signal, then execs the component under the same PID. Everything the component
+/// touches from its first instruction is then charged to its cgroups (a component placing itself from its own
+/// `main` left its loader's and runtime's start-up pages charged to the orchestrator). What stays charged elsewhere
+/// is the binary's page cache, which belongs to whichever cgroup first read it (the orchestrator, running the same
+/// binary). The orchestrator only ever signals the PIDs it spawned.
 public final class ComponentProcess {
     public let name: String
     public let arguments: [String]
@@ -27,7 +32,8 @@ public final class ComponentProcess {
         self.name = name
         self.arguments = arguments
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.arguments = Self.launchArguments(executable: executable, arguments: arguments,
+                                                 placed: !cgroupProcs.isEmpty || !cpus.isEmpty)
         var env = ProcessInfo.processInfo.environment
         env[ChildPlacement.parentVariable] = String(getpid())
         env[ChildPlacement.cgroupProcsVariable] = cgroupProcs.joined(separator: ":")
@@ -47,6 +53,13 @@ public final class ComponentProcess {
             let data = handle.availableData
             if !data.isEmpty { buffer.append(data) }
         }
+    }
+
+    /// The arguments the binary is started with: through the `exec` trampoline when there is placement to apply
+    /// and the component is not already started through it (nginx and haproxy are).
+    static func launchArguments(executable: String, arguments: [String], placed: Bool) -> [String] {
+        guard placed, arguments.first != "exec" else { return arguments }
+        return ["exec", "--", executable] + arguments
     }
 
     public var pid: Int32 { process.processIdentifier }

@@ -1,10 +1,11 @@
 import Accounting
 import Report
 
-/// Turns the accounting windows of a path's rounds into report.json's `cpu` and `memory_mb` blocks.
+/// Turns the accounting windows of a path's rounds into report.json's `cpu`, `memory_mb` and `memory_mib` blocks.
 struct PathAccounting {
     var cpu: PathCPU
     var memory: PathMemory?
+    var memoryMiB: PathMemoryMiB?
 
     static let bytesPerMB = 1_048_576.0
 
@@ -47,6 +48,41 @@ struct PathAccounting {
             meshVCPU: cost?.vcpu, totalVCPU: components.values.reduce(0) { $0 + $1.vcpu }, components: components,
             hostSoftirqSeconds: rounds.reduce(0) { $0 + $1.hostSoftirqSeconds }, windowSeconds: wall, source: source)
         memory = Self.memory(rounds: rounds, residentSets: residentSets, mesh: mesh, layout: layout)
+        memoryMiB = Self.sampledMemory(rounds: rounds, mesh: mesh, layout: layout)
+    }
+
+    /// Each sampled component's largest figures over the rounds, and the largest resident peak of one proxy.
+    static func sampledMemory(rounds: [WindowReport], mesh: [String], layout: CgroupLayout) -> PathMemoryMiB? {
+        func mib(_ bytes: UInt64?) -> Double? { bytes.map { Double($0) / bytesPerMB } }
+        func larger(_ a: Double?, _ b: Double?) -> Double? { b.map { max(a ?? 0, $0) } ?? a }
+        var components: [String: ComponentMemoryMiB] = [:]
+        for window in rounds {
+            for (name, usage) in window.components {
+                guard let process = usage.processMemory else { continue }
+                var c = components[name] ?? ComponentMemoryMiB(samples: 0)
+                c.rssPeak = larger(c.rssPeak, mib(process.highWaterBytes))
+                c.rssAnonPeak = larger(c.rssAnonPeak, mib(process.anonBytes))
+                c.rssFilePeak = larger(c.rssFilePeak, mib(process.fileBytes))
+                c.pssPeak = larger(c.pssPeak, mib(process.proportionalBytes))
+                c.cgroupPeak = larger(c.cgroupPeak, mib(usage.peakBytes))
+                c.cgroupWorkingSetPeak = larger(c.cgroupWorkingSetPeak, mib(usage.workingSetPeakBytes))
+                c.samples = (c.samples ?? 0) + process.samples
+                components[name] = c
+            }
+        }
+        guard !components.isEmpty else { return nil }
+        let cgroup = layout.memorySource.map { "cgroup memory from \($0)" } ?? "no cgroup memory controller"
+        let source = "rss_peak: VmHWM from /proc/<pid>/status (the process's lifetime high-water mark, summed over "
+            + "the component's processes); rss_anon_peak, rss_file_peak: RssAnon, RssFile and pss_peak: Pss "
+            + "(smaps_rollup), sampled every \(Int(ProcessMemorySampler.defaultInterval * 1000)) ms through the "
+            + "measurement window; cgroup_peak: the cgroup's peak over the window; cgroup_working_set_peak: "
+            + "usage − inactive_file, sampled. Components are placed in their cgroups before their program starts, "
+            + "so the cgroup figures include start-up, but not file pages another cgroup read first: the binary "
+            + "and its shared libraries (for meshbench's own components, the Swift runtime and Foundation, which "
+            + "the orchestrator maps too), counted in rss_file_peak only. \(cgroup). MiB."
+        return PathMemoryMiB(meshRSSPeakPerProxy: mesh.compactMap { components[$0]?.rssPeak }.max(),
+                             meshCgroupWorkingSetPeakPerProxy: mesh.compactMap { components[$0]?.cgroupWorkingSetPeak }.max(),
+                             components: components, source: source)
     }
 
     /// Each component's cgroup memory (peak over the rounds, last current) and resident set, and the mesh's peak.

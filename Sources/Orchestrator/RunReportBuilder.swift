@@ -74,6 +74,7 @@ struct RunReportBuilder {
                                       achievedRPS: report.load.achievedRPS, source: layout) {
             report.cpu = usage.cpu
             report.memoryMB = usage.memory
+            report.memoryMiB = usage.memoryMiB
         }
         report.hostCPU = PathHostAccounting.hostCPU(
             rounds: done.compactMap { outcome in outcome.usage.map { ($0, outcome.result.achievedRPS) } },

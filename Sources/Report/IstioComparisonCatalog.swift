@@ -14,7 +14,7 @@ public enum IstioComparisonCatalog {
         /// `cpu.mesh_vcpu_per_1000rps_per_proxy` of every sidecar-kind path (`sidecar`, `sidecar/nginx`,
         /// `sidecar-ebpf`, ...).
         case sidecarVCPUPer1000RPSPerProxy
-        /// `memory_mb.mesh_peak` (largest cgroup peak of one proxy) of every sidecar-kind path.
+        /// `memory_mib.mesh_rss_peak_per_proxy` (largest resident-set peak of one proxy) of every sidecar-kind path.
         case sidecarMemoryPeakMB
         /// `added_latency_us.p90` / `.p99`, in ms, of sidecar-kind paths with `sidecar.hops: 2`.
         case sidecarPairAddedP90Ms, sidecarPairAddedP99Ms
@@ -210,8 +210,8 @@ public enum IstioComparisonCatalog {
             if let v = p.cpu?.meshVCPUPer1000RPSPerProxy { return (v, nil) }
             return (nil, "Not measured: this path has no per-proxy CPU (no cgroup accounting in this run).")
         case .sidecarMemoryPeakMB:
-            if let v = p.memoryMB?.meshPeak { return (v, nil) }
-            return (nil, "Not measured: this path has no per-proxy cgroup memory peak in this run.")
+            if let v = p.memoryMiB?.meshRSSPeakPerProxy { return (v, nil) }
+            return (nil, "Not measured: this path has no per-proxy resident-set peak in this run.")
         case .sidecarPairAddedP90Ms, .sidecarPairAddedP99Ms, .ebpfAddedP90Ms, .ebpfAddedP99Ms:
             if measure.onSidecarPaths && hops != 2 {
                 return (nil, "Not compared: this run's sidecar paths have hops: \(hops) (outbound sidecar only), "

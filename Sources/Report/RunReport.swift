@@ -271,8 +271,11 @@ public struct PathReport: Codable, Sendable {
     public var components: [String: ComponentPlacement]
     /// CPU per component from its cgroup over the measurement windows, and the mesh's share per 1000 rps.
     public var cpu: PathCPU?
-    /// Memory per component from its cgroup, MB.
+    /// Memory per component from its cgroup and its resident set at the end of each round, MiB (written as
+    /// before for existing readers; `memoryMiB` is the sampled, fully named block).
     public var memoryMB: PathMemory?
+    /// Memory per component sampled through the measurement windows, MiB: resident set, Pss and cgroup figures.
+    public var memoryMiB: PathMemoryMiB?
     /// This path's latency minus `direct`'s, measured in the same run (µs).
     public var addedLatencyUs: AddedLatency?
     /// The kernel programs' own counters, for the eBPF paths.
@@ -301,6 +304,7 @@ public struct PathReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case name, path, impl, status, reason, rounds, components, cpu
         case memoryMB = "memory_mb"
+        case memoryMiB = "memory_mib"
         case addedLatencyUs = "added_latency_us"
         case bpf, point
         case sweepValue = "sweep_value"
@@ -321,6 +325,7 @@ public struct PathReport: Codable, Sendable {
         try c.encode(components, forKey: .components)
         try c.encodeIfPresent(cpu, forKey: .cpu)
         try c.encodeIfPresent(memoryMB, forKey: .memoryMB)
+        try c.encodeIfPresent(memoryMiB, forKey: .memoryMiB)
         try c.encodeIfPresent(addedLatencyUs, forKey: .addedLatencyUs)
         try c.encodeIfPresent(bpf, forKey: .bpf)
         try c.encodeIfPresent(hostCPU, forKey: .hostCPU)
@@ -340,6 +345,7 @@ public struct PathReport: Codable, Sendable {
         impl = try c.decodeIfPresent(String.self, forKey: .impl)
         cpu = try c.decodeIfPresent(PathCPU.self, forKey: .cpu)
         memoryMB = try c.decodeIfPresent(PathMemory.self, forKey: .memoryMB)
+        memoryMiB = try c.decodeIfPresent(PathMemoryMiB.self, forKey: .memoryMiB)
         addedLatencyUs = try c.decodeIfPresent(AddedLatency.self, forKey: .addedLatencyUs)
         bpf = try c.decodeIfPresent(PathBPF.self, forKey: .bpf)
         hostCPU = try c.decodeIfPresent(PathHostCPU.self, forKey: .hostCPU)
@@ -408,8 +414,10 @@ public struct ComponentCPU: Codable, Sendable, Equatable {
     }
 }
 
+/// report.json's `memory_mb` block (MiB despite the name): kept, with the meanings it always had, so existing
+/// readers and older reports keep working. Compare proxies on `memory_mib.mesh_rss_peak_per_proxy` instead.
 public struct PathMemory: Codable, Sendable, Equatable {
-    /// The largest cgroup peak of any one mesh component (per proxy, as Istio states it).
+    /// The largest cgroup peak of any one mesh component.
     public var meshPeak: Double?
     /// The largest resident-set peak of any one mesh component.
     public var meshRSSPeak: Double?
@@ -437,8 +445,8 @@ public struct ComponentMemory: Codable, Sendable, Equatable {
     public var peak: Double?
     /// At the end of the last window, MB.
     public var current: Double?
-    /// The process's own resident set (VmHWM, VmRSS from /proc), MB: shared pages included, for comparison with
-    /// `top` and `ps`.
+    /// The process's own resident set (VmHWM, VmRSS from /proc at the end of the round), MB: shared pages
+    /// included, for comparison with `top` and `ps`. Of the component's first process only (nginx's master).
     public var rssPeak: Double?
     public var rss: Double?
 

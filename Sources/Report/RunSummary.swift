@@ -67,7 +67,7 @@ public enum RunSummary {
             let l = p.load.latencyUs
             let added = p.addedLatencyUs.map { a in ["p50", "p90", "p99"].map { addedCell(a, $0) } } ?? ["-", "-", "-"]
             let vcpu = p.cpu?.meshVCPUPer1000RPSPerProxy.map { String(format: "%.3f", $0) } ?? "-"
-            let peak = p.memoryMB?.meshPeak.map { String(format: "%.1f", $0) } ?? "-"
+            let peak = p.memoryMiB?.meshRSSPeakPerProxy.map { String(format: "%.1f", $0) } ?? "-"
             rows.append([p.key, p.status.rawValue, String(format: "%.1f", p.load.achievedRPS),
                          NumberText.terminalLatency(microseconds: l.p50), NumberText.terminalLatency(microseconds: l.p90), NumberText.terminalLatency(microseconds: l.p99), NumberText.terminalLatency(microseconds: l.p999)]
                         + added + [vcpu, peak, "\(p.load.errors)/\(p.load.requests)"])

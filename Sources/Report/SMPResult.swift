@@ -118,7 +118,7 @@ public enum SMPResult {
             public var count: Int
             /// CPU of all sidecars together, millicores.
             public var cpuMcores: Int?
-            /// Sum of each sidecar's cgroup memory peak, MB.
+            /// Sum of each sidecar's resident-set peak (`memory_mib.components.*.rss_peak`), MiB.
             public var memMB: Int?
             /// Requests per second through the sidecar chain (the achieved rate).
             public var rps: Int
@@ -293,6 +293,9 @@ public enum SMPResult {
             if let v = mem.meshRSSPeak { labels["mesh_rss_peak_mb_per_proxy"] = text(v) }
             labels["memory_source"] = mem.source
         }
+        if let mem = p.memoryMiB, let v = mem.meshRSSPeakPerProxy {
+            labels["mesh_rss_peak_mib_per_proxy"] = text(v)
+        }
         if let bpf = p.bpf {
             labels["bpf_redirects"] = "\(bpf.redirects)"
             labels["bpf_misses"] = "\(bpf.misses)"
@@ -357,12 +360,12 @@ public enum SMPResult {
         var sidecar: ServiceMeshConfig.Sidecar?
         if sidecarKind {
             let proxies = p.components.keys.filter { $0.hasPrefix("sidecar") }.count
-            let peaks = p.memoryMB?.components.filter { $0.key.hasPrefix("sidecar") }.compactMap(\.value.peak) ?? []
+            let peaks = p.memoryMiB?.components.filter { $0.key.hasPrefix("sidecar") }.compactMap(\.value.rssPeak) ?? []
             sidecar = .init(count: proxies > 0 ? proxies : scenario.sidecar.hops,
                             cpuMcores: p.cpu?.meshVCPU.map { Int(($0 * 1000).rounded()) },
                             memMB: peaks.isEmpty ? nil : Int(peaks.reduce(0, +).rounded()), rps: rps)
         }
-        var labels = ["data_plane": base, "sidecar_mem_mb_basis": "sum of each sidecar's cgroup memory peak (MiB)"]
+        var labels = ["data_plane": base, "sidecar_mem_mb_basis": "sum of each sidecar's resident-set peak (MiB)"]
         if !sidecarKind { labels = ["data_plane": base] }
         if let mcores = p.cpu?.meshVCPU.map({ Int(($0 * 1000).rounded()) }) { labels["mesh_cpu_mcores"] = "\(mcores)" }
         if base == PathName.ebpf.rawValue {

@@ -7,9 +7,10 @@ import Glibc
 #endif
 
 extension Meshbench {
-    /// Starts another program (nginx, haproxy) as a lab component. `main` has already pinned this process, moved it
-    /// into its cgroups and set its death signal from the environment; execv keeps all three, so the real proxy runs
-    /// exactly where the scenario placed it, under the PID the orchestrator knows.
+    /// Starts a program (nginx, haproxy, or meshbench itself as `serve`, `proxy`, `load`) as a lab component. `main`
+    /// has already pinned this process, moved it into its cgroups and set its death signal from the environment;
+    /// execv keeps all three, so the program runs exactly where the scenario placed it, under the PID the
+    /// orchestrator knows, and every page it touches from its first instruction is charged to its cgroups.
     struct Exec: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "exec", abstract: "Run a program placed as a lab component (used by `meshbench run`).",

@@ -159,7 +159,8 @@ struct CgroupMemoryReaderTests {
         try writeV2(tree, current: 6_012_928, peak: 9_437_184, anon: 1_843_200, file: 4_096_000)
         let sample = try CgroupMemoryReader(root: tree.root).read(.v2(KernelFiles.v2Mount), path: Self.cgroup)
         #expect(sample == MemorySample(
-            currentBytes: 6_012_928, peakBytes: 9_437_184, anonBytes: 1_843_200, fileBytes: 4_096_000))
+            currentBytes: 6_012_928, peakBytes: 9_437_184, anonBytes: 1_843_200, fileBytes: 4_096_000,
+            inactiveFileBytes: 3_481_600))
     }
 
     @Test func v2WithoutMemoryPeakReportsNoPeak() throws {
@@ -221,7 +222,8 @@ struct CgroupMemoryReaderTests {
                 rss: 5_513_216, cache: 9_850_880, totalRSS: 132_059_136, totalCache: 2_093_998_080))
         let sample = try CgroupMemoryReader(root: tree.root).read(.v1(KernelFiles.v1MemoryMount), path: Self.cgroup)
         #expect(sample == MemorySample(
-            currentBytes: 2_226_794_496, peakBytes: 2_665_570_304, anonBytes: 132_059_136, fileBytes: 2_093_998_080))
+            currentBytes: 2_226_794_496, peakBytes: 2_665_570_304, anonBytes: 132_059_136, fileBytes: 2_093_998_080,
+            inactiveFileBytes: 1_192_808_448))
     }
 
     @Test func v1FallsBackToLocalKeys() throws {

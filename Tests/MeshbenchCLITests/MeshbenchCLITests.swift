@@ -1,4 +1,5 @@
 import Foundation
+import LabTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -9,16 +10,7 @@ import Glibc
 @Suite(.serialized)
 struct MeshbenchCLITests {
     /// The binary sits next to the test bundle in the build folder (`swift build --build-tests` builds both).
-    static var binary: String? {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("meshbench").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
+    static var binary: String? { BuiltMeshbench.path }
 
     struct Output {
         var status: Int32

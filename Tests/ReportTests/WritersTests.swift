@@ -70,6 +70,10 @@ struct WritersTests {
             "sidecar-outbound": ComponentMemory(peak: 20, current: 18),
             "sidecar-inbound": ComponentMemory(peak: 19.6, current: 17),
         ], source: "test")
+        sidecar.memoryMiB = PathMemoryMiB(meshRSSPeakPerProxy: 20, meshCgroupWorkingSetPeakPerProxy: 6, components: [
+            "sidecar-outbound": ComponentMemoryMiB(rssPeak: 20, cgroupPeak: 6),
+            "sidecar-inbound": ComponentMemoryMiB(rssPeak: 19.6, cgroupPeak: 5.8),
+        ], source: "test")
         sidecar.components = ["server": ComponentPlacement(cpus: [0], cgroup: nil),
                               "sidecar-outbound": ComponentPlacement(cpus: [0], cgroup: nil),
                               "sidecar-inbound": ComponentPlacement(cpus: [0], cgroup: nil)]
@@ -81,6 +85,8 @@ struct WritersTests {
         nginx.addedLatencyUs = added(265, 291, significantP99: true)
         nginx.cpu = cpu(perProxy: 0.035, total: 0.07, mesh: 0.07)
         nginx.memoryMB = PathMemory(meshPeak: 8, components: [:], source: "test")
+        nginx.memoryMiB = PathMemoryMiB(meshRSSPeakPerProxy: 8, meshCgroupWorkingSetPeakPerProxy: nil, components: [:],
+                                        source: "test")
 
         var paths = [direct, sidecar, nginx]
         if ebpf {
