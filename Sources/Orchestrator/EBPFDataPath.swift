@@ -68,10 +68,26 @@ final class EBPFDataPath {
 
     deinit { stop() }
 
-    /// Reads the counters; call after the load ended, before `stop`.
+    /// The programs' run counts and times when the measured window opened, so the report's figures cover that window
+    /// only, not the connections the warm-up opened.
+    private var atWindowStart: [String: (runCount: UInt64, runTime: UInt64)] = [:]
+
+    /// Notes the programs' counters at the start of the measured window.
+    func markWindowStart() {
+        for stats in (try? programs.programStats()) ?? [] {
+            atWindowStart[stats.program.rawValue] = (stats.runCount, stats.runTimeNanoseconds)
+        }
+    }
+
+    /// Reads the counters; call after the load ended, before `stop`. The programs' run counts and times are over the
+    /// measured window when `markWindowStart` was called; the maps' per-service counts are over the round.
     func counters() throws -> PathBPF {
-        let programStats = try programs.programStats().map {
-            PathBPF.Program(name: $0.program.rawValue, runCount: $0.runCount, runTimeNanoseconds: $0.runTimeNanoseconds)
+        let programStats = try programs.programStats().map { stats -> PathBPF.Program in
+            let start = atWindowStart[stats.program.rawValue] ?? (0, 0)
+            return PathBPF.Program(name: stats.program.rawValue,
+                                   runCount: stats.runCount >= start.runCount ? stats.runCount - start.runCount : 0,
+                                   runTimeNanoseconds: stats.runTimeNanoseconds >= start.runTime
+                                       ? stats.runTimeNanoseconds - start.runTime : 0)
         }
         let all = try programs.allStats()
         var perService: [String: PathBPF.Service] = [:]

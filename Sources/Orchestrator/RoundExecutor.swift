@@ -151,30 +151,17 @@ final class RoundExecutor: FaultTarget {
     /// Runs the load generator inside the accounting window, keeping the fault schedule, and reads what it produced.
     private func runLoad(_ component: ComponentPlan, _ launch: LoadLaunch) throws -> RoundOutcome {
         let arguments = launch.arguments(url: LoadLaunch.url(address: try address(of: component.target)))
-        var window: AccountingWindow?
-        var accountingNote: String?
-        do {
-            let accounted = plan.accounting.components.compactMap { name in
-                groups[name].flatMap { layout.cgroups(at: $0.relative) }.map { (name, $0) }
-            }
-            if !accounted.isEmpty {
-                window = try AccountingWindow.start(components: Dictionary(uniqueKeysWithValues: accounted))
-            }
-        } catch {
-            accountingNote = "\(error)"
-        }
+        var gate = accountingGate()
         let load = try self.launch(component, arguments: arguments, stderrPath: component.logPath)
-        let (status, events, stopped) = supervise(load)
+        let (status, events, stopped) = supervise(load, gate: &gate)
         guard let status else {
             throw LabError.runFailed("the load generator did not finish within \(Int(plan.loadDeadlineSeconds))s")
         }
         if stopped { throw RoundInterrupted.bySignal }
-        var usage: WindowReport?
-        do {
-            usage = try window?.finish()
-        } catch {
-            accountingNote = "\(error)"
-        }
+        gate?.observe(load.stdoutLines)
+        gate?.loadExited()
+        let usage = gate?.report
+        let accountingNote = gate?.note
         let residentSets = residentSetsOfTheLongRunning()
         let bpf = try ebpf?.counters()
         if let note = accountingNote { log("accounting unavailable for \(plan.variant.name): \(note)") }
@@ -184,22 +171,29 @@ final class RoundExecutor: FaultTarget {
         let result = try readResult(launch.resultPath)
         placement[component.name] = ComponentPlacement(
             cpus: result.cpus ?? [], cgroup: groups[component.name]?.relative, command: arguments)
-        return RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets, bpf: bpf,
-                            events: events)
+        var outcome = RoundOutcome(result: result, placement: placement, usage: usage, residentSets: residentSets,
+                                   bpf: bpf, events: events)
+        outcome.windowLag = (gate?.startLagNanoseconds.map { Double($0) / 1e9 },
+                             gate?.endLagNanoseconds.map { Double($0) / 1e9 })
+        return outcome
     }
 
     /// Waits for the load while the fault injector keeps its schedule, and forwards a stop request: the generator
     /// then stops sending, finishes what is in flight and exits; the round is incomplete and the caller drops it.
     /// - Returns: the load's exit status (nil when it hung past the plan's deadline), the fault events, and whether
     ///   a stop was forwarded.
-    private func supervise(_ load: RunningComponent) -> (status: Int32?, events: [String], stopped: Bool) {
+    private func supervise(_ load: RunningComponent,
+                           gate: inout MeasuredWindowGate?) -> (status: Int32?, events: [String], stopped: Bool) {
         let loadStarted = clock()
         var injector = FaultInjector(faults: plan.faults, measuredWindowStart: loadStarted + plan.warmupSeconds,
                                      clock: clock)
         var status: Int32?
         var forwardedStop = false
         _ = injector.drive(on: self, until: loadStarted + plan.loadDeadlineSeconds) { seconds in
-            status = load.waitForExit(timeout: seconds, interrupted: { self.interruptRequested() && !forwardedStop })
+            // The wait also ends at a measurement edge the load printed, so the window opens and closes on time.
+            status = load.waitForExit(timeout: seconds, interrupted: {
+                (self.interruptRequested() && !forwardedStop) || gate?.observe(load.stdoutLines) == true
+            })
             if status == nil && interruptRequested() && !forwardedStop {
                 load.signal(SIGINT)
                 forwardedStop = true
@@ -208,6 +202,21 @@ final class RoundExecutor: FaultTarget {
         }
         injector.finish()
         return (status, injector.events, forwardedStop)
+    }
+
+    /// The round's accounting window, opened and closed at the edges of the load's measured window; nil when no
+    /// cgroup of the round accounts CPU. The eBPF programs' counters are marked at the same moment.
+    private func accountingGate() -> MeasuredWindowGate? {
+        let accounted = plan.accounting.components.compactMap { name in
+            groups[name].flatMap { layout.cgroups(at: $0.relative) }.map { (name, $0) }
+        }
+        guard !accounted.isEmpty else { return nil }
+        let components = Dictionary(uniqueKeysWithValues: accounted)
+        let nanoseconds = { [clock] in UInt64(max(0, clock()) * 1e9) }
+        return MeasuredWindowGate(clock: nanoseconds) { [weak self] in
+            self?.ebpf?.markWindowStart()
+            return try AccountingWindow.start(components: components, clock: nanoseconds)
+        }
     }
 
     /// The resident set of each component but the load generator; a restarted server's replaces the killed one's.

@@ -13,6 +13,8 @@ struct RoundOutcome {
     var bpf: PathBPF?
     /// Faults injected and what the components did during the round, for the report's `events`.
     var events: [String] = []
+    /// How late the accounting snapshots were against the measured window's announced edges, in seconds.
+    var windowLag: (start: Double?, end: Double?) = (nil, nil)
 }
 
 /// The run was asked to stop (SIGINT/SIGTERM) while a round's load was running.

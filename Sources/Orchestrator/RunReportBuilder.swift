@@ -74,6 +74,10 @@ struct RunReportBuilder {
                                       achievedRPS: report.load.achievedRPS, source: layout) {
             report.cpu = usage.cpu
             report.memoryMB = usage.memory
+            let lags = done.flatMap { [$0.windowLag.start, $0.windowLag.end].compactMap { $0 } }
+            report.cpu?.window = "each round's measured window (the end of the warm-up to the last measured "
+                + "request), opened and closed when the load generator announced its edges"
+            report.cpu?.windowLagMaxMs = lags.max().map { $0 * 1000 }
             report.memoryMiB = usage.memoryMiB
         }
         report.hostCPU = PathHostAccounting.hostCPU(

@@ -370,6 +370,10 @@ public struct PathCPU: Codable, Sendable, Equatable {
     public var windowSeconds: Double
     /// Where the numbers come from, e.g. "cgroup v1 cpuacct".
     public var source: String
+    /// The interval the figures cover: each round's measured window, as the load generator announced it.
+    public var window: String?
+    /// How late the accounting snapshots were, at most, against the measured window's announced edges (ms).
+    public var windowLagMaxMs: Double?
 
     public init(meshVCPUPer1000RPS: Double?, meshVCPUPer1000RPSPerProxy: Double?, meshVCPU: Double?,
                 totalVCPU: Double, components: [String: ComponentCPU], hostSoftirqSeconds: Double?,
@@ -393,6 +397,8 @@ public struct PathCPU: Codable, Sendable, Equatable {
         case hostSoftirqSeconds = "host_softirq_s"
         case windowSeconds = "window_s"
         case source
+        case window
+        case windowLagMaxMs = "window_lag_max_ms"
     }
 }
 
