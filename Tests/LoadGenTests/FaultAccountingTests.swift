@@ -192,8 +192,13 @@ struct FaultAccountingTests {
             expectAccounted(r, "h2 reset")
             #expect(r.requests == Self.scheduled)
             #expect(cls(r, .reset) > 0)
-            #expect(r.ok + cls(r, .reset) == r.requests, "\(summary(r))")
-            #expect(r.ok == UInt64(server.stats.requestsServed))
+            // A request that picked a connection the reset had just killed makes libcurl open a new one with an
+            // HTTP/1.1 upgrade; the server answers it, and the driver counts the answer as a `protocol` error (it did
+            // not come over HTTP/2). A loaded host widens that race, so those are allowed, and accounted for.
+            let fellBack = cls(r, .protocol)
+            #expect(r.ok + cls(r, .reset) + fellBack == r.requests, "\(summary(r))")
+            #expect(r.ok + fellBack == UInt64(server.stats.requestsServed), "\(summary(r))")
+            #expect(fellBack <= r.requests / 20, "a fallback is a rare race, not the rule: \(summary(r))")
             #expect(cls(r, .reset) <= UInt64(server.stats.injectedResets))
         }
     }
