@@ -105,7 +105,7 @@ struct WritersTests {
                            cgroupLayout: "v2", cgroupDetail: nil, libcurl: "8.0", isRoot: true),
             paths: paths)
         report.status = .complete
-        report.statistics = StatisticsMethod(method: "bootstrap over rounds", confidence: 0.95, resamples: 1000, seed: 1)
+        report.statistics = StatisticsMethod(method: "order statistics over rounds", confidence: 0.95, minimumRounds: 5)
         return report
     }
 
@@ -290,13 +290,13 @@ struct WritersTests {
         let p99v120 = try row("added p99 latency, client+server sidecar pair", "1.20", "sidecar/nginx")
         #expect(p99v120.istioValue == 0.298 && abs((p99v120.measured ?? 0) - 0.291) < 1e-9)
         let ztunnel = try row("ztunnel vCPU per 1000 rps", "1.24", "ebpf")
-        #expect(ztunnel.measured == 0.006 && abs((ztunnel.ratio ?? 0) - 0.1) < 1e-9)
+        #expect(ztunnel.measured == 0.006 && ztunnel.ratio == nil, "a different function: no ratio")
         #expect(ztunnel.caveat.contains("ebpf path"))
         let ztunnelMem = try row("ztunnel memory", "1.24", "ebpf")
-        #expect(ztunnelMem.measured == 6 && ztunnelMem.ratio == 0.5)
+        #expect(ztunnelMem.measured == 6 && ztunnelMem.ratio == nil)
         let ambient = try row("added p90 latency, ambient ztunnel pair", "1.22", "ebpf")
         #expect(ambient.istioValue == 0.17 && abs((ambient.measured ?? 0) - 0.017) < 1e-9)
-        #expect(abs((ambient.ratio ?? 0) - 0.1) < 1e-9)
+        #expect(ambient.ratio == nil && ambient.noRatio?.contains("different function") == true)
         // The skipped sidecar-ebpf measured nothing, so it gets no row.
         #expect(!rows.contains { $0.path == "sidecar-ebpf" })
         // Every row carries its citation and caveat.
@@ -343,8 +343,61 @@ struct WritersTests {
         let v120 = try #require(rows.first { $0.istioVersion == "1.20" && $0.figure.contains("p90") && $0.path == "sidecar" })
         #expect(!v120.caveat.contains("connections (Istio"))
         // Istio's own setup: nothing differs.
+        // Istio's own load: only the placement differs (the fixture's sidecars sit on the server's CPU)...
         let same = IstioComparisonCatalog.compare(fixture())
-        #expect(!same.contains { $0.caveat.contains("This run differs") })
+        let placement = "sidecars share the server's CPUs 0 (Istio: each proxy in its own pod)"
+        #expect(same.allSatisfy { $0.setupDifferences == nil || $0.setupDifferences == [placement] })
+        #expect(same.contains { $0.setupDifferences == [placement] && $0.caveat.contains("This run differs: " + placement) })
+        // ...and with the proxies on their own CPU nothing differs.
+        var apart = fixture()
+        for i in apart.paths.indices where apart.paths[i].components["sidecar-inbound"] != nil {
+            apart.paths[i].components["sidecar-inbound"]?.cpus = [1]
+            apart.paths[i].components["sidecar-outbound"]?.cpus = [1]
+        }
+        let own = IstioComparisonCatalog.compare(apart)
+        #expect(!own.contains { $0.caveat.contains("This run differs") }, "\(own.compactMap(\.setupDifferences))")
+        #expect(own.allSatisfy { $0.setupDifferences == nil })
+    }
+
+    /// The 0.35 vCPU / 40 MB rows carry Istio's setup (1000 rps, 1 kB, HTTP/1.1, 2 workers), so a 10 rps run with one
+    /// worker says so on the row itself, in report.json, the terminal and the page.
+    @Test func eachIstioRowCarriesTheRunsDifferences() throws {
+        var report = fixture()
+        report.scenario.load.qps = .rate(10)
+        report.scenario.sidecar.threads = 1
+        let rows = IstioComparisonCatalog.compare(report)
+        for figure in ["sidecar vCPU per 1000 rps per proxy", "sidecar memory per proxy (stated per 1000 rps)"] {
+            let row = try #require(rows.first { $0.figure == figure && $0.istioVersion == "1.8-1.16" && $0.path == "sidecar" })
+            let diffs = try #require(row.setupDifferences)
+            #expect(diffs.contains("10 rps (Istio: 1000)") && diffs.contains("1 thread(s) per proxy (Istio: 2 workers)"))
+            #expect(row.caveat.contains("This run differs: 10 rps (Istio: 1000)"))
+        }
+        report.istioComparison = rows
+        let text = RunSummary.render(report)
+        #expect(text.contains("↳ this run differs: 10 rps (Istio: 1000)"), "\(text)")
+        #expect(HTMLReport.render(report).contains("10 rps (Istio: 1000)"))
+    }
+
+    /// A ratio is read as "how much of Istio's cost": none for a difference this run cannot tell from zero, one at or
+    /// below zero, or a figure of a different function (the ebpf path against ztunnel).
+    @Test func noRatioForANonSignificantOrNegativeDifferenceOrADifferentFunction() throws {
+        var report = fixture()
+        let i = try #require(report.paths.firstIndex { $0.key == "sidecar" })
+        report.paths[i].addedLatencyUs?.p90 = -40
+        report.paths[i].addedLatencyUs?.ci95?["p90"] = [-60, -20]
+        report.paths[i].addedLatencyUs?.significant?["p90"] = true
+        let rows = IstioComparisonCatalog.compare(report)
+        let negative = try #require(rows.first { $0.figure.contains("p90 latency, client+server") && $0.istioVersion == "1.8-1.16" && $0.path == "sidecar" })
+        #expect(negative.measured == -0.04 && negative.ratio == nil)
+        #expect(negative.noRatio == "the measured value is not above zero")
+        let notSignificant = try #require(rows.first { $0.figure.contains("p99 latency, client+server") && $0.istioVersion == "1.10.3" && $0.path == "sidecar" })
+        #expect(notSignificant.measured != nil && notSignificant.ratio == nil)
+        #expect(notSignificant.noRatio == "not significant: the interval includes zero")
+        for row in rows where row.path == "ebpf" {
+            #expect(row.ratio == nil && row.noRatio?.hasPrefix("different function") == true, "\(row.figure)")
+        }
+        let text = RunSummary.render(report)
+        #expect(text.contains("no ratio: not significant"))
     }
 
     @Test func sweepPointsGetTheirOwnRowsWithThePointsLoad() throws {
@@ -477,7 +530,7 @@ struct WritersTests {
 
     @Test func runSummaryShowsIntervalsSignificanceAndTheIstioTable() {
         let text = RunSummary.render(fixture())
-        #expect(text.contains("medians over rounds [95% interval, bootstrap over rounds]"))
+        #expect(text.contains("medians over rounds with intervals [95% interval, order statistics over rounds]"))
         #expect(text.contains("700us [680–730]"), "sidecar p90 median with its interval")
         #expect(text.contains("+582us [-50–782] n.s."), "added p99 whose interval includes zero")
         #expect(text.contains("+530us [430–630]") && !text.contains("+530us [430–630] n.s."))
@@ -501,6 +554,7 @@ struct WritersTests {
         var report = fixture()
         for i in report.paths.indices { report.paths[i].stats = nil }
         #expect(!RunSummary.render(report).contains("medians over rounds"))
+        #expect(RunSummary.render(report).contains("pooled over all rounds"), "the headline names its estimator")
     }
 
     // MARK: fortio
