@@ -7,7 +7,10 @@ import LabCore
 /// strings are the citations given there. The catalog keeps the setup next to the number because most headline
 /// figures hide it (two proxies rather than one, a changed load pattern, a Kubernetes cluster rather than loopback),
 /// and a ratio without that context would mislead. `compare` adds what differs in the run itself (rate,
-/// connections, payload, proxy threads, mTLS, hops) to each row's caveat.
+/// connections, payload, protocol, proxy threads, mTLS, hops, sidecars sharing the server's CPUs) to each row's caveat
+/// and `setup_differences`, and gives no ratio where it would mislead (`no_ratio`): a latency difference that is not
+/// significant or has no interval, a value at or below zero, or a figure of a different function (the ebpf path
+/// against ztunnel). Latency rows also carry the uncorrected basis fortio reports (`measured_uncorrected`).
 public enum IstioComparisonCatalog {
     /// The measured quantity a figure is set against.
     public enum Measure: String, Sendable, Equatable, CaseIterable {
@@ -101,8 +104,9 @@ public enum IstioComparisonCatalog {
     static let setup124 = Setup(rps: 1000, connections: nil, payloadBytes: kB, proxyWorkers: 2, mtls: true,
                                 protocolKind: .http1)
     /// The summary bullets of 1.8-1.16 ("per 1000 rps through the proxy"): Envoy with 2 worker threads and telemetry
-    /// v2, 1 kB payloads over HTTP/1.1, stated per proxy at 1000 rps; the pages name no connection count.
-    static let setupSummary = Setup(rps: 1000, connections: nil, payloadBytes: kB, proxyWorkers: 2, mtls: true,
+    /// v2, 1 kB payloads over HTTP/1.1, stated per proxy at 1000 rps; the bullets name no connection count and do
+    /// not say whether mTLS was on, so neither is compared.
+    static let setupSummary = Setup(rps: 1000, connections: nil, payloadBytes: kB, proxyWorkers: 2, mtls: false,
                                     protocolKind: .http1)
 
     static let pairCaveat110 = "Istio's number is the p90/p99 of the client+server sidecar pair (Envoy, telemetry v2, "
