@@ -21,7 +21,7 @@ extension HTMLPage {
 
     func overviewTable(_ paths: [PathReport]) -> String {
         var h = "<table class=\"data\"><caption>Requests and rate</caption>"
-        h += "<thead><tr><th>path</th><th>status</th><th>requests</th><th>ok</th><th>errors (by class)</th><th>achieved rps</th><th>median rps [95% interval]</th><th>rounds</th></tr></thead><tbody>"
+        h += "<thead><tr><th>path</th><th>status</th><th>requests</th><th>ok</th><th>errors (by class)</th><th>achieved rps</th><th>median rps over rounds [interval]</th><th>rounds</th></tr></thead><tbody>"
         for p in paths {
             h += "<tr>" + pathCell(p) + statusCell(p)
             guard measured(p) else {
@@ -126,7 +126,7 @@ extension HTMLPage {
                     h += "<div class=\"sub ci none\">[n/a]</div>"
                 }
                 if a.significant?[pct] == false {
-                    h += "<div><span class=\"ns\" data-not-significant=\"\(htmlEscape(p.key)).\(pct)\" title=\"the 95% interval includes 0: this run cannot tell this path from direct\">not significant</span></div>"
+                    h += "<div><span class=\"ns\" data-not-significant=\"\(htmlEscape(p.key)).\(pct)\" title=\"the interval includes 0: this run cannot tell this path from direct\">not significant</span></div>"
                 }
                 h += "</td>"
             }
