@@ -376,6 +376,14 @@ struct WritersTests {
         let text = RunSummary.render(report)
         #expect(text.contains("↳ this run differs: 10 rps (Istio: 1000)"), "\(text)")
         #expect(HTMLReport.render(report).contains("10 rps (Istio: 1000)"))
+        let csv = try #require(IstioCSV.render(report))
+        let lines = csv.split(separator: "\n").map(String.init)
+        #expect(lines.first == IstioCSV.columns.joined(separator: ","))
+        #expect(lines.count == rows.count + 1)
+        let cpuLine = try #require(lines.first { $0.hasPrefix("sidecar vCPU per 1000 rps per proxy,0.35,") && $0.contains(",sidecar,") })
+        #expect(cpuLine.contains("10 rps (Istio: 1000); 1 thread(s) per proxy (Istio: 2 workers)"), "\(cpuLine)")
+        let ebpfLine = try #require(lines.first { $0.hasPrefix("ztunnel vCPU per 1000 rps,") })
+        #expect(ebpfLine.contains("different function"))
     }
 
     /// A ratio is read as "how much of Istio's cost": none for a difference this run cannot tell from zero, one at or
