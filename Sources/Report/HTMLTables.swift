@@ -119,6 +119,9 @@ extension HTMLPage {
             for pct in ["p50", "p90", "p99"] {
                 let v = a.value(pct) ?? 0
                 h += "<td class=\"num\">" + Mark.value("\(p.key).added_latency_us.\(pct)", v, .signedLatency)
+                if a.fewRequests?.contains(pct) == true {
+                    h += "<span class=\"few\" title=\"a round had fewer than 10/(1−q) requests: too few for this percentile\">†</span>"
+                }
                 if let ci = a.ci95?[pct], ci.count == 2 {
                     h += "<div class=\"sub ci\">[" + Mark.value("\(p.key).added_latency_us.ci95.\(pct).0", ci[0], .signedLatency)
                         + ", " + Mark.value("\(p.key).added_latency_us.ci95.\(pct).1", ci[1], .signedLatency) + "]</div>"
