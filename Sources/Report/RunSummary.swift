@@ -117,8 +117,12 @@ public enum RunSummary {
     static func medians(_ report: RunReport) -> String {
         let withStats = report.paths.filter { $0.stats != nil && $0.status != .skipped }
         guard !withStats.isEmpty else { return "" }
+        // The coverage the intervals actually reach (93.8% with 5 rounds), not only the target.
+        let coverages = Set(withStats.compactMap { $0.stats?.latencyUs.values.compactMap(\.coverage).first })
+        let reached = coverages.isEmpty ? "" : ", reached: "
+            + coverages.sorted().map { String(format: "%.1f%%", $0 * 100) }.joined(separator: "/")
         let method = report.statistics.map {
-            String(format: "%.0f%% interval, %@", $0.confidence * 100, $0.method)
+            String(format: "%.0f%% target coverage%@, %@", $0.confidence * 100, reached, $0.method)
         } ?? "95% interval"
         let out = "medians over rounds with intervals [\(method)]; \(notSignificant) = interval includes zero; "
             + "[n/a] = fewer than \(report.statistics?.minimumRounds ?? RunStatistics.minimumRounds) rounds, no "

@@ -538,7 +538,7 @@ struct WritersTests {
 
     @Test func runSummaryShowsIntervalsSignificanceAndTheIstioTable() {
         let text = RunSummary.render(fixture())
-        #expect(text.contains("medians over rounds with intervals [95% interval, order statistics over rounds]"))
+        #expect(text.contains("medians over rounds with intervals [95% target coverage, order statistics over rounds]"))
         #expect(text.contains("700us [680–730]"), "sidecar p90 median with its interval")
         #expect(text.contains("+582us [-50–782] n.s."), "added p99 whose interval includes zero")
         #expect(text.contains("+530us [430–630]") && !text.contains("+530us [430–630] n.s."))
