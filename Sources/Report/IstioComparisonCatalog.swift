@@ -292,11 +292,13 @@ public enum IstioComparisonCatalog {
             if setup.mtls && (!s.sidecar.has(.mtls) || s.sidecar.hops != 2) {
                 out.append(s.sidecar.hops != 2 ? "no mTLS (one sidecar, hops: \(s.sidecar.hops))" : "mTLS off")
             }
+            // An inbound sidecar beside the server is Istio's layout (one pod); the client's (outbound) sidecar on the
+            // server's CPUs is not: there it runs in the client's pod.
             let server = Set(components["server"]?.cpus ?? [])
-            let proxies = components.filter { $0.key.hasPrefix("sidecar") }.flatMap(\.value.cpus)
-            if !server.isEmpty, proxies.contains(where: server.contains) {
-                out.append("sidecars share the server's CPUs \(server.sorted().map(String.init).joined(separator: ","))"
-                           + " (Istio: each proxy in its own pod)")
+            if !server.isEmpty, (components["sidecar-outbound"]?.cpus ?? []).contains(where: server.contains) {
+                out.append("the client's sidecar shares the server's CPUs "
+                           + server.sorted().map(String.init).joined(separator: ",")
+                           + " (Istio: it runs in the client's pod)")
             }
         }
         return out

@@ -345,14 +345,13 @@ struct WritersTests {
         // Istio's own setup: nothing differs.
         // Istio's own load: only the placement differs (the fixture's sidecars sit on the server's CPU)...
         let same = IstioComparisonCatalog.compare(fixture())
-        let placement = "sidecars share the server's CPUs 0 (Istio: each proxy in its own pod)"
+        let placement = "the client's sidecar shares the server's CPUs 0 (Istio: it runs in the client's pod)"
         #expect(same.allSatisfy { $0.setupDifferences == nil || $0.setupDifferences == [placement] })
         #expect(same.contains { $0.setupDifferences == [placement] && $0.caveat.contains("This run differs: " + placement) })
         // ...and with the proxies on their own CPU nothing differs.
         var apart = fixture()
-        for i in apart.paths.indices where apart.paths[i].components["sidecar-inbound"] != nil {
-            apart.paths[i].components["sidecar-inbound"]?.cpus = [1]
-            apart.paths[i].components["sidecar-outbound"]?.cpus = [1]
+        for i in apart.paths.indices where apart.paths[i].components["sidecar-outbound"] != nil {
+            apart.paths[i].components["sidecar-outbound"]?.cpus = [1]  // with the client; the inbound one stays
         }
         let own = IstioComparisonCatalog.compare(apart)
         #expect(!own.contains { $0.caveat.contains("This run differs") }, "\(own.compactMap(\.setupDifferences))")
