@@ -100,7 +100,7 @@ public struct WindowReport: Equatable, Sendable {
 
     /// What the whole host spent over the window, and how much of it the lab's cgroups were charged.
     public var hostCPU: HostCPUUsage {
-        HostCPUUsage(windowSeconds: wallSeconds, host: host.total,
+        HostCPUUsage(windowSeconds: wallSeconds, host: host.total, cpuCount: max(1, host.perCPUTicks.count),
                      componentSeconds: components.values.reduce(0) { $0 + $1.cpuSeconds },
                      kernelThreadSeconds: kernelThreadSeconds)
     }

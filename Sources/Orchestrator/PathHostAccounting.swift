@@ -16,15 +16,18 @@ enum PathHostAccounting {
         func vcpu(_ seconds: (HostCPUUsage) -> Double) -> Double {
             usages.reduce(0) { $0 + seconds($1.usage) } / wall
         }
-        let nonIdle = vcpu(\.nonIdleSeconds)
+        // Each round's busy share of the counted CPU time, weighted by the round's window.
+        let nonIdle = usages.reduce(0) { $0 + $1.usage.nonIdleVCPU * $1.usage.windowSeconds } / wall
         // The rate over all rounds, weighted by each round's window like the CPU figure.
         let rps = usages.reduce(0) { $0 + $1.rps * $1.usage.windowSeconds } / wall
         return PathHostCPU(
             nonIdleVCPU: nonIdle, nonIdleVCPUPer1000RPS: rps > 0 ? nonIdle / (rps / 1000) : nil,
             attributedVCPU: vcpu(\.componentSeconds), unattributedVCPU: vcpu(\.unattributedSeconds),
-            softirqVCPU: vcpu(\.softirqSeconds), kernelThreadsVCPU: vcpu(\.kernelThreadSeconds),
+            softirqVCPU: vcpu(\.scaledSoftirqSeconds), kernelThreadsVCPU: vcpu(\.kernelThreadSeconds),
             perRound: usages.compactMap { $0.usage.vcpuPer1000RPS(achievedRPS: $0.rps) },
-            source: "/proc/stat over the measured windows (every process on the host, not only the lab's); "
-                + "ksoftirqd and kworker threads from /proc/<pid>/stat; " + interrupts.explanation)
+            source: "/proc/stat over the measured windows (every process on the host, not only the lab's), as the "
+                + "busy share of the counted time times the CPUs; ksoftirqd and kworker threads from /proc/<pid>/stat; "
+                + interrupts.explanation,
+            ticksUndercount: usages.contains { $0.usage.ticksUndercount })
     }
 }

@@ -1,3 +1,5 @@
+import Report
+
 /// What the rounds so far produced, per path variant and sweep point.
 struct RunProgress {
     struct Key: Hashable {
@@ -14,6 +16,11 @@ struct RunProgress {
     var skipReason: (PathVariant) -> String?
     var cgroupNote: String?
     var rounds: [Key: [RoundOutcome]] = [:]
+    /// Each measured round's 1-based position within its round's order, parallel to `rounds`.
+    var positions: [Key: [Int]] = [:]
+    /// The order drawn for every round so far, and the seed they were drawn from.
+    var roundOrders: [RoundOrder] = []
+    var roundOrderSeed = RoundOrder.defaultSeed
     var failures: [Key: String] = [:]
 
     init(variants: [PathVariant], points: [Double?], skipReason: @escaping (PathVariant) -> String?,

@@ -36,6 +36,8 @@ struct RunReportBuilder {
             scenarioFile: scenarioFile, host: HostProbe.hostInfo(layout: layout), paths: paths)
         report.status = status
         report.statusReason = reason
+        report.roundOrders = progress.roundOrders.isEmpty ? nil : progress.roundOrders
+        report.roundOrderSeed = progress.roundOrderSeed
         // Medians over rounds, intervals, and added latency against `direct` at the same point, paired by round.
         RunStatistics.apply(to: &report)
         PathHostCPU.compareWithDirect(&report.paths)
@@ -52,12 +54,14 @@ struct RunReportBuilder {
             return skipped
         }
         let done = progress.rounds[key] ?? []
+        let positions = progress.positions[key] ?? []
         var report = PathReport(
             name: variant.name, status: .ok, load: LoadResult.merge(done.map(\.result)),
             rounds: done.enumerated().map { i, outcome in
                 var r = RoundReport(round: i + 1, result: outcome.result)
                 r.events = outcome.events.isEmpty ? nil : outcome.events
                 r.meshVCPUPer1000RPS = roundMeshVCPU(outcome, variant: variant)
+                r.position = i < positions.count ? positions[i] : nil
                 return r
             },
             components: done.last?.placement ?? [:])

@@ -144,7 +144,8 @@ public final class ScenarioRunner {
     }
 
     /// Runs the rounds: for each sweep point, round after round, every runnable variant once (interleaved, so slow
-    /// drift on the host spreads over all paths), writing a checkpoint report after each.
+    /// drift on the host spreads over all paths) in an order drawn afresh for each round (so no path always runs
+    /// first: position and path are not confounded), writing a checkpoint report after each.
     /// - Returns: why the run stopped early, or nil when every round was run.
     func measure(_ runnable: [PathVariant], into progress: inout RunProgress, reports: RunReportBuilder,
                  setting: RunSetting) -> String? {
@@ -156,7 +157,11 @@ public final class ScenarioRunner {
             let pointScenario = point.map { scenario.at(sweepValue: $0) } ?? scenario
             let pointLabel = point.flatMap { v in scenario.sweep.map { $0.label(v) } }
             for round in 1...scenario.rounds {
-                for variant in runnable where progress.failures[RunProgress.Key(variant, pointIndex)] == nil {
+                let ordered = RoundOrder.shuffled(count: runnable.count, seed: progress.roundOrderSeed,
+                                                  point: pointLabel, round: round).map { runnable[$0] }
+                progress.roundOrders.append(RoundOrder(point: pointLabel, round: round, order: ordered.map(\.name)))
+                for (position, variant) in ordered.enumerated()
+                where progress.failures[RunProgress.Key(variant, pointIndex)] == nil {
                     if runInterruptRequested != 0 {
                         return "stopped by a signal after \(doneRounds) of \(plannedRounds) rounds"
                     }
@@ -170,6 +175,7 @@ public final class ScenarioRunner {
                             plan: plan, launcher: ProcessLauncher(executable: options.executable),
                             cgroups: setting.cgroups, layout: layout, log: log).run()
                         progress.rounds[key, default: []].append(outcome)
+                        progress.positions[key, default: []].append(position + 1)
                         doneRounds += 1
                     } catch RoundInterrupted.bySignal {
                         return "stopped by a signal during round \(round) of \(variant.name)"

@@ -7,10 +7,13 @@ extension RunComparison {
 
     /// The table a person reads in a CI log.
     public static func render(_ result: Result) -> String {
-        var table: [[String]] = [["metric", "base", "new", "change", "change %", "95% interval of change",
+        var table: [[String]] = [["metric", "base", "new", "change", "change %", "interval of change (coverage)",
                                   "significant", "gate"]]
         for row in result.rows {
-            let ci = row.ci95.map { "[\(formatSigned($0[0])), \(formatSigned($0[1]))]" } ?? "n/a"
+            let ci = row.ci95.map { ci in
+                "[\(formatSigned(ci[0])), \(formatSigned(ci[1]))]"
+                    + (row.coverage.map { String(format: " (%.1f%%)", $0 * 100) } ?? "")
+            } ?? "n/a"
             let significant = row.significant.map { $0 ? "yes" : "no" } ?? "n/a"
             let gate = row.gates.map { $0.passed ? "PASS" : "FAIL" }.joined(separator: ",")
             table.append([row.metric, row.base.map(NumberText.tableValue) ?? "-", row.new.map(NumberText.tableValue) ?? "-",
@@ -33,9 +36,11 @@ extension RunComparison {
             out += "\nvalues: medians over rounds for latency percentiles, added latency, achieved rps and mesh vCPU "
                 + "per 1000 rps when the report has per-round values, else the report's value (here: \(bases))\n"
         }
-        out += "intervals: \(Int(result.statistics.confidence * 100))% bootstrap of NEW − BASE, "
-            + "\(result.statistics.resamples) resamples, seed \(result.statistics.seed); n/a = no interval "
-            + "(no per-round data, or one round without a histogram)\n"
+        out += "intervals: exact Mann–Whitney interval of NEW − BASE over the two runs' round values, the narrowest "
+            + "with coverage ≥ \(Int(result.statistics.confidence * 100))% (its coverage in brackets); n/a = no "
+            + "interval (fewer than \(result.statistics.minimumRounds ?? RunStatistics.minimumRounds) rounds in a run, "
+            + "or no per-round data): significance cannot be told, and a relative or delta gate whose condition "
+            + "holds fails\n"
         for note in result.notes { out += "note: \(note)\n" }
         if !result.gates.isEmpty {
             out += "\ngates:\n"

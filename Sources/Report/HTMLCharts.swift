@@ -75,11 +75,11 @@ extension HTMLPage {
         if yHi <= yLo { yHi = yLo * 10 }
         let frame = ChartFrame(id: nextID("added-latency"),
                                title: "Added latency vs direct\(label): p50, p90, p99 per path, with Istio's published p90 figures",
-                               subtitle: "Log scale, so Istio's millisecond figures and this run's microsecond differences are both visible and nothing is cut off; a difference ≤ 0 sits on the floor marked ≤0. Whiskers: 95% interval; hollow marker: not significant.",
+                               subtitle: "Log scale, so Istio's millisecond figures and this run's microsecond differences are both visible and nothing is cut off; a difference ≤ 0 sits on the floor marked ≤0. Whiskers: order-statistic interval over rounds (none below \(RunStatistics.minimumRounds) rounds); hollow marker: not significant." + IstioReference.caveat(.addedLatencyP90, report: report),
                                xLabel: "path", yLabel: "added latency (µs / ms, log scale)")
         var legend = pcts.map { LegendItem(swatch: .marker($0.1, color: "#333", hollow: false), label: $0.0) }
         legend.append(LegendItem(swatch: .marker(.circle, color: "#333", hollow: true), label: "not significant (interval includes 0)"))
-        legend.append(LegendItem(swatch: .whisker, label: "95% interval"))
+        legend.append(LegendItem(swatch: .whisker, label: "interval over rounds"))
         legend.append(LegendItem(swatch: .reference, label: "Istio: added by the client+server proxy pair (labelled)"))
         return frame.build(x: .categories(entries.map(shortName)), yKind: .log, yLo: yLo, yHi: yHi,
                            yTicks: ChartScale.logTicks(lo: yLo, hi: yHi).map { ($0, latencyTickLabel($0)) },
@@ -131,7 +131,7 @@ extension HTMLPage {
         guard !entries.isEmpty else { return nil }
         let frame = ChartFrame(id: nextID("vcpu"),
                                title: "Mesh vCPU per 1000 rps per proxy\(label), with Istio's published figures",
-                               subtitle: "CPU of the mesh's components over the measured windows, divided by the achieved rate in thousands and by the number of proxies. Linear scale; dashed lines: Istio's figures on the same axis.",
+                               subtitle: "CPU of the mesh's components over the measured windows, divided by the achieved rate in thousands and by the number of proxies. Linear scale; dashed lines: Istio's figures on the same axis." + IstioReference.caveat(.cpu, report: report),
                                xLabel: "path", yLabel: "vCPU per 1000 rps")
         return barChart(frame: frame, entries: entries, bars: bars, refs: IstioReference.lines(.cpu, report: report),
                         series: ["mesh vCPU ÷ proxies (per proxy)", "no proxy process: whole mesh (BPF programs' run time)"])
@@ -160,7 +160,7 @@ extension HTMLPage {
         guard !entries.isEmpty else { return nil }
         let frame = ChartFrame(id: nextID("memory"),
                                title: "Mesh memory per proxy\(label), with Istio's published figures",
-                               subtitle: "cgroup peak counts what the proxy's cgroup was charged; RSS peak is the process's resident set (shared pages included). Linear scale; dashed lines: Istio's per-proxy figures.",
+                               subtitle: "cgroup peak counts what the proxy's cgroup was charged; RSS peak is the process's resident set (shared pages included). Linear scale; dashed lines: Istio's per-proxy figures." + IstioReference.caveat(.memory, report: report),
                                xLabel: "path", yLabel: "memory (MB)")
         return barChart(frame: frame, entries: entries, bars: bars, refs: IstioReference.lines(.memory, report: report),
                         series: ["cgroup peak, largest mesh component", "RSS peak, largest mesh component",

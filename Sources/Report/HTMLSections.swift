@@ -96,9 +96,20 @@ extension HTMLPage {
         if let f = report.scenarioFile { h += row("scenario file", Mark.text("$.scenario_file", f, tag: "code")) }
         if let st = report.statistics {
             h += row("statistics", Mark.text("$.statistics.method", st.method))
-            h += row("interval", Mark.value("$.statistics.confidence", st.confidence, .plain) + " confidence, "
-                     + Mark.value("$.statistics.resamples", Double(st.resamples), .count) + " resamples, seed "
-                     + Mark.count("$.statistics.seed", st.seed, format: .plain))
+            var interval = Mark.value("$.statistics.confidence", st.confidence, .plain) + " target coverage"
+            if let minimum = st.minimumRounds {
+                interval += ", none (n/a) below " + Mark.value("$.statistics.minimum_rounds", Double(minimum), .count)
+                    + " rounds"
+            }
+            if let resamples = st.resamples, let seed = st.seed {
+                interval += ", " + Mark.value("$.statistics.resamples", Double(resamples), .count)
+                    + " bootstrap resamples, seed " + Mark.count("$.statistics.seed", seed, format: .plain)
+            }
+            h += row("interval", interval)
+            if let seed = report.roundOrderSeed {
+                h += row("round order", "drawn at random per round (see each round's position), seed "
+                         + Mark.count("$.round_order_seed", seed, format: .plain))
+            }
         } else if report.paths.contains(where: { $0.stats != nil }) {
             h += row("statistics", "medians over rounds with 95% intervals; the method is not recorded in this report")
         } else {
@@ -201,7 +212,9 @@ extension HTMLPage {
             return h + "</section>"
         }
         h += "<p>Istio's published figures next to what this run measured for the comparable quantity. Read the caveat "
-        h += "before the ratio: most of Istio's setups differ from a single loopback host.</p>"
+        h += "before the ratio: most of Istio's setups differ from a single loopback host, and each caveat ends with where "
+        h += "this run's setup differs. There is no ratio where the difference is not significant (or has no interval), "
+        h += "is not above zero, or where the two numbers measure different functions.</p>"
         h += "<table class=\"data istio\"><thead><tr><th>figure</th><th>Istio</th><th>version</th><th>source</th><th>caveat</th>"
         h += "<th>path</th><th>measured</th><th>ratio</th></tr></thead><tbody>"
         for (i, r) in rows.enumerated() {
@@ -216,8 +229,13 @@ extension HTMLPage {
                 h += "<td colspan=\"2\" class=\"na-cell\">not applicable</td></tr>"
                 continue
             }
-            h += "<td class=\"num\">" + (r.measured.map { Mark.value("\(a).measured", $0, .sig3) + " " + htmlEscape(r.unit) } ?? "<span class=\"none\">not measured</span>") + "</td>"
-            h += "<td class=\"num\">" + (r.ratio.map { Mark.value("\(a).ratio", $0, .ratio) } ?? "<span class=\"none\">—</span>") + "</td></tr>"
+            h += "<td class=\"num\">" + (r.measured.map { Mark.value("\(a).measured", $0, .sig3) + " " + htmlEscape(r.unit) } ?? "<span class=\"none\">not measured</span>")
+            if let u = r.measuredUncorrected {
+                h += "<div class=\"sub\">uncorrected (fortio's basis): " + Mark.value("\(a).measured_uncorrected", u, .sig3) + " " + htmlEscape(r.unit) + "</div>"
+            }
+            h += "</td><td class=\"num\">" + (r.ratio.map { Mark.value("\(a).ratio", $0, .ratio) } ?? "<span class=\"none\">—</span>")
+            if let why = r.noRatio { h += "<div class=\"small\">no ratio: " + Mark.text("\(a).no_ratio", why) + "</div>" }
+            h += "</td></tr>"
         }
         return h + "</tbody></table></section>"
     }

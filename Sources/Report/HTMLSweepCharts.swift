@@ -9,7 +9,7 @@ extension HTMLPage {
         guard let sweep = report.scenario.sweep else { return "" }
         var h = "<section id=\"sweep\"><h2>Sweep over \(htmlEscape(sweep.axis.rawValue))</h2>"
         h += "<p>Each point ran every path in interleaved rounds; the tables below are grouped by point. Points show "
-        h += "the median over rounds with its 95% interval when the report has statistics, else the figure over all rounds.</p>"
+        h += "the median over rounds with its interval (none below 5 rounds) when the report has statistics, else the figure over all rounds.</p>"
         for pct in ["p90", "p99"] {
             if let svg = sweepLatencyChart(sweep: sweep, percentile: pct) { h += figure(svg, caption: nil) }
         }
@@ -83,11 +83,11 @@ extension HTMLPage {
         if yHi <= yLo { yHi = yLo * 10 }
         let frame = ChartFrame(id: nextID("sweep-\(percentile)"),
                                title: "\(percentile) latency vs \(sweep.axis.rawValue), per path",
-                               subtitle: "Latency from the intended start (corrected); y on a log scale. Whiskers: 95% interval over rounds.",
+                               subtitle: "Latency from the intended start (corrected); y on a log scale. Whiskers: interval over rounds (none below \(RunStatistics.minimumRounds) rounds).",
                                xLabel: "", yLabel: "\(percentile) latency (µs / ms, log scale)")
         return sweepChart(frame, sweep: sweep, series: series, yKind: .log, yLo: yLo, yHi: yHi,
                           yTicks: ChartScale.logTicks(lo: yLo, hi: yHi).map { ($0, latencyTickLabel($0)) },
-                          references: [], key: LegendItem(swatch: .whisker, label: "95% interval over rounds"))
+                          references: [], key: LegendItem(swatch: .whisker, label: "interval over rounds"))
     }
 
     mutating func sweepCPUChart(sweep: Sweep) -> String? {
@@ -101,7 +101,7 @@ extension HTMLPage {
         let yHi = top > 0 ? top : 1
         let frame = ChartFrame(id: nextID("sweep-vcpu"),
                                title: "Mesh vCPU per 1000 rps per proxy vs \(sweep.axis.rawValue)",
-                               subtitle: "Per proxy where the path has proxies; paths without a proxy process (ebpf) show the whole mesh (BPF programs' run time). Dashed: Istio's published figures at 1000 rps.",
+                               subtitle: "Per proxy where the path has proxies; paths without a proxy process (ebpf) show the whole mesh (BPF programs' run time). Dashed: Istio's published figures at 1000 rps." + IstioReference.caveat(.cpu, report: report),
                                xLabel: "", yLabel: "vCPU per 1000 rps")
         return sweepChart(frame, sweep: sweep, series: series, yKind: .linear, yLo: 0, yHi: yHi,
                           yTicks: ChartScale.linearTicks(lo: 0, hi: yHi).map { ($0, trimmedNumber($0)) },

@@ -21,7 +21,7 @@ extension HTMLPage {
 
     func overviewTable(_ paths: [PathReport]) -> String {
         var h = "<table class=\"data\"><caption>Requests and rate</caption>"
-        h += "<thead><tr><th>path</th><th>status</th><th>requests</th><th>ok</th><th>errors (by class)</th><th>achieved rps</th><th>median rps [95% interval]</th><th>rounds</th></tr></thead><tbody>"
+        h += "<thead><tr><th>path</th><th>status</th><th>requests</th><th>ok</th><th>errors (by class)</th><th>achieved rps</th><th>median rps over rounds [interval]</th><th>rounds</th></tr></thead><tbody>"
         for p in paths {
             h += "<tr>" + pathCell(p) + statusCell(p)
             guard measured(p) else {
@@ -46,18 +46,41 @@ extension HTMLPage {
     func estimate(_ e: Estimate?, _ address: String, _ f: DisplayFormat) -> String {
         guard let e else { return "<span class=\"none\">—</span>" }
         var s = Mark.value("\(address).median", e.median, f)
+        if e.fewRequests == true {
+            s += "<span class=\"few\" title=\"a round had fewer than 10/(1−q) requests: too few for this percentile\">†</span>"
+        }
         if let ci = e.ci95, ci.count == 2 {
             s += " <span class=\"ci\">[" + Mark.value("\(address).ci95.0", ci[0], f) + ", "
                 + Mark.value("\(address).ci95.1", ci[1], f) + "]</span>"
+        } else {
+            s += " <span class=\"ci none\" title=\"fewer than \(RunStatistics.minimumRounds) rounds: no interval\">[n/a]</span>"
         }
         return s
     }
 
+    /// Two tables, one estimator each: medians over rounds with their intervals (what added latency is built from),
+    /// then every round pooled into one histogram (the only figures an older report has).
     func latencyTable(_ paths: [PathReport]) -> String {
         let pcts = [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9")]
-        var h = "<p class=\"note\">Latency from the intended start (corrected for coordinated omission). In each cell, first "
-        h += "line: all rounds pooled; second line: median over rounds [95% interval], when the report has statistics.</p>"
-        h += "<table class=\"data\"><caption>Latency</caption>"
+        var h = "<p class=\"note\">Latency from the intended start (corrected for coordinated omission).</p>"
+        if paths.contains(where: { $0.stats != nil }) {
+            h += "<table class=\"data\"><caption>Latency: median over rounds [interval; n/a below "
+                + "\(RunStatistics.minimumRounds) rounds]</caption>"
+            h += "<thead><tr><th>path</th>" + pcts.map { "<th>\($0.1)</th>" }.joined() + "</tr></thead><tbody>"
+            for p in paths {
+                h += "<tr>" + pathCell(p)
+                guard measured(p), let stats = p.stats else {
+                    h += "<td colspan=\"4\" class=\"none\">not measured</td></tr>"
+                    continue
+                }
+                for pct in pcts {
+                    h += "<td class=\"num\">" + estimate(stats.latencyUs[pct.0], "\(p.key).stats.latency_us.\(pct.0)", .latency) + "</td>"
+                }
+                h += "</tr>"
+            }
+            h += "</tbody></table>"
+        }
+        h += "<table class=\"data\"><caption>Latency: all rounds pooled</caption>"
         h += "<thead><tr><th>path</th>" + pcts.map { "<th>\($0.1)</th>" }.joined() + "<th>max</th><th>mean</th></tr></thead><tbody>"
         for p in paths {
             h += "<tr>" + pathCell(p)
@@ -68,11 +91,7 @@ extension HTMLPage {
             let l = p.load.latencyUs
             let values = [l.p50, l.p90, l.p99, l.p999]
             for (i, pct) in pcts.enumerated() {
-                h += "<td class=\"num\">" + Mark.value("\(p.key).latency_us.\(pct.0)", values[i], .latency)
-                if let e = p.stats?.latencyUs[pct.0] {
-                    h += "<div class=\"sub\">" + estimate(e, "\(p.key).stats.latency_us.\(pct.0)", .latency) + "</div>"
-                }
-                h += "</td>"
+                h += "<td class=\"num\">" + Mark.value("\(p.key).latency_us.\(pct.0)", values[i], .latency) + "</td>"
             }
             h += "<td class=\"num\">" + Mark.value("\(p.key).latency_us.max", l.max, .latency) + "</td>"
             h += "<td class=\"num\">" + Mark.value("\(p.key).latency_us.mean", l.mean, .latency) + "</td></tr>"
@@ -83,11 +102,16 @@ extension HTMLPage {
     func addedLatencyTable(_ paths: [PathReport]) -> String {
         let withAdded = paths.filter { $0.addedLatencyUs != nil }
         guard !withAdded.isEmpty else {
+            if paths.contains(where: { RunStatistics.isClosedLoop($0, in: report) }) {
+                return "<p class=\"note\">No added latency: a closed loop runs each path at its own throughput, so their "
+                    + "latencies are not comparable; read achieved rps and mesh CPU per 1000 rps instead.</p>"
+            }
             return "<p class=\"note\">No added latency: this group has no measured <code>direct</code> baseline.</p>"
         }
-        var h = "<p class=\"note\">Each path's latency minus <code>direct</code>'s in this run, with its 95% interval; "
+        var h = "<p class=\"note\">Each path's latency minus <code>direct</code>'s in this run: the median over rounds of "
+        h += "the per-round differences, with its order-statistic interval (n/a below \(RunStatistics.minimumRounds) rounds); "
         h += "<span class=\"ns\">not significant</span> where the interval includes 0.</p>"
-        h += "<table class=\"data\"><caption>Added latency vs direct</caption>"
+        h += "<table class=\"data\"><caption>Added latency vs direct: median of per-round differences</caption>"
         h += "<thead><tr><th>path</th><th>+p50</th><th>+p90</th><th>+p99</th><th>how</th></tr></thead><tbody>"
         for p in withAdded {
             guard let a = p.addedLatencyUs else { continue }
@@ -95,12 +119,17 @@ extension HTMLPage {
             for pct in ["p50", "p90", "p99"] {
                 let v = a.value(pct) ?? 0
                 h += "<td class=\"num\">" + Mark.value("\(p.key).added_latency_us.\(pct)", v, .signedLatency)
+                if a.fewRequests?.contains(pct) == true {
+                    h += "<span class=\"few\" title=\"a round had fewer than 10/(1−q) requests: too few for this percentile\">†</span>"
+                }
                 if let ci = a.ci95?[pct], ci.count == 2 {
                     h += "<div class=\"sub ci\">[" + Mark.value("\(p.key).added_latency_us.ci95.\(pct).0", ci[0], .signedLatency)
                         + ", " + Mark.value("\(p.key).added_latency_us.ci95.\(pct).1", ci[1], .signedLatency) + "]</div>"
+                } else {
+                    h += "<div class=\"sub ci none\">[n/a]</div>"
                 }
                 if a.significant?[pct] == false {
-                    h += "<div><span class=\"ns\" data-not-significant=\"\(htmlEscape(p.key)).\(pct)\" title=\"the 95% interval includes 0: this run cannot tell this path from direct\">not significant</span></div>"
+                    h += "<div><span class=\"ns\" data-not-significant=\"\(htmlEscape(p.key)).\(pct)\" title=\"the interval includes 0: this run cannot tell this path from direct\">not significant</span></div>"
                 }
                 h += "</td>"
             }

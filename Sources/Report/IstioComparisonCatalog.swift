@@ -7,7 +7,10 @@ import LabCore
 /// strings are the citations given there. The catalog keeps the setup next to the number because most headline
 /// figures hide it (two proxies rather than one, a changed load pattern, a Kubernetes cluster rather than loopback),
 /// and a ratio without that context would mislead. `compare` adds what differs in the run itself (rate,
-/// connections, payload, proxy threads, mTLS, hops) to each row's caveat.
+/// connections, payload, protocol, proxy threads, mTLS, hops, sidecars sharing the server's CPUs) to each row's caveat
+/// and `setup_differences`, and gives no ratio where it would mislead (`no_ratio`): a latency difference that is not
+/// significant or has no interval, a value at or below zero, or a figure of a different function (the ebpf path
+/// against ztunnel). Latency rows also carry the uncorrected basis fortio reports (`measured_uncorrected`).
 public enum IstioComparisonCatalog {
     /// The measured quantity a figure is set against.
     public enum Measure: String, Sendable, Equatable, CaseIterable {
@@ -100,6 +103,11 @@ public enum IstioComparisonCatalog {
                                 protocolKind: nil)
     static let setup124 = Setup(rps: 1000, connections: nil, payloadBytes: kB, proxyWorkers: 2, mtls: true,
                                 protocolKind: .http1)
+    /// The summary bullets of 1.8-1.16 ("per 1000 rps through the proxy"): Envoy with 2 worker threads and telemetry
+    /// v2, 1 kB payloads over HTTP/1.1, stated per proxy at 1000 rps; the bullets name no connection count and do
+    /// not say whether mTLS was on, so neither is compared.
+    static let setupSummary = Setup(rps: 1000, connections: nil, payloadBytes: kB, proxyWorkers: 2, mtls: false,
+                                    protocolKind: .http1)
 
     static let pairCaveat110 = "Istio's number is the p90/p99 of the client+server sidecar pair (Envoy, telemetry v2, "
         + "plus the iptables redirects) minus the same percentile with no sidecars, on a Kubernetes cluster, driven by "
@@ -127,14 +135,14 @@ public enum IstioComparisonCatalog {
                    + "still says about 0.5 vCPU. Compared with each sidecar path's mesh CPU from its cgroups divided "
                    + "by the achieved rate and the number of proxies (sidecar-ebpf: the BPF programs' run time "
                    + "included).",
-               measure: .sidecarVCPUPer1000RPSPerProxy, setup: nil),
+               measure: .sidecarVCPUPer1000RPSPerProxy, setup: setupSummary),
         Figure(figure: "sidecar memory per proxy (stated per 1000 rps)", value: 40, unit: "MB", version: "1.8-1.16",
                source: sourceSummary,
                caveat: "Istio states 40 MB per proxy per 1000 rps in the summary (its CPU/memory section says about "
                    + "50 MB, and in a large namespace); memory does not scale with the rate, so meshbench compares the "
                    + "largest cgroup memory peak of one proxy at this run's rate (anonymous memory plus page cache "
                    + "first touched by that proxy), not a per-1000-rps figure.",
-               measure: .sidecarMemoryPeakMB, setup: nil),
+               measure: .sidecarMemoryPeakMB, setup: setupSummary),
         Figure(figure: "added p90 latency, client+server sidecar pair", value: 2.65, unit: "ms", version: "1.8-1.16",
                source: source110Latency + "; summary bullet on the 1.8-1.16 pages",
                caveat: pairCaveat110, measure: .sidecarPairAddedP90Ms, setup: setup110),
@@ -204,7 +212,8 @@ public enum IstioComparisonCatalog {
     static func mib(_ bytes: UInt64) -> Double { Double(bytes) / 1_048_576 }
 
     /// The measured value for `measure` on `p`, or nil with the reason it is missing.
-    static func measured(_ measure: Measure, _ p: PathReport, hops: Int) -> (value: Double?, note: String?) {
+    static func measured(_ measure: Measure, _ p: PathReport, hops: Int,
+                         closedLoop: Bool = false) -> (value: Double?, note: String?) {
         switch measure {
         case .sidecarVCPUPer1000RPSPerProxy:
             if let v = p.cpu?.meshVCPUPer1000RPSPerProxy { return (v, nil) }
@@ -219,19 +228,28 @@ public enum IstioComparisonCatalog {
             }
             let pct = measure.percentile ?? "p90"
             guard let added = p.addedLatencyUs, let us = added.value(pct) else {
+                if closedLoop {
+                    return (nil, "Not compared: a closed loop runs each path at its own throughput, so this run has "
+                                 + "no added latency; Istio's figure is at a fixed 1000 rps.")
+                }
                 return (nil, "Not measured: no added latency for this path (the run needs a direct path that "
                              + "completed).")
             }
             var notes: [String] = []
             if let ci = added.ci95?[pct], ci.count == 2 {
-                // The statistics' own verdict first; without one, whether the interval holds zero.
                 let significant = added.significant?[pct] ?? (ci[0] > 0 || ci[1] < 0)
-                notes.append(String(format: "Interval of this difference: [%.3f, %.3f] ms", ci[0] / 1000, ci[1] / 1000)
-                             + (significant ? "." : ", which includes zero: not significant."))
-            } else if added.significant?[pct] == false {
-                notes.append("Not significant: this run cannot tell this path's \(pct) from direct's.")
+                let name = added.coverage.map(RunStatistics.intervalName) ?? "Interval"
+                notes.append(String(format: "%@ of this difference: [%.3f, %.3f] ms", name, ci[0] / 1000,
+                                    ci[1] / 1000) + (significant ? "." : ", which includes zero: not significant."))
+            } else {
+                notes.append("No interval (fewer than \(RunStatistics.minimumRounds) rounds): this run cannot say "
+                             + "whether the difference is real.")
             }
-            return (us / 1000, notes.isEmpty ? nil : notes.joined(separator: " "))
+            if added.fewRequests?.contains(pct) == true {
+                notes.append("A round had fewer than \(NumberText.plain(RunStatistics.minimumRequests(percent: RunStatistics.percent(named: pct) ?? 90))) "
+                             + "requests, too few for a \(pct).")
+            }
+            return (us / 1000, notes.joined(separator: " "))
         case .ebpfVCPUPer1000RPS:
             if let v = p.cpu?.meshVCPUPer1000RPS { return (v, nil) }
             return (nil, "Not measured: no BPF program run time per 1000 rps in this run (needs kernel.bpf_stats "
@@ -244,8 +262,10 @@ public enum IstioComparisonCatalog {
         }
     }
 
-    /// Where this run's load differs from the setup behind Istio's number.
-    static func differences(_ setup: Setup?, _ s: Scenario, sidecarPath: Bool) -> [String] {
+    /// Where this run's load differs from the setup behind Istio's number; for sidecar paths also where the proxies
+    /// ran (`components` from the report: sidecars on the server's CPUs share them).
+    static func differences(_ setup: Setup?, _ s: Scenario, sidecarPath: Bool,
+                            components: [String: ComponentPlacement] = [:]) -> [String] {
         guard let setup else { return [] }
         var out: [String] = []
         if let rps = setup.rps {
@@ -272,8 +292,50 @@ public enum IstioComparisonCatalog {
             if setup.mtls && (!s.sidecar.has(.mtls) || s.sidecar.hops != 2) {
                 out.append(s.sidecar.hops != 2 ? "no mTLS (one sidecar, hops: \(s.sidecar.hops))" : "mTLS off")
             }
+            // An inbound sidecar beside the server is Istio's layout (one pod); the client's (outbound) sidecar on the
+            // server's CPUs is not: there it runs in the client's pod.
+            let server = Set(components["server"]?.cpus ?? [])
+            if !server.isEmpty, (components["sidecar-outbound"]?.cpus ?? []).contains(where: server.contains) {
+                out.append("the client's sidecar shares the server's CPUs "
+                           + server.sorted().map(String.init).joined(separator: ",")
+                           + " (Istio: it runs in the client's pod)")
+            }
         }
         return out
+    }
+
+    /// Why a row gets no ratio although both numbers exist, or nil when the ratio may be read.
+    static func noRatio(_ f: Figure, measured: Double?, path p: PathReport) -> String? {
+        guard let measured else { return nil }
+        if f.measure == .ebpfVCPUPer1000RPS || f.measure == .ebpfMapsMB || f.measure == .ebpfAddedP90Ms
+            || f.measure == .ebpfAddedP99Ms {
+            return "different function: the ebpf path balances L4 in the kernel without a proxy process or "
+                + "encryption, ztunnel is a userspace proxy terminating mTLS"
+        }
+        if let pct = f.measure.percentile {
+            if p.addedLatencyUs?.significant?[pct] == nil {
+                return "no interval: this run cannot tell the difference from zero"
+            }
+            if p.addedLatencyUs?.significant?[pct] == false { return "not significant: the interval includes zero" }
+        }
+        if measured <= 0 { return "the measured value is not above zero" }
+        return nil
+    }
+
+    /// Added latency on the uncorrected basis (from the actual send, as fortio measures), ms: the median over rounds
+    /// of per-round differences of `latency_uncorrected_us` against direct at the same point.
+    static func uncorrectedAddedMs(_ p: PathReport, percentile: String, in report: RunReport) -> Double? {
+        guard let direct = report.paths.first(where: {
+            $0.name == PathName.direct.rawValue && $0.point == p.point && $0.status == .ok
+        }) else { return nil }
+        let pairs = RunStatistics.pairedRounds(path: p, direct: direct)
+        let differences = pairs.compactMap { mine, theirs -> Double? in
+            guard let a = RunStatistics.summaryValue(mine.latencyUncorrectedUs, percentile: percentile),
+                  let b = RunStatistics.summaryValue(theirs.latencyUncorrectedUs, percentile: percentile)
+            else { return nil }
+            return a - b
+        }
+        return differences.isEmpty ? nil : RunStatistics.median(differences) / 1000
     }
 
     /// The comparison rows for a report: one per (figure, measured path entry), path = `PathReport.key` (so each
@@ -301,15 +363,28 @@ public enum IstioComparisonCatalog {
             }
             for p in matching {
                 let s = scenario(for: p, in: report)
-                let (value, note) = measured(f.measure, p, hops: s.sidecar.hops)
+                let (value, note) = measured(f.measure, p, hops: s.sidecar.hops, closedLoop: s.load.qps == .max)
                 var caveat = f.caveat
-                let diffs = differences(f.setup, s, sidecarPath: isSidecarKind(p))
+                let diffs = differences(f.setup, s, sidecarPath: isSidecarKind(p), components: p.components)
                 if !diffs.isEmpty { caveat += " This run differs: " + diffs.joined(separator: ", ") + "." }
                 if p.status == .failed {
                     caveat += " This path's status is failed (\(p.reason ?? "no reason recorded")): treat with care."
                 }
                 if let note { caveat += " " + note }
-                rows.append(row(path: p.key, measured: value, caveat: caveat))
+                var r = row(path: p.key, measured: value, caveat: caveat)
+                r.setupDifferences = diffs.isEmpty ? nil : diffs
+                if let why = noRatio(f, measured: value, path: p) {
+                    r.ratio = nil
+                    r.noRatio = why
+                }
+                if value != nil, let pct = f.measure.percentile {
+                    r.measuredUncorrected = uncorrectedAddedMs(p, percentile: pct, in: report)
+                    if let u = r.measuredUncorrected {
+                        r.caveat += String(format: " On the uncorrected basis (from the actual send, as fortio "
+                                           + "measures; fortio does not correct for coordinated omission): %.3f ms.", u)
+                    }
+                }
+                rows.append(r)
             }
         }
         return rows

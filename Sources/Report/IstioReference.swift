@@ -47,6 +47,27 @@ struct IstioReference: Equatable {
         return fromRows.isEmpty ? builtIn.filter { $0.kind == kind } : fromRows
     }
 
+    /// What a chart's subtitle says beside Istio's lines of one kind: where this run's setup differs from theirs (from
+    /// the rows' `setup_differences`), and that the ztunnel lines are a different function; empty without rows.
+    static func caveat(_ kind: Kind, report: RunReport) -> String {
+        var differences: [String] = []
+        var ztunnel = false
+        for (i, row) in (report.istioComparison ?? []).enumerated() where row.applicable {
+            guard let r = classify(row, index: i), r.kind == kind else { continue }
+            if r.who.contains("ztunnel") { ztunnel = true }
+            for d in row.setupDifferences ?? [] where !differences.contains(d) { differences.append(d) }
+        }
+        var out = ""
+        if !differences.isEmpty {
+            out += " Istio's lines come from another setup; this run differs: " + differences.joined(separator: "; ") + "."
+        }
+        if ztunnel {
+            out += " The ztunnel lines are a different function (a userspace proxy terminating mTLS, set beside the "
+                + "in-kernel ebpf path): no ratio is given for them."
+        }
+        return out
+    }
+
     static func classify(_ row: IstioComparison, index: Int) -> IstioReference? {
         let unit = row.unit.lowercased()
         let figure = row.figure.lowercased()

@@ -103,7 +103,7 @@ extension RunComparison {
             return "nearest numeric metrics: " + EditDistance.ranked(field, among: numeric).joined(separator: ", ")
         }
 
-        /// The value compared for one side: a median over rounds with its bootstrap statistic where the metric has
+        /// The value compared for one side: a median over rounds with its round values where the metric has
         /// per-round values, else the report's own number. Nil when this side did not measure it.
         func value(metric: String, key: String, field: String, in side: Side) throws -> SideValue? {
             // A path that did not run has only the empty load block: its zeros are not measurements.
@@ -118,25 +118,25 @@ extension RunComparison {
             return SideValue(value: reported, statistic: nil, basis: "report value")
         }
 
-        func perRoundStatistic(path: PathReport, field: String, report: RunReport) -> BootstrapStatistic? {
+        func perRoundStatistic(path: PathReport, field: String, report: RunReport) -> RoundValues? {
             guard path.status == .ok else { return nil }
             let parts = field.split(separator: ".").map(String.init)
             if parts.count == 2, parts[0] == "latency_us", RunStatistics.percent(named: parts[1]) != nil {
-                return RunStatistics.latencyStatistic(path, percentile: parts[1])
+                return RunStatistics.latencyValues(path, percentile: parts[1])
             }
             if parts.count == 2, parts[0] == "added_latency_us", RunStatistics.addedPercentiles.contains(parts[1]),
                let direct = report.paths.first(where: {
                    $0.name == PathName.direct.rawValue && $0.point == path.point && $0.status == .ok
                }) {
-                return RunStatistics.pairedStatistic(path: path, direct: direct, percentile: parts[1])
+                return RunStatistics.pairedDifferences(path: path, direct: direct, percentile: parts[1])
             }
             let rounds = RunStatistics.usableRounds(path)
             if field == "achieved_rps", !path.rounds.isEmpty {
-                return RunStatistics.scalarStatistic(path.rounds.map(\.achievedRPS))
+                return RunStatistics.scalarValues(path.rounds.map(\.achievedRPS))
             }
             if field == "cpu.mesh_vcpu_per_1000rps", !rounds.isEmpty {
                 let values = rounds.compactMap(\.meshVCPUPer1000RPS)
-                if values.count == rounds.count { return RunStatistics.scalarStatistic(values) }
+                if values.count == rounds.count { return RunStatistics.scalarValues(values) }
             }
             return nil
         }

@@ -24,12 +24,21 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
     public var incrementVsDirectPer1000RPS: Double?
     /// Per round: (this path − direct) per 1000 rps.
     public var incrementPerRound: [Double]?
+    /// The order-statistic interval of that median (as for added latency); nil below the minimum number of rounds.
+    public var incrementCI95: [Double]?
+    /// The interval's exact coverage.
+    public var incrementCoverage: Double?
     /// A warning a reader must see: unattributed host CPU that is large against the mesh's own figure.
     public var warning: String?
     public var source: String
 
     public init(nonIdleVCPU: Double, nonIdleVCPUPer1000RPS: Double?, attributedVCPU: Double, unattributedVCPU: Double,
-                softirqVCPU: Double, kernelThreadsVCPU: Double, perRound: [Double], source: String) {
+                softirqVCPU: Double, kernelThreadsVCPU: Double, perRound: [Double], source: String,
+                ticksUndercount: Bool = false) {
+        if ticksUndercount {
+            warning = "the cgroups were charged more CPU than /proc/stat's tick counters saw busy in a round: tick "
+                + "sampling misses short bursts between ticks, so this path's host figures are low ones"
+        }
         self.nonIdleVCPU = nonIdleVCPU
         self.nonIdleVCPUPer1000RPS = nonIdleVCPUPer1000RPS
         self.attributedVCPU = attributedVCPU
@@ -50,6 +59,8 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
         case perRound = "per_round_vcpu_per_1000rps"
         case incrementVsDirectPer1000RPS = "increment_vs_direct_per_1000rps"
         case incrementPerRound = "increment_per_round"
+        case incrementCI95 = "increment_ci95"
+        case incrementCoverage = "increment_coverage"
         case warning, source
     }
 
@@ -59,7 +70,8 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
     public static func compareWithDirect(_ paths: inout [PathReport]) {
         for i in paths.indices {
             guard var host = paths[i].hostCPU else { continue }
-            if let meshVCPU = paths[i].cpu?.meshVCPU, meshVCPU > 0, host.unattributedVCPU > 0.1 * meshVCPU {
+            if host.warning == nil, let meshVCPU = paths[i].cpu?.meshVCPU, meshVCPU > 0,
+               host.unattributedVCPU > 0.1 * meshVCPU {
                 host.warning = "host CPU no lab cgroup was charged for (\(NumberText.fixed(host.unattributedVCPU, digits: 3)) "
                     + "vCPU) is more than 10% of the mesh's own \(NumberText.fixed(meshVCPU, digits: 3)) vCPU: part of the "
                     + "path's cost may sit outside its cgroups (softirq on other CPUs, kernel threads) or other work "
@@ -72,6 +84,11 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
                 if !pairs.isEmpty {
                     host.incrementPerRound = pairs
                     host.incrementVsDirectPer1000RPS = median(pairs)
+                    if let interval = OrderStatisticInterval.median(pairs, confidence: RunStatistics.confidence,
+                                                                    minimumCount: RunStatistics.minimumRounds) {
+                        host.incrementCI95 = [interval.low, interval.high]
+                        host.incrementCoverage = interval.coverage
+                    }
                 }
             }
             paths[i].hostCPU = host

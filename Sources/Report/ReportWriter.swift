@@ -1,14 +1,15 @@
 import Foundation
 import LabCore
 
-/// Writes a run folder: report.json (the full record), summary.csv, smp.json, report.html, and per path the fortio
-/// result and the HdrHistogram percentile distribution.
+/// Writes a run folder: report.json (the full record), summary.csv, istio.csv (the Istio comparison with its caveats),
+/// smp.json, report.html, and per path the fortio result and the HdrHistogram percentile distribution.
 public enum ReportWriter {
     /// Everything, at the end of a run (complete, or partial after a stop request).
     public static func write(_ report: RunReport, to directory: String) throws {
         try JSONOutput.write(report, to: directory + "/report.json")
         pauseForCrashTests()
         try text(SummaryCSV.render(report), to: directory + "/summary.csv")
+        if let istio = IstioCSV.render(report) { try text(istio, to: directory + "/istio.csv") }
         try JSONOutput.write(SMPResult.make(report), to: directory + "/smp.json")
         for path in report.paths where path.status != .skipped && path.load.requests > 0 {
             let file = fileName(path)

@@ -8,8 +8,13 @@ import LabCore
 /// `sidecar.latency_us.p99`, `sidecar/nginx.added_latency_us.p90`, `sidecar@connections=16.latency_us.p90`,
 /// `ebpf.cpu.mesh_vcpu_per_1000rps`. Anything numeric in a path's entry can be compared, so new report fields are
 /// comparable without touching compare's code. Where a metric has per-round values (latency percentiles, added
-/// latency, achieved rps, mesh vCPU per 1000 rps) the values compared are medians over rounds and the change gets a
-/// bootstrap interval (`RunStatistics`); everything else is compared as the report states it.
+/// latency, achieved rps, mesh vCPU per 1000 rps) the values compared are medians over rounds and the change gets an
+/// exact Mann–Whitney interval over the two runs' round values (`OrderStatisticInterval`), n/a unless both runs have
+/// `RunStatistics.minimumRounds` rounds; everything else is compared as the report states it.
+///
+/// A relative or delta gate asks whether a change is real, so it needs an interval. Without one ("cannot tell": too
+/// few rounds, or no per-round data) the gate does not pass silently: it fails when the condition holds on the
+/// medians and says that no interval was available (the safe side for CI: add rounds, or use an absolute gate).
 public enum RunComparison {
     // MARK: Results
 
@@ -31,9 +36,11 @@ public enum RunComparison {
         public var change: Double?
         /// (NEW − BASE) / |BASE| · 100.
         public var changePercent: Double?
-        /// 95% interval of NEW − BASE; nil where none can be computed (one round without a histogram, or a value
-        /// with no per-round data).
+        /// Interval of NEW − BASE; nil where none can be computed (fewer than `RunStatistics.minimumRounds` rounds
+        /// on a side, or a value with no per-round data).
         public var ci95: [Double]?
+        /// The exact coverage of `ci95`.
+        public var coverage: Double?
         /// Whether the interval excludes zero; nil when there is no interval ("n/a").
         public var significant: Bool?
         /// What the values are: "median over 3 | 3 rounds" or "report value".
@@ -43,7 +50,7 @@ public enum RunComparison {
         enum CodingKeys: String, CodingKey {
             case metric, path, field, base, new, change
             case changePercent = "change_percent"
-            case ci95, significant, basis, gates
+            case ci95, coverage, significant, basis, gates
         }
     }
 
@@ -98,14 +105,9 @@ public enum RunComparison {
     public struct Options: Sendable {
         /// When true, a relative or delta gate fails on the medians alone, significant or not.
         public var ignoreSignificance: Bool
-        public var resamples: Int
-        public var seed: UInt64
 
-        public init(ignoreSignificance: Bool = false, resamples: Int = RunStatistics.defaultResamples,
-                    seed: UInt64 = RunStatistics.defaultSeed) {
+        public init(ignoreSignificance: Bool = false) {
             self.ignoreSignificance = ignoreSignificance
-            self.resamples = resamples
-            self.seed = seed
         }
     }
 
@@ -177,11 +179,13 @@ public enum RunComparison {
         notes += sides.notes()
         let statistics = StatisticsMethod(
             method: "change = NEW − BASE of medians over rounds where a metric has per-round values; its interval: "
-                + "each run bootstrapped on its own (rounds with replacement, then requests within each round "
-                + "through its latency histogram; added latency paired with direct within each run); significant "
-                + "= the 95% interval excludes 0; relative and delta gates fail only on a significant change"
-                + (options.ignoreSignificance ? " (here: ignored, --ignore-significance)" : ""),
-            confidence: RunStatistics.confidence, resamples: options.resamples, seed: options.seed)
+                + "the exact Mann–Whitney (Moses) interval of the shift between the two runs' round values (added "
+                + "latency: the per-round differences against direct within each run), the narrowest with coverage "
+                + "≥ 95%, n/a unless both runs have \(RunStatistics.minimumRounds) rounds; significant = the interval "
+                + "excludes 0; relative and delta gates fail only on a significant change, and fail when there is no "
+                + "interval and the medians meet the condition (cannot tell is not a pass)"
+                + (options.ignoreSignificance ? " (here: significance ignored, --ignore-significance)" : ""),
+            confidence: RunStatistics.confidence, minimumRounds: RunStatistics.minimumRounds)
         return Result(base: baseLabel, new: newLabel, rows: rows, gates: results, notes: notes,
                       statistics: statistics)
     }
@@ -189,7 +193,7 @@ public enum RunComparison {
     /// One side's value of a metric and the statistic behind it.
     struct SideValue {
         var value: Double
-        var statistic: BootstrapStatistic?
+        var statistic: RoundValues?
         var basis: String
     }
 
@@ -203,7 +207,8 @@ public enum RunComparison {
         let base = try value(.base)
         let new = try value(.new)
         var row = Row(metric: metric, path: key, field: field, base: base?.value, new: new?.value, change: nil,
-                      changePercent: nil, ci95: nil, significant: nil, basis: "report value", gates: [])
+                      changePercent: nil, ci95: nil, coverage: nil, significant: nil, basis: "report value",
+                      gates: [])
         guard let base, let new else {
             row.basis = (base ?? new)?.basis ?? "not measured"
             return row
@@ -212,10 +217,10 @@ public enum RunComparison {
         row.changePercent = percentChange(base: base.value, new: new.value)
         row.basis = base.basis == new.basis ? base.basis : "BASE \(base.basis), NEW \(new.basis)"
         if let b = base.statistic, let n = new.statistic {
-            var rng = SplitMix64(seed: options.seed, label: "compare|\(metric)")
-            let difference = BootstrapStatistic.difference(base: b, new: n)
-            if let ci = difference.interval(resamples: options.resamples, rng: &rng) {
+            let difference = RoundValues.difference(base: b, new: n)
+            if let ci = difference.ci95 {
                 row.ci95 = ci
+                row.coverage = difference.coverage
                 row.significant = ci[0] > 0 || ci[1] < 0
             }
         }
@@ -258,7 +263,10 @@ public enum RunComparison {
             guard gate.op.holds(value, t) else {
                 return GateResult(gate: gate, passed: true, reason: "change \(shown) is not \(gate.op.rawValue) \(limit)")
             }
-            let interval = row.ci95.map { "95% interval of the change [\(formatSigned($0[0])), \(formatSigned($0[1]))]" }
+            let interval = row.ci95.map { ci in
+                (row.coverage.map(RunStatistics.intervalName) ?? "interval") + " of the change "
+                    + "[\(formatSigned(ci[0])), \(formatSigned(ci[1]))]"
+            }
             switch row.significant {
             case .some(true):
                 return GateResult(gate: gate, passed: false,
@@ -274,8 +282,10 @@ public enum RunComparison {
                                       + "\(interval ?? "the interval") includes 0; failed by --ignore-significance)")
             case .none:
                 return GateResult(gate: gate, passed: false,
-                                  reason: "change \(shown) \(gate.op.rawValue) \(limit) (no interval: point "
-                                      + "estimates only)")
+                                  reason: "change \(shown) \(gate.op.rawValue) \(limit) on the medians, and there is "
+                                      + "no interval to tell it from noise (n/a: fewer than "
+                                      + "\(RunStatistics.minimumRounds) rounds in a run, or no per-round data): "
+                                      + "failed rather than passed unseen")
             }
         }
     }

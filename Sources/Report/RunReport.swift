@@ -25,6 +25,10 @@ public struct RunReport: Codable, Sendable {
     public var statistics: StatisticsMethod?
     /// Measured figures next to Istio's published ones, each with its setup caveat.
     public var istioComparison: [IstioComparison]?
+    /// The order the paths ran in within each round, drawn at random per round from `roundOrderSeed` so position
+    /// and path are not confounded.
+    public var roundOrders: [RoundOrder]?
+    public var roundOrderSeed: UInt64?
 
     public init(runID: String, createdAt: String, meshbenchVersion: String, command: [String], scenario: Scenario,
                 scenarioFile: String?, host: HostInfo, paths: [PathReport]) {
@@ -49,6 +53,8 @@ public struct RunReport: Codable, Sendable {
         case statusReason = "status_reason"
         case statistics
         case istioComparison = "istio_comparison"
+        case roundOrders = "round_orders"
+        case roundOrderSeed = "round_order_seed"
     }
 
     /// The path entry `compare` and the CSV know as `key`: `sidecar/nginx`, or `sidecar@connections=16` in a sweep.
@@ -57,104 +63,6 @@ public struct RunReport: Codable, Sendable {
 
 public enum RunStatus: String, Codable, Sendable {
     case complete, partial
-}
-
-/// How the statistics in a report were made, so a reader can redo them.
-public struct StatisticsMethod: Codable, Sendable, Equatable {
-    /// e.g. "hierarchical bootstrap: rounds resampled with replacement, then requests within each round".
-    public var method: String
-    public var confidence: Double
-    public var resamples: Int
-    public var seed: UInt64
-
-    public init(method: String, confidence: Double, resamples: Int, seed: UInt64) {
-        self.method = method
-        self.confidence = confidence
-        self.resamples = resamples
-        self.seed = seed
-    }
-}
-
-/// A median with its confidence interval.
-public struct Estimate: Codable, Sendable, Equatable {
-    public var median: Double
-    /// Lower and upper bound of the interval (`StatisticsMethod.confidence`), or nil when it cannot be computed.
-    public var ci95: [Double]?
-
-    public init(median: Double, ci95: [Double]?) {
-        self.median = median
-        self.ci95 = ci95
-    }
-
-    public var low: Double? { ci95?.first }
-    public var high: Double? { ci95?.last }
-    /// True when the interval excludes zero (for differences).
-    public var excludesZero: Bool? {
-        guard let low, let high else { return nil }
-        return low > 0 || high < 0
-    }
-}
-
-/// Per path: the median over rounds of each headline figure, with its interval.
-public struct PathStatistics: Codable, Sendable, Equatable {
-    public var rounds: Int
-    /// Keyed by percentile name: p50, p90, p99, p999 (latency_us, from the intended start).
-    public var latencyUs: [String: Estimate]
-    public var achievedRPS: Estimate?
-
-    public init(rounds: Int, latencyUs: [String: Estimate], achievedRPS: Estimate?) {
-        self.rounds = rounds
-        self.latencyUs = latencyUs
-        self.achievedRPS = achievedRPS
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case rounds
-        case latencyUs = "latency_us"
-        case achievedRPS = "achieved_rps"
-    }
-}
-
-/// One row of the Istio comparison: a figure Istio published, where it comes from and under which setup, and what
-/// this run measured for the comparable quantity.
-public struct IstioComparison: Codable, Sendable, Equatable {
-    /// What is compared, e.g. "sidecar vCPU per 1000 rps per proxy".
-    public var figure: String
-    public var istioValue: Double
-    public var unit: String
-    public var istioVersion: String
-    public var source: String
-    /// The setup behind Istio's number and why a comparison is or is not like for like.
-    public var caveat: String
-    /// The report path (key) measured for this figure; nil when none applies.
-    public var path: String?
-    public var measured: Double?
-    /// measured / istio_value.
-    public var ratio: Double?
-    /// False for figures meshbench has nothing to compare with (the control plane).
-    public var applicable: Bool
-
-    public init(figure: String, istioValue: Double, unit: String, istioVersion: String, source: String,
-                caveat: String, path: String?, measured: Double?, applicable: Bool) {
-        self.figure = figure
-        self.istioValue = istioValue
-        self.unit = unit
-        self.istioVersion = istioVersion
-        self.source = source
-        self.caveat = caveat
-        self.path = path
-        self.measured = measured
-        ratio = measured.flatMap { istioValue != 0 ? $0 / istioValue : nil }
-        self.applicable = applicable
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case figure
-        case istioValue = "istio_value"
-        case unit
-        case istioVersion = "istio_version"
-        case source, caveat, path, measured, ratio, applicable
-    }
 }
 
 /// The machine a run happened on: what a reader needs to judge whether two results are comparable.
@@ -225,6 +133,8 @@ public struct RoundReport: Codable, Sendable {
     public var meshVCPUPer1000RPS: Double?
     /// What happened to this round that a reader must know: faults injected, a component restarted.
     public var events: [String]?
+    /// 1-based position of this path within its round's (shuffled) order.
+    public var position: Int?
 
     public init(round: Int, result: LoadResult) {
         self.round = round
@@ -248,7 +158,7 @@ public struct RoundReport: Codable, Sendable {
         case errorClasses = "error_classes"
         case histogram
         case meshVCPUPer1000RPS = "mesh_vcpu_per_1000rps"
-        case events
+        case events, position
     }
 }
 
@@ -480,8 +390,12 @@ public struct AddedLatency: Codable, Sendable, Equatable {
     public var ci95: [String: [Double]]?
     /// Per percentile: false when the interval includes zero, i.e. this run cannot tell the path from direct.
     public var significant: [String: Bool]?
-    /// How the headline numbers were formed, e.g. "median over 3 rounds of per-round differences".
+    /// How the headline numbers were formed, e.g. "median over 6 rounds of per-round differences".
     public var estimate: String?
+    /// The exact coverage of the intervals in `ci95` (order-statistic intervals over the paired rounds).
+    public var coverage: Double?
+    /// Percentiles where a round of either path had fewer requests than they need (10/(1−q)).
+    public var fewRequests: [String]?
 
     public init(p50: Double, p90: Double, p99: Double, basis: String = "latency_us") {
         self.p50 = p50
@@ -491,7 +405,8 @@ public struct AddedLatency: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case p50, p90, p99, basis, ci95, significant, estimate
+        case p50, p90, p99, basis, ci95, significant, estimate, coverage
+        case fewRequests = "few_requests"
     }
 
     public func value(_ percentile: String) -> Double? {

@@ -202,8 +202,8 @@ public enum SMPResult {
         if let status = report.status { labels["run_status"] = status.rawValue }
         if let reason = report.statusReason { labels["run_status_reason"] = reason }
         if let stats = report.statistics {
-            labels["statistics"] = "\(stats.method); confidence \(stats.confidence); \(stats.resamples) resamples; "
-                + "seed \(stats.seed)"
+            labels["statistics"] = "\(stats.method); confidence \(stats.confidence)"
+                + (stats.minimumRounds.map { "; no interval below \($0) rounds" } ?? "")
         }
         if let sweep = report.scenario.sweep {
             labels["sweep_axis"] = sweep.axis.rawValue

@@ -31,7 +31,7 @@ import LabCore
 /// | errors_connect ... errors_other | errors by class (`ErrorClass`, one column each) |
 /// | achieved_rps, duration_s | completed requests per second; measured seconds |
 /// | p50_us, p90_us, p99_us, p999_us, max_us | latency from the intended start (µs) |
-/// | p50_ci_low ... p999_ci_high, achieved_rps_ci_low/high | 95% interval of the median (aggregate rows) |
+/// | p50_ci_low ... p999_ci_high, achieved_rps_ci_low/high | order-statistic interval of the median (aggregate rows; blank below 5 rounds) |
 /// | added_p50_us ... added_p99_significant | latency minus direct's (µs), its interval, and `true`/`false` for whether the interval excludes zero |
 /// | mesh_vcpu_per_1000rps, mesh_vcpu_per_1000rps_per_proxy | the mesh's CPU per 1000 achieved rps (and per proxy) |
 /// | mesh_mem_peak_mb, mesh_rss_peak_mb | largest cgroup peak / resident-set peak of one mesh component, MiB |

@@ -17,8 +17,10 @@ extension Meshbench {
                 A gate (--fail-if, repeatable) is METRIC OP THRESHOLD with OP one of >, >=, <, <= and THRESHOLD \
                 an absolute value compared with NEW (0.01), a relative change of NEW against BASE (+10%, -5%), \
                 or a signed change NEW minus BASE (+50, -50). A relative or delta gate fails only when the \
-                condition holds on the medians over rounds and the change is significant (its 95% bootstrap \
-                interval excludes 0), unless --ignore-significance.
+                condition holds on the medians over rounds and the change is significant (its exact \
+                Mann-Whitney interval of at least 95% coverage excludes 0), unless --ignore-significance. With \
+                fewer than 5 rounds in a run there is no interval: such a gate fails when the medians meet its \
+                condition and says the change cannot be told from noise (it never passes unseen).
 
                 Exit code 0 when every gate passes, 1 when one fails, 2 for bad input (a missing or malformed \
                 report, an unknown path or metric, a malformed gate).
@@ -40,20 +42,9 @@ extension Meshbench {
         @Option(help: "Also write the comparison as JSON to this file.")
         var json: String?
 
-        @Option(help: "Bootstrap resamples for the intervals.")
-        var resamples: Int = RunStatistics.defaultResamples
-
-        @Option(help: "Seed of the bootstrap's generator (same seed, same intervals).")
-        var seed: UInt64 = RunStatistics.defaultSeed
-
         func run() throws {
-            guard resamples >= 100 else {
-                throw LabError.badInput("--resamples \(resamples): must be at least 100 (default "
-                                        + "\(RunStatistics.defaultResamples)); fewer cannot place a 95% interval")
-            }
             let result = try RunComparison.run(
-                base: base, new: new, gates: failIf,
-                options: .init(ignoreSignificance: ignoreSignificance, resamples: resamples, seed: seed))
+                base: base, new: new, gates: failIf, options: .init(ignoreSignificance: ignoreSignificance))
             print(RunComparison.render(result), terminator: "")
             if let json { try JSONOutput.write(result, to: json) }
             let code = RunComparison.exitCode(for: result)

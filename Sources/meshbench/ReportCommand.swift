@@ -8,11 +8,11 @@ extension Meshbench {
     struct ReportFiles: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "report",
-            abstract: "Write a run folder's summary.csv, smp.json, fortio/hgrm files and report.html again from its report.json.",
+            abstract: "Write a run folder's summary.csv, istio.csv, smp.json, fortio/hgrm files and report.html again from its report.json.",
             discussion: """
                 For a run written by an older meshbench, or copied without its companions. The measurements are \
                 report.json's and are not changed; the statistics are recomputed only when the report has none \
-                (same seed, so the same intervals). Prints the terminal summary.
+                (order statistics: the same report always gives the same intervals). Prints the terminal summary.
                 """)
 
         @Argument(help: "A run folder (holding report.json) or a report.json file.")

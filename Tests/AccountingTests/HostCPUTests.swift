@@ -43,15 +43,29 @@ struct HostCPUTests {
     }
 
     @Test func hostTimeExcludesIdleIowaitAndStealAndIsNeverBelowTheCgroups() {
-        let host = CPUTimes(user: 1, nice: 0.5, system: 0.5, idle: 10, iowait: 3, irq: 0.25, softirq: 0.75,
-                            steal: 4)
-        let usage = HostCPUUsage(windowSeconds: 2, host: host, componentSeconds: 2.5, kernelThreadSeconds: 0.1)
-        #expect(usage.nonIdleSeconds == 3)
-        #expect(usage.nonIdleVCPU == 1.5)
+        // 2 CPUs over 5 s: 10 s counted, 3 of them busy (user, nice, system, irq, softirq).
+        let host = CPUTimes(user: 1, nice: 0.5, system: 0.5, idle: 4, iowait: 1, irq: 0.25, softirq: 0.75, steal: 2)
+        let usage = HostCPUUsage(windowSeconds: 5, host: host, cpuCount: 2, componentSeconds: 2.5,
+                                 kernelThreadSeconds: 0.1)
+        #expect(usage.nonIdleSeconds == 3 && usage.countedSeconds == 10)
+        #expect(usage.nonIdleVCPU == 0.6)
         #expect(usage.unattributedSeconds == 0.5)
-        #expect(usage.vcpuPer1000RPS(achievedRPS: 500) == 3)
+        #expect(usage.vcpuPer1000RPS(achievedRPS: 500) == 1.2)
         #expect(usage.vcpuPer1000RPS(achievedRPS: 0) == nil)
-        let over = HostCPUUsage(windowSeconds: 2, host: host, componentSeconds: 3.2, kernelThreadSeconds: 0)
+        #expect(!usage.ticksUndercount)
+        let over = HostCPUUsage(windowSeconds: 5, host: host, cpuCount: 2, componentSeconds: 3.5, kernelThreadSeconds: 0)
         #expect(over.unattributedSeconds == 0, "tick sampling can put the cgroups a little above the host")
+        #expect(over.ticksUndercount, "but more than a tenth above says the ticks missed work")
+    }
+
+    /// Tick counters that run fast (a VM's counted 13 s in a 10 s window on 2 CPUs... here 20 s in 5 s) keep their
+    /// proportions: the busy share is what counts.
+    @Test func countersThatRunFastAreReadAsShares() {
+        let host = CPUTimes(user: 2, nice: 1, system: 1, idle: 8, iowait: 2, irq: 0.5, softirq: 1.5, steal: 4)
+        let usage = HostCPUUsage(windowSeconds: 5, host: host, cpuCount: 2, componentSeconds: 2, kernelThreadSeconds: 0)
+        #expect(usage.countedSeconds == 20 && usage.tickScale == 0.5)
+        #expect(usage.nonIdleVCPU == 0.6 && usage.busySeconds == 3)
+        #expect(usage.scaledSoftirqSeconds == 0.75)
+        #expect(usage.unattributedSeconds == 1)
     }
 }

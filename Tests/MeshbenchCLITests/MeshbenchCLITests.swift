@@ -236,10 +236,27 @@ struct MeshbenchCLITests {
         #expect((report["statistics"] as? [String: Any])?["method"] is String)
         let stats = try #require(sidecar["stats"] as? [String: Any])
         #expect(stats["rounds"] as? Int == 2)
+        // Two rounds cannot carry an interval: the medians are there, intervals and significance are not (n/a).
         let p90 = try #require((stats["latency_us"] as? [String: Any])?["p90"] as? [String: Any])
-        let interval = try #require(p90["ci95"] as? [Double])
-        #expect(interval.count == 2 && interval[0] <= interval[1])
-        #expect((added["significant"] as? [String: Bool])?["p90"] != nil)
+        #expect(p90["median"] is Double && p90["ci95"] == nil)
+        #expect(added["ci95"] == nil && added["significant"] == nil)
+        #expect((added["estimate"] as? String)?.contains("interval n/a — fewer than 5 rounds (2)") == true)
+        #expect((report["statistics"] as? [String: Any])?["minimum_rounds"] as? Int == 5)
+        // Each round ran the paths in its own drawn order, recorded with the seed; each round knows its position.
+        #expect(report["round_order_seed"] is Int || report["round_order_seed"] is UInt64)
+        let orders = try #require(report["round_orders"] as? [[String: Any]])
+        let ran = paths.filter { $0["status"] as? String != "skipped" }.compactMap { $0["name"] as? String }
+        #expect(orders.map { $0["round"] as? Int } == [1, 2])
+        for entry in orders {
+            let order = try #require(entry["order"] as? [String])
+            #expect(order.sorted() == ran.sorted(), "\(order) is a permutation of \(ran)")
+            let round = try #require(entry["round"] as? Int)
+            for path in paths where path["status"] as? String == "ok" {
+                let rounds = path["rounds"] as? [[String: Any]] ?? []
+                let position = rounds.first { $0["round"] as? Int == round }?["position"] as? Int
+                #expect(position.map { order[$0 - 1] } == path["name"] as? String, "round \(round)")
+            }
+        }
         #expect((report["istio_comparison"] as? [[String: Any]])?.isEmpty == false)
         // Private keys do not outlive the run; the lab's cgroups are gone.
         #expect(!FileManager.default.fileExists(atPath: runDir + "/tls/inbound-key.pem"))

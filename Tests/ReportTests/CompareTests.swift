@@ -9,9 +9,9 @@ struct CompareTests {
 
     // MARK: Fixtures
 
-    /// direct and sidecar (direct + `shift` µs), three rounds each; ebpf with mesh CPU per round when given.
+    /// direct and sidecar (direct + `shift` µs), five rounds each; ebpf with mesh CPU per round when given.
     func run(shift: Double, rps: Double = 1000, ebpfCPU: [Double]? = nil, count: Int = 4000) -> RunReport {
-        let pair = StatsFixtures.shiftedPair(shift: shift, drift: [0, 0, 0], count: count)
+        let pair = StatsFixtures.shiftedPair(shift: shift, drift: [0, 0, 0, 0, 0], count: count)
         var paths = [pair.direct, pair.path]
         for i in paths.indices {
             for r in paths[i].rounds.indices { paths[i].rounds[r].achievedRPS = rps }
@@ -30,7 +30,7 @@ struct CompareTests {
             paths.append(ebpf)
         }
         var report = StatsFixtures.report(paths)
-        RunStatistics.apply(to: &report, resamples: 200)
+        RunStatistics.apply(to: &report)
         return report
     }
 
@@ -43,7 +43,7 @@ struct CompareTests {
     func compare(_ base: RunReport, _ new: RunReport, _ gates: [String],
                  ignoreSignificance: Bool = false) throws -> RunComparison.Result {
         try RunComparison.compare(base: base, new: new, gates: gates.map(Gate.parse),
-                                  options: .init(ignoreSignificance: ignoreSignificance, resamples: 400))
+                                  options: .init(ignoreSignificance: ignoreSignificance))
     }
 
     func badInputMessage(_ body: () throws -> Void) -> String? {
@@ -105,7 +105,7 @@ struct CompareTests {
         let row = try #require(result.rows.first { $0.metric == "sidecar.latency_us.p50" })
         #expect(abs((row.change ?? 0) - 400) <= 5)
         #expect(row.significant == true)
-        #expect(row.basis == "median over 3 rounds")
+        #expect(row.basis == "median over 5 rounds")
         #expect(result.gates.map(\.passed) == [false, true], "\(result.gates.map(\.reason))")
         #expect(result.gates[0].reason.contains("excludes 0"))
         #expect(!result.passed)
@@ -129,8 +129,8 @@ struct CompareTests {
     /// Medians 200 → 260 (+30%) over widely spread rounds: not significant, so the gate passes unless told to
     /// ignore significance.
     @Test func anInsignificantChangePassesUnlessSignificanceIsIgnored() throws {
-        let base = summaryRun(sidecar: [100, 200, 300])
-        let new = summaryRun(sidecar: [120, 260, 330])
+        let base = summaryRun(sidecar: [100, 150, 200, 250, 300])
+        let new = summaryRun(sidecar: [120, 190, 260, 300, 330])
         let lenient = try compare(base, new, ["sidecar.latency_us.p99 > +10%"])
         let row = try #require(lenient.rows.first { $0.metric == "sidecar.latency_us.p99" })
         #expect(row.changePercent == 30)
@@ -142,15 +142,18 @@ struct CompareTests {
         #expect(RunComparison.exitCode(for: strict) == 1)
     }
 
+    /// Fewer than 5 rounds: no interval, so significance cannot be told; a gate whose condition holds on the medians
+    /// fails and says so rather than passing unseen.
     @Test func withoutAnIntervalTheGateUsesThePointEstimate() throws {
-        let base = summaryRun(sidecar: [100])
-        let new = summaryRun(sidecar: [150])
-        let result = try compare(base, new, ["sidecar.latency_us.p50 > +10%", "sidecar.latency_us.p50 > +60%"])
-        let row = try #require(result.rows.first { $0.metric == "sidecar.latency_us.p50" })
-        #expect(row.ci95 == nil && row.significant == nil)
-        #expect(result.gates.map(\.passed) == [false, true])
-        #expect(result.gates[0].reason.contains("point estimates only"))
-        #expect(RunComparison.render(result).contains("n/a"))
+        for (base, new) in [(summaryRun(sidecar: [100]), summaryRun(sidecar: [150])),
+                            (summaryRun(sidecar: [100, 90, 110]), summaryRun(sidecar: [150, 140, 160]))] {
+            let result = try compare(base, new, ["sidecar.latency_us.p50 > +10%", "sidecar.latency_us.p50 > +60%"])
+            let row = try #require(result.rows.first { $0.metric == "sidecar.latency_us.p50" })
+            #expect(row.ci95 == nil && row.significant == nil)
+            #expect(result.gates.map(\.passed) == [false, true])
+            #expect(result.gates[0].reason.contains("no interval to tell it from noise"), "\(result.gates[0].reason)")
+            #expect(RunComparison.render(result).contains("n/a"))
+        }
     }
 
     @Test func absoluteGatesCompareNewsValueDirectly() throws {
@@ -163,7 +166,7 @@ struct CompareTests {
         #expect(!costly.passed)
         let row = try #require(costly.rows.first { $0.metric == "ebpf.cpu.mesh_vcpu_per_1000rps" })
         #expect(row.new == 0.012, "median over rounds")
-        #expect(row.basis == "median over 3 rounds")
+        #expect(row.basis == "median over 3 rounds", "the ebpf fixture has as many rounds as CPU values")
         #expect(costly.gates[0].reason == "NEW 0.0120 > 0.01")
     }
 
@@ -280,7 +283,7 @@ struct CompareTests {
 
         let result = try RunComparison.run(base: dir + "/base", new: dir + "/new.json",
                                            gates: ["sidecar.latency_us.p50 > +5%"],
-                                           options: .init(resamples: 200))
+                                           options: .init())
         #expect(result.base == dir + "/base" && !result.passed)
 
         let cases: [(String, String, String)] = [
@@ -318,8 +321,8 @@ struct CompareTests {
     @Test func tableAndJSON() throws {
         let result = try compare(run(shift: 200), run(shift: 600), ["sidecar.latency_us.p99 > +5%"])
         let table = RunComparison.render(result)
-        for text in ["metric", "95% interval of change", "significant", "sidecar.latency_us.p99", "FAIL",
-                     "1 of 1 gate failed", "400 resamples"] {
+        for text in ["metric", "interval of change (coverage)", "significant", "sidecar.latency_us.p99", "FAIL",
+                     "1 of 1 gate failed", "Mann–Whitney", "(96.8%)"] {
             #expect(table.contains(text), "\(text) in:\n\(table)")
         }
         let header = try #require(table.split(separator: "\n").first { $0.hasPrefix("metric") })

@@ -165,8 +165,8 @@ enum HTMLFixture {
                           paths: [direct, sidecar, nginx, ebpf, skipped])
         r.status = .partial
         r.statusReason = "interrupted by SIGINT after round 2 <of 3>"
-        r.statistics = StatisticsMethod(method: "hierarchical bootstrap: rounds, then requests within each round",
-                                        confidence: 0.95, resamples: 2000, seed: 42)
+        r.statistics = StatisticsMethod(method: "order-statistic interval for the median over rounds",
+                                        confidence: 0.95, minimumRounds: 5)
         if withRows { r.istioComparison = istioRows() }
         return r
     }

@@ -33,6 +33,17 @@ struct PathHostCPUTests {
         #expect(abs((ebpf?.incrementVsDirectPer1000RPS ?? 9) - (-0.01)) < 1e-9, "median of -0.01, 0.01, -0.01")
         #expect(abs((paths[2].hostCPU?.incrementVsDirectPer1000RPS ?? 0) - 0.2) < 1e-9)
         #expect(abs((paths[4].hostCPU?.incrementVsDirectPer1000RPS ?? 0) - 0.2) < 1e-9, "against direct at qps=10")
+        #expect(ebpf?.incrementCI95 == nil, "3 rounds: no interval")
+    }
+
+    @Test func sixRoundsGiveAnOrderStatisticInterval() throws {
+        var paths = [entry("direct", perRound: [1, 1, 1, 1, 1, 1]),
+                     entry("ebpf", perRound: [0.9, 1.1, 0.8, 1.2, 0.95, 1.05])]
+        PathHostCPU.compareWithDirect(&paths)
+        let host = try #require(paths[1].hostCPU)
+        let interval = try #require(host.incrementCI95)
+        #expect(abs(interval[0] - (-0.2)) < 1e-9 && abs(interval[1] - 0.2) < 1e-9, "[min, max] of six differences")
+        #expect(abs((host.incrementCoverage ?? 0) - 0.96875) < 1e-9)
     }
 
     @Test func unattributedHostCPUAboveATenthOfTheMeshIsAWarning() {

@@ -111,7 +111,7 @@ struct WritersTests {
                            cgroupLayout: "v2", cgroupDetail: nil, libcurl: "8.0", isRoot: true),
             paths: paths)
         report.status = .complete
-        report.statistics = StatisticsMethod(method: "bootstrap over rounds", confidence: 0.95, resamples: 1000, seed: 1)
+        report.statistics = StatisticsMethod(method: "order statistics over rounds", confidence: 0.95, minimumRounds: 5)
         return report
     }
 
@@ -296,13 +296,13 @@ struct WritersTests {
         let p99v120 = try row("added p99 latency, client+server sidecar pair", "1.20", "sidecar/nginx")
         #expect(p99v120.istioValue == 0.298 && abs((p99v120.measured ?? 0) - 0.291) < 1e-9)
         let ztunnel = try row("ztunnel vCPU per 1000 rps", "1.24", "ebpf")
-        #expect(ztunnel.measured == 0.006 && abs((ztunnel.ratio ?? 0) - 0.1) < 1e-9)
+        #expect(ztunnel.measured == 0.006 && ztunnel.ratio == nil, "a different function: no ratio")
         #expect(ztunnel.caveat.contains("ebpf path"))
         let ztunnelMem = try row("ztunnel memory", "1.24", "ebpf")
-        #expect(ztunnelMem.measured == 6 && ztunnelMem.ratio == 0.5)
+        #expect(ztunnelMem.measured == 6 && ztunnelMem.ratio == nil)
         let ambient = try row("added p90 latency, ambient ztunnel pair", "1.22", "ebpf")
         #expect(ambient.istioValue == 0.17 && abs((ambient.measured ?? 0) - 0.017) < 1e-9)
-        #expect(abs((ambient.ratio ?? 0) - 0.1) < 1e-9)
+        #expect(ambient.ratio == nil && ambient.noRatio?.contains("different function") == true)
         // The skipped sidecar-ebpf measured nothing, so it gets no row.
         #expect(!rows.contains { $0.path == "sidecar-ebpf" })
         // Every row carries its citation and caveat.
@@ -349,8 +349,19 @@ struct WritersTests {
         let v120 = try #require(rows.first { $0.istioVersion == "1.20" && $0.figure.contains("p90") && $0.path == "sidecar" })
         #expect(!v120.caveat.contains("connections (Istio"))
         // Istio's own setup: nothing differs.
+        // Istio's own load: only the placement differs (the fixture's sidecars sit on the server's CPU)...
         let same = IstioComparisonCatalog.compare(fixture())
-        #expect(!same.contains { $0.caveat.contains("This run differs") })
+        let placement = "the client's sidecar shares the server's CPUs 0 (Istio: it runs in the client's pod)"
+        #expect(same.allSatisfy { $0.setupDifferences == nil || $0.setupDifferences == [placement] })
+        #expect(same.contains { $0.setupDifferences == [placement] && $0.caveat.contains("This run differs: " + placement) })
+        // ...and with the proxies on their own CPU nothing differs.
+        var apart = fixture()
+        for i in apart.paths.indices where apart.paths[i].components["sidecar-outbound"] != nil {
+            apart.paths[i].components["sidecar-outbound"]?.cpus = [1]  // with the client; the inbound one stays
+        }
+        let own = IstioComparisonCatalog.compare(apart)
+        #expect(!own.contains { $0.caveat.contains("This run differs") }, "\(own.compactMap(\.setupDifferences))")
+        #expect(own.allSatisfy { $0.setupDifferences == nil })
     }
 
     @Test func sweepPointsGetTheirOwnRowsWithThePointsLoad() throws {
@@ -483,7 +494,7 @@ struct WritersTests {
 
     @Test func runSummaryShowsIntervalsSignificanceAndTheIstioTable() {
         let text = RunSummary.render(fixture())
-        #expect(text.contains("medians over rounds [95% interval, bootstrap over rounds]"))
+        #expect(text.contains("medians over rounds with intervals [95% target coverage, order statistics over rounds]"))
         #expect(text.contains("700us [680–730]"), "sidecar p90 median with its interval")
         #expect(text.contains("+582us [-50–782] n.s."), "added p99 whose interval includes zero")
         #expect(text.contains("+530us [430–630]") && !text.contains("+530us [430–630] n.s."))
@@ -507,6 +518,7 @@ struct WritersTests {
         var report = fixture()
         for i in report.paths.indices { report.paths[i].stats = nil }
         #expect(!RunSummary.render(report).contains("medians over rounds"))
+        #expect(RunSummary.render(report).contains("pooled over all rounds"), "the headline names its estimator")
     }
 
     // MARK: fortio
