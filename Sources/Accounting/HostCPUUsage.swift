@@ -44,6 +44,9 @@ public struct HostCPUUsage: Equatable, Sendable {
     /// Softirq time in the window's seconds.
     public var scaledSoftirqSeconds: Double { softirqSeconds * tickScale }
 
+    /// The kernel threads' time (also counted in ticks) in the window's seconds.
+    public var scaledKernelThreadSeconds: Double { kernelThreadSeconds * tickScale }
+
     /// Host CPU time that no lab cgroup was charged for (never negative: tick sampling can put the cgroups' sum a
     /// little above the host's).
     public var unattributedSeconds: Double { max(0, busySeconds - componentSeconds) }
@@ -59,7 +62,7 @@ public struct HostCPUUsage: Equatable, Sendable {
         countedSeconds > 0 ? Double(cpuCount) * nonIdleSeconds / countedSeconds : 0
     }
 
-    /// Host vCPU per 1000 requests per second, or nil without a rate.
+    /// Host vCPU per 1000 requests per second (the requests handled, failed or not), or nil without a rate.
     public func vcpuPer1000RPS(achievedRPS: Double) -> Double? {
         guard windowSeconds > 0, achievedRPS > 0 else { return nil }
         return nonIdleVCPU / (achievedRPS / 1000)

@@ -13,6 +13,8 @@ public struct MeasuredWindowGate {
     public typealias Opener = () throws -> AccountingWindow
 
     let open: Opener
+    /// Called right after the end snapshot, for counters read beside the window (the BPF programs').
+    let closed: () -> Void
     /// CLOCK_MONOTONIC nanoseconds: the clock the load generator's lines are in.
     let clock: () -> UInt64
     public private(set) var window: AccountingWindow?
@@ -23,8 +25,9 @@ public struct MeasuredWindowGate {
     public private(set) var endLagNanoseconds: UInt64?
     private var linesSeen = 0
 
-    public init(clock: @escaping () -> UInt64, open: @escaping Opener) {
+    public init(clock: @escaping () -> UInt64, closed: @escaping () -> Void = {}, open: @escaping Opener) {
         self.clock = clock
+        self.closed = closed
         self.open = open
     }
 
@@ -48,8 +51,18 @@ public struct MeasuredWindowGate {
                 }
                 acted = true
             case .end where window != nil && report == nil:
+                // Read together with the start, or ending before the window opened: the window would hold a few
+                // microseconds of the wrong interval. Nothing is accounted, and the note says why.
+                if let opened = window?.startNanoseconds, announced <= opened {
+                    note = "the orchestrator read the measured window's start and end together (the window ended "
+                        + "before it could open); nothing was accounted"
+                    window = nil
+                    acted = true
+                    continue
+                }
                 endLagNanoseconds = lag(after: announced)
                 finish()
+                closed()
                 acted = true
             default:
                 continue
@@ -65,6 +78,7 @@ public struct MeasuredWindowGate {
             endLagNanoseconds = nil
             note = "the load generator announced no end of its measured window; the window closed when it exited"
             finish()
+            closed()
         } else if window == nil, note == nil {
             note = "the load generator announced no measured window; nothing was accounted"
         }

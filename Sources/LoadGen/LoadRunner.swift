@@ -31,7 +31,8 @@ public enum LoadRunner {
         // A short lead so every lane is waiting when the shared schedule begins.
         let start = MonotonicClock.now() + (lanes > 1 ? 2_000_000 : 0)
         let measureStart = start + plan.warmup.nanoseconds
-        if let measurement { announce(.start, at: measureStart, to: measurement) }
+        let edges = measurement.map { MeasurementEdges(announce: $0) }
+        edges?.announceStart(at: measureStart)
         var result: LoadResult
         if lanes == 1 {
             result = try drivers[0].run(startNs: start, stopRequested: stopRequested)
@@ -54,26 +55,13 @@ public enum LoadRunner {
         // The measured window ends with its last measured request, which the result's duration says.
         let measureEnd = measureStart + UInt64(max(0, result.durationSeconds) * 1e9)
         result.measuredWindow = MeasuredWindow(startNanoseconds: measureStart, endNanoseconds: measureEnd)
-        measurement?(.end, measureEnd)
+        edges?.announceEnd(at: measureEnd)
         let usageAfter = processCPUSeconds()
         result.loadgenCPU = ProcessCPU(userSeconds: usageAfter.user - usageBefore.user,
                                        systemSeconds: usageAfter.system - usageBefore.system,
                                        wallSeconds: Double(end - start) / 1e9)
         result.threads = lanes
         return result
-    }
-
-    /// Calls `measurement` at `time` (CLOCK_MONOTONIC) from a thread that sleeps until then: the lanes' threads keep
-    /// their schedule, and the edge is announced when it happens, not when a lane next wakes.
-    static func announce(_ edge: MeasurementLine.Edge, at time: UInt64,
-                         to measurement: @escaping @Sendable (MeasurementLine.Edge, UInt64) -> Void) {
-        let thread = Thread {
-            var until = timespec(tv_sec: Int(time / 1_000_000_000), tv_nsec: Int(time % 1_000_000_000))
-            while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nil) == EINTR {}
-            measurement(edge, time)
-        }
-        thread.name = "meshbench-measure-\(edge.rawValue)"
-        thread.start()
     }
 
     /// User and system CPU seconds of this process (all threads) so far.
@@ -130,5 +118,49 @@ final class LaneOutcomes: @unchecked Sendable {
             guard let r else { throw LabError.runFailed("internal: a load thread ended without a result") }
             return try r.get()
         }
+    }
+}
+
+/// Announces the measured window's edges in order: the start at its time, from a thread that sleeps until then (the
+/// lanes keep their schedule), and the end after the lanes finished — only when the start was announced, and never
+/// before it. A run that ends before its warm-up does announces neither.
+final class MeasurementEdges: @unchecked Sendable {
+    private let lock = NSLock()
+    private let announce: @Sendable (MeasurementLine.Edge, UInt64) -> Void
+    private var startAnnounced = false
+    private var ended = false
+    private var startTime: UInt64?
+    private let startDone = DispatchGroup()
+
+    init(announce: @escaping @Sendable (MeasurementLine.Edge, UInt64) -> Void) {
+        self.announce = announce
+    }
+
+    func announceStart(at time: UInt64) {
+        startTime = time
+        startDone.enter()
+        let thread = Thread { [self] in
+            var until = timespec(tv_sec: Int(time / 1_000_000_000), tv_nsec: Int(time % 1_000_000_000))
+            while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nil) == EINTR {}
+            lock.lock()
+            if !ended {
+                announce(.start, time)
+                startAnnounced = true
+            }
+            lock.unlock()
+            startDone.leave()
+        }
+        thread.name = "meshbench-measure-start"
+        thread.start()
+    }
+
+    func announceEnd(at time: UInt64) {
+        // A window that was entered: its start is due by now, so let its thread print it first (it sleeps no more).
+        if let start = startTime, time > start { startDone.wait() }
+        lock.lock()
+        ended = true
+        let announceIt = startAnnounced
+        lock.unlock()
+        if announceIt { announce(.end, time) }
     }
 }

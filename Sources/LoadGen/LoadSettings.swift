@@ -90,7 +90,8 @@ public struct LoadSettings: ParsableArguments, Sendable, Equatable {
         if http2 { args.append("--http2") }
         if streams != 1 { args += ["--streams", String(streams)] }
         args += ["--method", method.rawValue, "--body-size", String(bodySize)]
-        for header in headers { args += ["--header", header] }
+        // As --flag=value: a header may start with '-', which argument-parser would read as a flag.
+        for header in headers { args.append("--header=\(header)") }
         args += ["--warmup", warmup.description, "--timeout", timeout.description]
         if allowRemote { args.append("--allow-remote") }
         return args

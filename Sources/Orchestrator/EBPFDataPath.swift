@@ -72,22 +72,37 @@ final class EBPFDataPath {
     /// only, not the connections the warm-up opened.
     private var atWindowStart: [String: (runCount: UInt64, runTime: UInt64)] = [:]
 
+    /// ... and when it closed, so connection teardown after the load's last request is not counted.
+    private var atWindowEnd: [String: (runCount: UInt64, runTime: UInt64)]?
+
     /// Notes the programs' counters at the start of the measured window.
     func markWindowStart() {
+        atWindowStart = snapshot()
+    }
+
+    /// Notes the programs' counters at the end of the measured window.
+    func markWindowEnd() {
+        atWindowEnd = snapshot()
+    }
+
+    private func snapshot() -> [String: (runCount: UInt64, runTime: UInt64)] {
+        var counters: [String: (runCount: UInt64, runTime: UInt64)] = [:]
         for stats in (try? programs.programStats()) ?? [] {
-            atWindowStart[stats.program.rawValue] = (stats.runCount, stats.runTimeNanoseconds)
+            counters[stats.program.rawValue] = (stats.runCount, stats.runTimeNanoseconds)
         }
+        return counters
     }
 
     /// Reads the counters; call after the load ended, before `stop`. The programs' run counts and times are over the
-    /// measured window when `markWindowStart` was called; the maps' per-service counts are over the round.
+    /// measured window when it was marked (`markWindowStart`, `markWindowEnd`); the maps' per-service counts are over
+    /// the round.
     func counters() throws -> PathBPF {
         let programStats = try programs.programStats().map { stats -> PathBPF.Program in
             let start = atWindowStart[stats.program.rawValue] ?? (0, 0)
+            let end = atWindowEnd?[stats.program.rawValue] ?? (stats.runCount, stats.runTimeNanoseconds)
             return PathBPF.Program(name: stats.program.rawValue,
-                                   runCount: stats.runCount >= start.runCount ? stats.runCount - start.runCount : 0,
-                                   runTimeNanoseconds: stats.runTimeNanoseconds >= start.runTime
-                                       ? stats.runTimeNanoseconds - start.runTime : 0)
+                                   runCount: end.runCount >= start.runCount ? end.runCount - start.runCount : 0,
+                                   runTimeNanoseconds: end.runTime >= start.runTime ? end.runTime - start.runTime : 0)
         }
         let all = try programs.allStats()
         var perService: [String: PathBPF.Service] = [:]

@@ -6,11 +6,12 @@ import Report
 /// threads took.
 enum PathHostAccounting {
     /// - Parameters:
-    ///   - rounds: per round, its window and the rate it achieved (rounds whose accounting failed are left out).
+    ///   - rounds: per round in round order, its window and the rate it handled; nil for a round whose accounting
+    ///     failed, so that the per-round figures keep their round numbers.
     ///   - interrupts: where this kernel puts interrupt time, said in the block's `source`.
-    static func hostCPU(rounds: [(window: WindowReport, achievedRPS: Double)],
+    static func hostCPU(rounds: [(window: WindowReport, handledRPS: Double)?],
                        interrupts: InterruptTimeAccounting) -> PathHostCPU? {
-        let usages = rounds.map { (usage: $0.window.hostCPU, rps: $0.achievedRPS) }
+        let usages = rounds.compactMap { $0.map { (usage: $0.window.hostCPU, rps: $0.handledRPS) } }
         let wall = usages.reduce(0) { $0 + $1.usage.windowSeconds }
         guard wall > 0 else { return nil }
         func vcpu(_ seconds: (HostCPUUsage) -> Double) -> Double {
@@ -23,8 +24,8 @@ enum PathHostAccounting {
         return PathHostCPU(
             nonIdleVCPU: nonIdle, nonIdleVCPUPer1000RPS: rps > 0 ? nonIdle / (rps / 1000) : nil,
             attributedVCPU: vcpu(\.componentSeconds), unattributedVCPU: vcpu(\.unattributedSeconds),
-            softirqVCPU: vcpu(\.scaledSoftirqSeconds), kernelThreadsVCPU: vcpu(\.kernelThreadSeconds),
-            perRound: usages.compactMap { $0.usage.vcpuPer1000RPS(achievedRPS: $0.rps) },
+            softirqVCPU: vcpu(\.scaledSoftirqSeconds), kernelThreadsVCPU: vcpu(\.scaledKernelThreadSeconds),
+            perRound: rounds.map { round in round.flatMap { $0.window.hostCPU.vcpuPer1000RPS(achievedRPS: $0.handledRPS) } },
             source: "/proc/stat over the measured windows (every process on the host, not only the lab's), as the "
                 + "busy share of the counted time times the CPUs; ksoftirqd and kworker threads from /proc/<pid>/stat; "
                 + interrupts.explanation,

@@ -213,7 +213,8 @@ final class RoundExecutor: FaultTarget {
         guard !accounted.isEmpty else { return nil }
         let components = Dictionary(uniqueKeysWithValues: accounted)
         let nanoseconds = { [clock] in UInt64(max(0, clock()) * 1e9) }
-        return MeasuredWindowGate(clock: nanoseconds) { [weak self] in
+        return MeasuredWindowGate(clock: nanoseconds, closed: { [weak self] in self?.ebpf?.markWindowEnd() }) {
+            [weak self] in
             self?.ebpf?.markWindowStart()
             return try AccountingWindow.start(components: components, clock: nanoseconds)
         }

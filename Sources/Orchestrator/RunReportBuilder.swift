@@ -75,7 +75,7 @@ struct RunReportBuilder {
         if let usage = PathAccounting(rounds: done.compactMap(\.usage), residentSets: done.map(\.residentSets),
                                       meshComponents: variant.meshComponents,
                                       bpfSeconds: report.bpf.map { Double($0.totalRunTimeNanoseconds) / 1e9 },
-                                      achievedRPS: report.load.achievedRPS, source: layout) {
+                                      achievedRPS: Self.handledRPS(report.load), source: layout) {
             report.cpu = usage.cpu
             report.memoryMB = usage.memory
             let lags = done.flatMap { [$0.windowLag.start, $0.windowLag.end].compactMap { $0 } }
@@ -85,7 +85,7 @@ struct RunReportBuilder {
             report.memoryMiB = usage.memoryMiB
         }
         report.hostCPU = PathHostAccounting.hostCPU(
-            rounds: done.compactMap { outcome in outcome.usage.map { ($0, outcome.result.achievedRPS) } },
+            rounds: done.map { outcome in outcome.usage.map { ($0, Self.handledRPS(outcome.result)) } },
             interrupts: interrupts)
         if let failure = progress.failures[key] {
             report.status = .failed
@@ -95,13 +95,17 @@ struct RunReportBuilder {
         return report
     }
 
+    /// The rate CPU is divided by: every request the path handled in the measured window, failed or not (the
+    /// proxies did the work for each), not only the successes `achieved_rps` counts.
+    static func handledRPS(_ result: LoadResult) -> Double { result.completedRPS ?? result.achievedRPS }
+
     /// The mesh's vCPU per 1000 rps in one round: the sidecars' cgroups plus the BPF programs' run time.
     func roundMeshVCPU(_ outcome: RoundOutcome, variant: PathVariant) -> Double? {
         guard let usage = outcome.usage else { return nil }
         let proxies = variant.meshComponents.compactMap { usage.components[$0]?.cpuSeconds }
         return MeshCost(proxySeconds: proxies.reduce(0, +),
                         bpfSeconds: outcome.bpf.map { Double($0.totalRunTimeNanoseconds) / 1e9 },
-                        windowSeconds: usage.wallSeconds, achievedRPS: outcome.result.achievedRPS,
+                        windowSeconds: usage.wallSeconds, achievedRPS: Self.handledRPS(outcome.result),
                         proxies: proxies.count)?.vcpuPer1000RPS
     }
 }

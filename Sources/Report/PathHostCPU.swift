@@ -18,12 +18,13 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
     public var softirqVCPU: Double
     /// ksoftirqd and kworker threads (charged to no cgroup).
     public var kernelThreadsVCPU: Double
-    /// Per round, in round order: host vCPU per 1000 rps.
-    public var perRound: [Double]
+    /// Per round, by round number (index 0 is round 1): host vCPU per 1000 rps handled; nil where the round was not
+    /// accounted.
+    public var perRound: [Double?]
     /// Median over rounds of (this path − direct) per 1000 rps, paired by round; nil on `direct` itself.
     public var incrementVsDirectPer1000RPS: Double?
-    /// Per round: (this path − direct) per 1000 rps.
-    public var incrementPerRound: [Double]?
+    /// Per round, by round number: (this path − direct) per 1000 rps; nil where either round was not accounted.
+    public var incrementPerRound: [Double?]?
     /// The order-statistic interval of that median (as for added latency); nil below the minimum number of rounds.
     public var incrementCI95: [Double]?
     /// The interval's exact coverage.
@@ -33,7 +34,7 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
     public var source: String
 
     public init(nonIdleVCPU: Double, nonIdleVCPUPer1000RPS: Double?, attributedVCPU: Double, unattributedVCPU: Double,
-                softirqVCPU: Double, kernelThreadsVCPU: Double, perRound: [Double], source: String,
+                softirqVCPU: Double, kernelThreadsVCPU: Double, perRound: [Double?], source: String,
                 ticksUndercount: Bool = false) {
         if ticksUndercount {
             warning = "the cgroups were charged more CPU than /proc/stat's tick counters saw busy in a round: tick "
@@ -64,8 +65,8 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
         case warning, source
     }
 
-    /// Fills each path's increment against `direct` at the same sweep point, paired by round (round i with round i;
-    /// rounds beyond the shorter list are left out), and warns where unattributed host CPU is more than 10% of the
+    /// Fills each path's increment against `direct` at the same sweep point, paired by round number (round i with
+    /// round i; a round either path did not account is left out), and warns where unattributed host CPU is more than 10% of the
     /// mesh's own figure.
     public static func compareWithDirect(_ paths: inout [PathReport]) {
         for i in paths.indices {
@@ -80,9 +81,13 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
             if paths[i].path != PathName.direct.rawValue,
                let direct = paths.first(where: { $0.path == PathName.direct.rawValue && $0.point == paths[i].point }),
                let base = direct.hostCPU {
-                let pairs = zip(host.perRound, base.perRound).map { $0 - $1 }
+                let paired: [Double?] = zip(host.perRound, base.perRound).map { a, b in
+                    guard let a, let b else { return nil }
+                    return a - b
+                }
+                let pairs = paired.compactMap { $0 }
                 if !pairs.isEmpty {
-                    host.incrementPerRound = pairs
+                    host.incrementPerRound = paired
                     host.incrementVsDirectPer1000RPS = median(pairs)
                     if let interval = OrderStatisticInterval.median(pairs, confidence: RunStatistics.confidence,
                                                                     minimumCount: RunStatistics.minimumRounds) {

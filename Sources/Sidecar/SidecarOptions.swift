@@ -60,10 +60,11 @@ public struct SidecarOptions: ParsableArguments, Sendable {
         let parts = text.split(separator: ",").map(String.init)
         guard !parts.isEmpty else { throw ArgumentValueError("lists no endpoint; give HOST:PORT[,HOST:PORT...]") }
         return try parts.map { part in
-            guard let a = HostPort.parse(part) else {
-                throw ArgumentValueError("'\(part)' must be HOST:PORT, for example 127.0.0.1:8080")
+            do {
+                return try HostPort.argument(part)
+            } catch {
+                throw ArgumentValueError("'\(part)' \(error)")
             }
-            return a
         }
     }
 
@@ -116,11 +117,12 @@ extension SidecarConfiguration {
                     "--timeout", requestTimeout.description, "--connect-timeout", connectTimeout.description,
                     "--threads", String(threads), "--max-connections", String(maxConnections)]
         if let retries { args += ["--retries", String(retries.maxRetries)] }
-        if let tls { args += ["--tls-cert", tls.certificate, "--tls-key", tls.privateKey, "--tls-ca", tls.trustRoots] }
+        // Paths as --flag=value: a relative path may start with '-', which argument-parser would read as a flag.
+        if let tls { args += ["--tls-cert=\(tls.certificate)", "--tls-key=\(tls.privateKey)", "--tls-ca=\(tls.trustRoots)"] }
         if let metricsListen { args += ["--metrics", metricsListen.description] }
         switch accessLog {
         case .standardOutput?: args += ["--access-log", "-"]
-        case .file(let path)?: args += ["--access-log", path]
+        case .file(let path)?: args.append("--access-log=\(path)")
         case nil: break
         }
         if useOriginalDestination { args.append("--original-dst") }

@@ -67,6 +67,19 @@ struct MeasuredWindowGateTests {
         #expect(gate.startLagNanoseconds == 12_000_000 && gate.endLagNanoseconds == 3_000_000)
     }
 
+    @Test func edgesReadTogetherAccountNothing() throws {
+        let tree = try FixtureTree()
+        try AccountingWindowTests().writeStart(tree)
+        let clock = ManualClock()
+        var gate = gate(tree, clock)
+        clock.now = 30_000_000_000  // both lines read long after both edges
+        gate.observe([MeasurementLine.text(.start, monotonicNanoseconds: 5_000_000_000),
+                      MeasurementLine.text(.end, monotonicNanoseconds: 25_000_000_000)])
+        gate.loadExited()
+        #expect(gate.report == nil)
+        #expect(gate.note?.contains("start and end together") == true)
+    }
+
     @Test func aLoadThatAnnouncesNothingIsNotAccountedAndSaysSo() throws {
         let tree = try FixtureTree()
         try AccountingWindowTests().writeStart(tree)

@@ -25,7 +25,7 @@ struct LoadSettingsContractTests {
 
     @Test func headersThreadsAndRemoteTargetsSurviveTheRoundTrip() throws {
         var settings = LoadSettings(spec: Self.specs[0], url: "http://10.1.2.3:80/x", threads: 3)
-        settings.headers = ["x-a: 1", "x-b:two words"]
+        settings.headers = ["x-a: 1", "x-b:two words", "-x-dash:1"]
         settings.allowRemote = true
         try settings.validate()
         #expect(try LoadSettings.parse(settings.arguments) == settings)

@@ -33,8 +33,10 @@ struct RoundPlanTests {
                               runDirectory: run, loadLogToTerminal: terminal)
     }
 
-    /// The word after `flag` in a command line: the checks do not depend on the order of the flags.
+    /// The value of `flag` in a command line (`--flag value` or `--flag=value`): the checks do not depend on the order
+    /// or the form of the flags.
     static func value(_ args: [String], after flag: String) -> String? {
+        if let joined = args.first(where: { $0.hasPrefix(flag + "=") }) { return String(joined.dropFirst(flag.count + 1)) }
         guard let i = args.firstIndex(of: flag), i + 1 < args.count else { return nil }
         return args[i + 1]
     }

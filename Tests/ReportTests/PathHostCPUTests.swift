@@ -4,7 +4,7 @@ import Testing
 
 /// A path's host CPU increment against `direct`, paired by round, and the warning for unattributed CPU.
 struct PathHostCPUTests {
-    func entry(_ path: String, perRound: [Double], unattributed: Double = 0, meshVCPU: Double? = nil,
+    func entry(_ path: String, perRound: [Double?], unattributed: Double = 0, meshVCPU: Double? = nil,
                point: String? = nil) -> PathReport {
         var report = PathReport(name: path, status: .ok, load: LoadResult(), rounds: [], components: [:])
         report.path = path
@@ -34,6 +34,15 @@ struct PathHostCPUTests {
         #expect(abs((paths[2].hostCPU?.incrementVsDirectPer1000RPS ?? 0) - 0.2) < 1e-9)
         #expect(abs((paths[4].hostCPU?.incrementVsDirectPer1000RPS ?? 0) - 0.2) < 1e-9, "against direct at qps=10")
         #expect(ebpf?.incrementCI95 == nil, "3 rounds: no interval")
+    }
+
+    @Test func roundsArePairedByNumberNotByPosition() throws {
+        // Round 2 of the ebpf path was not accounted: round 3 must still be set against direct's round 3.
+        var paths = [entry("direct", perRound: [1.0, 2.0, 3.0]), entry("ebpf", perRound: [1.5, nil, 3.5])]
+        PathHostCPU.compareWithDirect(&paths)
+        let host = try #require(paths[1].hostCPU)
+        #expect(host.incrementPerRound == [0.5, nil, 0.5])
+        #expect(host.incrementVsDirectPer1000RPS == 0.5)
     }
 
     @Test func sixRoundsGiveAnOrderStatisticInterval() throws {

@@ -30,6 +30,10 @@ struct SidecarOptionsTests {
             role: .inbound, balancing: .leastRequest, requestTimeout: .milliseconds(1500),
             connectTimeout: .milliseconds(200), maxConnections: 50, accessLog: .standardOutput)
         #expect(try SidecarOptions.parse(configuration.arguments).configuration() == configuration)
+        var dashed = configuration
+        dashed.accessLog = .file("-relative.log")
+        dashed.tls = SidecarTLS(certificate: "-c.pem", privateKey: "-k.pem", trustRoots: "-ca.pem")
+        #expect(try SidecarOptions.parse(dashed.arguments).configuration() == dashed, "\(dashed.arguments)")
     }
 
     @Test(arguments: [["--upstream=127.0.0.1:9", "--role=sideways"], ["--upstream=192.0.2.1:80"],
