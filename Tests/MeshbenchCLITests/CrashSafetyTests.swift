@@ -199,7 +199,7 @@ extension MeshbenchCLITests {
             load:
               qps: 300
               connections: 4
-              duration: 3s
+              duration: 2s
               timeout: 500ms
             server:
               reset_fraction: 2%
