@@ -5,6 +5,15 @@ import PackageDescription
 // ownership the compiler cannot see; the invariants are documented where those callbacks are registered.
 let swiftSettings: [SwiftSetting] = []
 
+// The NIO pieces every HTTP server of the lab (the upstream, the sidecar) and their tests build on.
+let nioHTTP: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+]
+
 let package = Package(
     name: "meshbench",
     platforms: [.macOS(.v13)],
@@ -72,12 +81,7 @@ let package = Package(
             dependencies: [
                 "LabCore", "LabHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ],
+            ] + nioHTTP,
             swiftSettings: swiftSettings
         ),
         .target(
@@ -85,17 +89,12 @@ let package = Package(
             dependencies: [
                 "LabCore", "LabHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
+            ] + nioHTTP,
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
@@ -119,13 +118,8 @@ let package = Package(
             name: "LabTestSupport",
             dependencies: [
                 "Upstream",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
+            ] + nioHTTP,
             path: "Tests/LabTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -139,27 +133,18 @@ let package = Package(
             name: "UpstreamTests",
             dependencies: [
                 "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ],
+            ] + nioHTTP,
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SidecarTests",
             dependencies: [
                 "Sidecar", "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
+            ] + nioHTTP,
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -103,7 +103,6 @@ struct AccountingPlan: Equatable {
 }
 
 extension RoundPlan {
-    static let readyLinePrefix = ReadinessLine.prefix
     /// How long a component may take to become ready.
     static let readyTimeout: TimeInterval = 15
 
@@ -122,7 +121,7 @@ extension RoundPlan {
             name: "server", role: .server,
             command: .server(ServerLaunch(server: scenario.server, responseSize: scenario.load.responseSize)),
             target: nil, cgroup: "server", cpus: cpus.server, logPath: "\(logs)/\(tag)-server.log",
-            readiness: .line(prefix: readyLinePrefix))
+            readiness: .line(prefix: ReadinessLine.prefix))
         let sidecars = sidecars(variant: variant, spec: scenario.sidecar, tls: tls, tag: tag,
                                 runDirectory: runDirectory, cpus: cpus)
         // The front: what the load generator sends to without eBPF. The service's real address is the server side's
@@ -180,7 +179,7 @@ extension RoundPlan {
             return ComponentPlan(
                 name: name, role: role == .inbound ? .inboundSidecar : .outboundSidecar, command: .sidecar(launch),
                 target: .component(upstream), cgroup: name, cpus: onCPUs, logPath: "\(runDirectory)/logs/\(fileTag).log",
-                readiness: impl == .swift ? .line(prefix: readyLinePrefix) : .listeningPort)
+                readiness: impl == .swift ? .line(prefix: ReadinessLine.prefix) : .listeningPort)
         }
     }
 }

@@ -88,7 +88,7 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
                 let pairs = paired.compactMap { $0 }
                 if !pairs.isEmpty {
                     host.incrementPerRound = paired
-                    host.incrementVsDirectPer1000RPS = median(pairs)
+                    host.incrementVsDirectPer1000RPS = RunStatistics.median(pairs)
                     if let interval = OrderStatisticInterval.median(pairs, confidence: RunStatistics.confidence,
                                                                     minimumCount: RunStatistics.minimumRounds) {
                         host.incrementCI95 = [interval.low, interval.high]
@@ -98,11 +98,5 @@ public struct PathHostCPU: Codable, Sendable, Equatable {
             }
             paths[i].hostCPU = host
         }
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 }
