@@ -134,7 +134,6 @@ let package = Package(
             dependencies: [
                 "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ] + nioHTTP,
             swiftSettings: swiftSettings
         ),
