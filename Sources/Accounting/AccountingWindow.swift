@@ -89,20 +89,27 @@ public struct WindowReport: Equatable, Sendable {
     public var host: ProcStatSample
     /// CPU seconds of the kernel's ksoftirqd and kworker threads over the window (charged to no cgroup).
     public var kernelThreadSeconds: Double
+    /// Every task's run time over the window (the root `cpuacct.usage`), where the host has that counter.
+    public var hostTaskSeconds: Double?
 
     public init(wallSeconds: Double, components: [String: ComponentUsage], host: ProcStatSample,
-                kernelThreadSeconds: Double = 0) {
+                kernelThreadSeconds: Double = 0, hostTaskSeconds: Double? = nil) {
         self.wallSeconds = wallSeconds
         self.components = components
         self.host = host
         self.kernelThreadSeconds = kernelThreadSeconds
+        self.hostTaskSeconds = hostTaskSeconds
     }
 
     /// What the whole host spent over the window, and how much of it the lab's cgroups were charged.
-    public var hostCPU: HostCPUUsage {
+    ///
+    /// - Parameter interruptsInTaskTime: whether this kernel charges interrupt time to the interrupted task
+    ///   (`InterruptTimeAccounting.tickSampled`), so that the tasks' run time already holds it.
+    public func hostCPU(interruptsInTaskTime: Bool = true) -> HostCPUUsage {
         HostCPUUsage(windowSeconds: wallSeconds, host: host.total, cpuCount: max(1, host.perCPUTicks.count),
                      componentSeconds: components.values.reduce(0) { $0 + $1.cpuSeconds },
-                     kernelThreadSeconds: kernelThreadSeconds)
+                     kernelThreadSeconds: kernelThreadSeconds, taskSeconds: hostTaskSeconds,
+                     interruptsInTaskTime: interruptsInTaskTime)
     }
 
     /// Softirq seconds over the window on all CPUs: loopback network processing lands there and in no cgroup.
@@ -127,6 +134,8 @@ public struct AccountingWindow: Sendable {
     let procStatReader: ProcStatReader
     let startCPU: [String: CPUSample]
     let startHost: ProcStatSample
+    let hostTasks: CgroupSource?
+    let startTasks: CPUSample?
     let kernelThreads: KernelThreadCPUReader
     let startKernelThreads: [Int32: UInt64]
     let peakResets: [String: PeakReset]
@@ -146,10 +155,13 @@ public struct AccountingWindow: Sendable {
     ///   - ticksPerSecond: USER_HZ for /proc/stat.
     ///   - resetPeaks: reset each component's memory peak first (false keeps whole-life peaks).
     ///   - sampleInterval: seconds between samples of the processes' memory; nil samples nothing.
+    ///   - hostTasks: the hierarchy whose root counts every task's run time precisely (`CgroupLayout.hostTaskTime`);
+    ///     nil leaves the host's busy time to /proc/stat's ticks.
     ///   - clock: monotonic nanoseconds; injected by tests.
     public static func start(
         components: [String: ComponentCgroups],
         root: String = "/",
+        hostTasks: CgroupSource? = nil,
         ticksPerSecond: UInt64 = ProcStatReader.clockTicksPerSecond,
         resetPeaks: Bool = true,
         sampleInterval: Double? = ProcessMemorySampler.defaultInterval,
@@ -174,6 +186,8 @@ public struct AccountingWindow: Sendable {
             cpu[name] = try cpuReader.read(cgroups.cpu.source, path: cgroups.cpu.path)
         }
         let host = try procStatReader.read()
+        // Unreadable, the host's busy time falls back to the ticks rather than losing the window.
+        let tasks = hostTasks.flatMap { try? cpuReader.read($0, path: "") }
         let kernelThreads = KernelThreadCPUReader(root: root, ticksPerSecond: ticksPerSecond)
         let threads = kernelThreads.read()
         var sampler: ProcessMemorySampler?
@@ -193,7 +207,7 @@ public struct AccountingWindow: Sendable {
         return AccountingWindow(
             components: components, startNanoseconds: start, clock: clock, cpuReader: cpuReader,
             memoryReader: memoryReader, procStatReader: procStatReader, startCPU: cpu, startHost: host,
-            kernelThreads: kernelThreads, startKernelThreads: threads, peakResets: resets, sampler: sampler)
+            hostTasks: hostTasks, startTasks: tasks, kernelThreads: kernelThreads, startKernelThreads: threads, peakResets: resets, sampler: sampler)
     }
 
     /// Takes the end snapshot and returns the usage over the window. Can be called more than once (each call
@@ -201,6 +215,8 @@ public struct AccountingWindow: Sendable {
     public func finish() throws -> WindowReport {
         let threads = kernelThreads.read()
         let host = try procStatReader.read()
+        // Unreadable, the host's busy time falls back to the ticks rather than losing the window.
+        let tasks = hostTasks.flatMap { try? cpuReader.read($0, path: "") }
         var cpuEnd: [String: CPUSample] = [:]
         for (name, cgroups) in components {
             cpuEnd[name] = try cpuReader.read(cgroups.cpu.source, path: cgroups.cpu.path)
@@ -234,8 +250,11 @@ public struct AccountingWindow: Sendable {
                 cpu: delta, vcpu: vcpu, memory: memory, peakIsWindowOnly: windowOnly, peakResetFailure: failure,
                 processMemory: sampled[name]?.process, workingSetPeakBytes: sampled[name]?.workingSetBytes)
         }
+        var taskSeconds: Double?
+        if let end = tasks, let begin = startTasks { taskSeconds = end.delta(since: begin)?.totalSeconds }
         return WindowReport(wallSeconds: wallSeconds, components: usage, host: host.delta(since: startHost),
-                            kernelThreadSeconds: kernelThreads.seconds(from: startKernelThreads, to: threads))
+                            kernelThreadSeconds: kernelThreads.seconds(from: startKernelThreads, to: threads),
+                            hostTaskSeconds: taskSeconds)
     }
 }
 

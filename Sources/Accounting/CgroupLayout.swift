@@ -47,6 +47,13 @@ public struct CgroupLayout: Equatable, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// The hierarchy whose root counts every task's run time precisely: v1 `cpuacct` (its root `cpuacct.usage` is the
+    /// scheduler's run time of all tasks). The v2 root has no such counter (its `cpu.stat` is built from ticks), so a
+    /// v2-only host has none.
+    public var hostTaskTime: CgroupSource? {
+        v1Mounts["cpuacct"].map { .v1($0) }
+    }
+
     public var description: String {
         var parts = [kind.rawValue]
         if let v2 = v2Mount { parts.append("v2 at \(v2) [\(v2Controllers.joined(separator: ","))]") }

@@ -11,7 +11,10 @@ enum PathHostAccounting {
     ///   - interrupts: where this kernel puts interrupt time, said in the block's `source`.
     static func hostCPU(rounds: [(window: WindowReport, handledRPS: Double)?],
                        interrupts: InterruptTimeAccounting) -> PathHostCPU? {
-        let usages = rounds.compactMap { $0.map { (usage: $0.window.hostCPU, rps: $0.handledRPS) } }
+        let inTasks = interrupts != .precise
+        let usages = rounds.compactMap {
+            $0.map { (usage: $0.window.hostCPU(interruptsInTaskTime: inTasks), rps: $0.handledRPS) }
+        }
         let wall = usages.reduce(0) { $0 + $1.usage.windowSeconds }
         guard wall > 0 else { return nil }
         func vcpu(_ seconds: (HostCPUUsage) -> Double) -> Double {
@@ -25,10 +28,21 @@ enum PathHostAccounting {
             nonIdleVCPU: nonIdle, nonIdleVCPUPer1000RPS: rps > 0 ? nonIdle / (rps / 1000) : nil,
             attributedVCPU: vcpu(\.componentSeconds), unattributedVCPU: vcpu(\.unattributedSeconds),
             softirqVCPU: vcpu(\.scaledSoftirqSeconds), kernelThreadsVCPU: vcpu(\.scaledKernelThreadSeconds),
-            perRound: rounds.map { round in round.flatMap { $0.window.hostCPU.vcpuPer1000RPS(achievedRPS: $0.handledRPS) } },
-            source: "/proc/stat over the measured windows (every process on the host, not only the lab's), as the "
-                + "busy share of the counted time times the CPUs; ksoftirqd and kworker threads from /proc/<pid>/stat; "
-                + interrupts.explanation,
+            perRound: rounds.map { round in
+                round.flatMap {
+                    $0.window.hostCPU(interruptsInTaskTime: inTasks).vcpuPer1000RPS(achievedRPS: $0.handledRPS)
+                }
+            },
+            source: busySource(precise: !usages.isEmpty && usages.allSatisfy { $0.usage.isPrecise }, inTasks: inTasks)
+                + " over the measured windows (every process on the host, not only the lab's); softirq from "
+                + "/proc/stat; ksoftirqd and kworker threads from /proc/<pid>/stat; " + interrupts.explanation,
             ticksUndercount: usages.contains { $0.usage.ticksUndercount })
+    }
+
+    /// Where the busy time came from, as the block's `source` says it.
+    static func busySource(precise: Bool, inTasks: Bool) -> String {
+        guard precise else { return "busy time from /proc/stat's ticks, as the busy share of the counted time times the CPUs" }
+        return "busy time from the scheduler's run time of every task (root cpuacct.usage)"
+            + (inTasks ? "" : " plus /proc/stat's irq and softirq time")
     }
 }

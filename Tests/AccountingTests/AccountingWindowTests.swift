@@ -110,6 +110,36 @@ struct AccountingWindowTests {
     }
 
     /// On a kernel without memory.peak the window still runs; the report says the peak is missing and why.
+    /// The host's busy time is the scheduler's run time of every task (the v1 cpuacct root), not the ticks: the root
+    /// says 1.5 s, so the window reports 1.5 s over its 2 s whatever the ticks say, and no undercount.
+    @Test func hostBusyTimeComesFromTheCpuacctRootWhereThereIsOne() throws {
+        let tree = try FixtureTree()
+        try writeStart(tree)
+        let root = "sys/fs/cgroup/cpu,cpuacct"
+        try tree.write("\(root)/cpuacct.usage", "100000000000\n")
+        try tree.write("\(root)/cpuacct.stat", KernelFiles.cpuacctStat(user: 7000, system: 3000))
+        let clock = SteppedClock([10_000_000_000, 12_000_000_000])
+        let window = try AccountingWindow.start(
+            components: Self.components, root: tree.root, hostTasks: .v1(KernelFiles.v1CPUMount),
+            ticksPerSecond: 100, clock: { clock.now() })
+        try writeEnd(tree)
+        try tree.write("\(root)/cpuacct.usage", "101500000000\n")
+        try tree.write("\(root)/cpuacct.stat", KernelFiles.cpuacctStat(user: 7100, system: 3050))
+        let report = try window.finish()
+        #expect(report.hostTaskSeconds == 1.5)
+        let host = report.hostCPU()
+        #expect(host.isPrecise && host.busySeconds == 1.5 && host.nonIdleVCPU == 0.75)
+        #expect(!host.ticksUndercount, "a precise host figure is never a tick undercount")
+        // Where the kernel keeps interrupt time apart, /proc/stat's softirq (1.5 s here) is added to the tasks'.
+        let apart = report.hostCPU(interruptsInTaskTime: false)
+        let interrupts: Double = apart.scaledSoftirqSeconds + apart.irqSeconds * apart.tickScale
+        #expect(abs(apart.busySeconds - (1.5 + interrupts)) < 1e-9)
+        #expect(apart.busySeconds > 1.5)
+        // Without the root counter the window falls back to the ticks.
+        #expect(CgroupLayout(v2Mount: "/sys/fs/cgroup", v2Controllers: ["cpu"], v1Mounts: [:]).hostTaskTime == nil)
+        #expect(CgroupLayout(v2Mount: nil, v2Controllers: [], v1Mounts: ["cpuacct": "/c"]).hostTaskTime == .v1("/c"))
+    }
+
     @Test func windowWithoutV2PeakSaysSo() throws {
         let tree = try FixtureTree()
         try writeStart(tree, proxyPeak: false)
