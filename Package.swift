@@ -18,7 +18,8 @@ let package = Package(
     name: "meshbench",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "meshbench", targets: ["meshbench"])
+        .executable(name: "meshbench", targets: ["meshbench"]),
+        .executable(name: "meshbench-proxy", targets: ["MeshbenchProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,6 +40,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
+        ),
+        // The Swift sidecar alone, as the orchestrator starts it: with the Swift runtime and Foundation linked in
+        // statically, its file-backed pages are its own (shared libraries would be charged to the orchestrator's
+        // cgroup, which loaded them first), so its cgroup holds its whole resident set.
+        .executableTarget(
+            name: "MeshbenchProxy",
+            dependencies: ["Sidecar", "LabCore"],
+            swiftSettings: swiftSettings,
+            // The modules it links were compiled against the shared runtime, whose Foundation names none of the
+            // libraries the static one needs, so they are named here (and grouped: they refer to each other).
+            linkerSettings: [.unsafeFlags([
+                "-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationInternationalization",
+                "-lFoundationEssentials", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
+                "-l_FoundationCollections", "-lswiftSynchronization", "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime",
+                "-Xlinker", "--end-group", "-lstdc++",
+            ])]
         ),
         // The only module that imports CYaml (libyaml, reached through the Yams product).
         .target(name: "LabYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
@@ -165,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "OrchestratorTests",
             dependencies: [
-                "Orchestrator", "LabCore", "LoadGen", "Upstream", "Sidecar", "Accounting", "LabTestSupport",
+                "Orchestrator", "LabCore", "LoadGen", "Upstream", "Sidecar", "Accounting", "LabSys", "Report",
+                "LabTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

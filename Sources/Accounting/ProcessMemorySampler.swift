@@ -91,7 +91,7 @@ public final class ProcessMemorySampler: Sendable {
     }
 
     /// The PIDs a `cgroup.procs` file lists; none when it cannot be read (the cgroup is gone).
-    static func pids(in procsPath: String) -> [Int32] {
+    public static func pids(in procsPath: String) -> [Int32] {
         guard let text = try? AccountingFile.read(procsPath) else { return [] }
         return text.split(separator: "\n").compactMap { Int32($0.trimmed()) }
     }

@@ -12,6 +12,8 @@ struct LaunchSpec: Equatable {
     var cpus: [Int]
     /// A log file for its stderr, or nil to share the orchestrator's (the load's progress line on a terminal).
     var stderrPath: String?
+    /// A private copy of the program it runs, made ready (copied, its page cache dropped) right before it starts.
+    var executableCopy: StagedExecutable? = nil
 }
 
 /// Starts a round's components. The executor starts processes only through this seam, so what it does with them

@@ -77,9 +77,13 @@ struct PathAccounting {
             + "(smaps_rollup), sampled every \(Int(ProcessMemorySampler.defaultInterval * 1000)) ms through the "
             + "measurement window; cgroup_peak: the cgroup's peak over the window; cgroup_working_set_peak: "
             + "usage − inactive_file, sampled. Components are placed in their cgroups before their program starts, "
-            + "so the cgroup figures include start-up, but not file pages another cgroup read first: the binary "
-            + "and its shared libraries (for meshbench's own components, the Swift runtime and Foundation, which "
-            + "the orchestrator maps too), counted in rss_file_peak only. \(cgroup). MiB."
+            + "so the cgroup figures include start-up. A page is charged to the cgroup that first read it: the Swift "
+            + "sidecar runs from its own copy of meshbench-proxy (Swift runtime linked in), dropped from the page "
+            + "cache before each start, so its code is charged to it, with what the kernel read ahead of it "
+            + "(cgroup_peak can exceed rss_peak by that); shared libraries other processes loaded first (glibc; for "
+            + "meshbench's upstream and load generator, the Swift runtime the orchestrator maps too) count in "
+            + "rss_file_peak only. Freshly read file pages stay on the inactive list, so the working set is mostly "
+            + "anonymous memory. \(cgroup). MiB."
         return PathMemoryMiB(meshRSSPeakPerProxy: mesh.compactMap { components[$0]?.rssPeak }.max(),
                              meshCgroupWorkingSetPeakPerProxy: mesh.compactMap { components[$0]?.cgroupWorkingSetPeak }.max(),
                              components: components, source: source)

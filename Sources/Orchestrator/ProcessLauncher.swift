@@ -9,6 +9,7 @@ struct ProcessLauncher: ComponentLauncher {
     let executable: String
 
     func launch(_ spec: LaunchSpec) throws -> RunningComponent {
+        try spec.executableCopy?.prepare()
         let process = try ComponentProcess(
             name: spec.name, executable: executable, arguments: spec.arguments, cgroupProcs: spec.cgroupProcs,
             cpus: spec.cpus, stderrPath: spec.stderrPath)

@@ -74,11 +74,11 @@ final class RoundExecutor: FaultTarget {
     }
 
     /// Starts a component in its cgroup, on its CPUs, and remembers it so that it is stopped at the end.
-    private func launch(_ component: ComponentPlan, arguments: [String], stderrPath: String?) throws
-        -> RunningComponent {
+    private func launch(_ component: ComponentPlan, arguments: [String], stderrPath: String?,
+                        executableCopy: StagedExecutable? = nil) throws -> RunningComponent {
         let running = try launcher.launch(LaunchSpec(
             name: component.name, arguments: arguments, cgroupProcs: groups[component.name]?.procs ?? [],
-            cpus: component.cpus, stderrPath: stderrPath))
+            cpus: component.cpus, stderrPath: stderrPath, executableCopy: executableCopy))
         started.append(running)
         return running
     }
@@ -86,7 +86,8 @@ final class RoundExecutor: FaultTarget {
     /// Starts a long-running component and waits until it is ready.
     private func start(_ component: ComponentPlan, arguments: [String], display: [String]? = nil,
                        sidecar: SidecarLauncher? = nil) throws {
-        let process = try launch(component, arguments: arguments, stderrPath: component.logPath)
+        let process = try launch(component, arguments: arguments, stderrPath: component.logPath,
+                                 executableCopy: sidecar?.executableCopy)
         do {
             switch component.readiness {
             case .line(let prefix):
@@ -213,10 +214,11 @@ final class RoundExecutor: FaultTarget {
         guard !accounted.isEmpty else { return nil }
         let components = Dictionary(uniqueKeysWithValues: accounted)
         let nanoseconds = { [clock] in UInt64(max(0, clock()) * 1e9) }
+        let hostTasks = layout.hostTaskTime
         return MeasuredWindowGate(clock: nanoseconds, closed: { [weak self] in self?.ebpf?.markWindowEnd() }) {
             [weak self] in
             self?.ebpf?.markWindowStart()
-            return try AccountingWindow.start(components: components, clock: nanoseconds)
+            return try AccountingWindow.start(components: components, hostTasks: hostTasks, clock: nanoseconds)
         }
     }
 

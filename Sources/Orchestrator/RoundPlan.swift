@@ -112,9 +112,10 @@ extension RoundPlan {
     ///   - point: the sweep point's label, which the round's file names carry.
     ///   - tls: the run's mTLS files, when the sidecars talk mTLS.
     ///   - loadLogToTerminal: the load's stderr is the orchestrator's (a terminal, for its progress line).
+    ///   - proxyExecutable: `meshbench-proxy`, which each Swift sidecar runs a copy of.
     static func make(variant: PathVariant, scenario: Scenario, point: String?, round: Int,
                      cpus: ScenarioRunner.Placement, tls: LabTLSMaterial?, runDirectory: String,
-                     loadLogToTerminal: Bool) -> RoundPlan {
+                     loadLogToTerminal: Bool, proxyExecutable: String) -> RoundPlan {
         let logs = runDirectory + "/logs"
         let tag = "round\(round)-\(variant.fileTag)" + (point.map { "-\($0)" } ?? "")
         let server = ComponentPlan(
@@ -123,7 +124,7 @@ extension RoundPlan {
             target: nil, cgroup: "server", cpus: cpus.server, logPath: "\(logs)/\(tag)-server.log",
             readiness: .line(prefix: ReadinessLine.prefix))
         let sidecars = sidecars(variant: variant, spec: scenario.sidecar, tls: tls, tag: tag,
-                                runDirectory: runDirectory, cpus: cpus)
+                                runDirectory: runDirectory, cpus: cpus, proxyExecutable: proxyExecutable)
         // The front: what the load generator sends to without eBPF. The service's real address is the server side's
         // front: the inbound sidecar, or the app.
         let front = sidecars.last?.name ?? server.name
@@ -158,7 +159,8 @@ extension RoundPlan {
 
     /// The path's sidecars, inbound first so the outbound one has somewhere to send; none off the sidecar paths.
     static func sidecars(variant: PathVariant, spec: SidecarSpec, tls: LabTLSMaterial?, tag: String,
-                         runDirectory: String, cpus: ScenarioRunner.Placement) -> [ComponentPlan] {
+                         runDirectory: String, cpus: ScenarioRunner.Placement,
+                         proxyExecutable: String) -> [ComponentPlan] {
         guard variant.path == .sidecar || variant.path == .sidecarEBPF, let impl = variant.impl else { return [] }
         let roles: [SidecarRole] = spec.hops == 2 ? [.inbound, .outbound] : [.outbound]
         var upstream = "server"
@@ -168,7 +170,9 @@ extension RoundPlan {
             let accessLog = spec.has(.accessLog) ? "\(runDirectory)/logs/\(fileTag)-access.log" : nil
             let side = role == .inbound ? tls?.inbound : tls?.outbound
             let launch: SidecarLaunch = impl == .swift
-                ? .swift(SwiftProxyLaunch(role: role, spec: spec, tls: side, accessLog: accessLog,
+                ? .swift(SwiftProxyLaunch(executable: StagedExecutable(source: proxyExecutable, component: name,
+                                                                       runDirectory: runDirectory),
+                                          role: role, spec: spec, tls: side, accessLog: accessLog,
                                           originalDestination: variant.path == .sidecarEBPF && role == .outbound))
                 : .reference(ReferenceProxyLaunch(impl: impl, role: role, tls: side, threads: spec.threads,
                                                   accessLog: accessLog, metrics: spec.has(.metrics),

@@ -85,6 +85,7 @@ public final class ScenarioRunner {
         let cpus = try Self.placement(for: scenario, available: ChildPlacement.currentCPUs())
         let runDirectory = try makeRunDirectory()
         try FileManager.default.createDirectory(atPath: runDirectory + "/logs", withIntermediateDirectories: true)
+        defer { StagedExecutable.removeAll(runDirectory: runDirectory) }
 
         // Cgroups: clean what killed runs left, then make ours. Without root the run still goes on, and says so.
         var cgroups: LabCgroups?
@@ -169,7 +170,8 @@ public final class ScenarioRunner {
                     log("round \(round)/\(scenario.rounds): \(variant.name)" + (pointLabel.map { " at \($0)" } ?? ""))
                     let plan = RoundPlan.make(
                         variant: variant, scenario: pointScenario, point: pointLabel, round: round, cpus: setting.cpus,
-                        tls: setting.tls, runDirectory: setting.runDirectory, loadLogToTerminal: loadLogToTerminal)
+                        tls: setting.tls, runDirectory: setting.runDirectory, loadLogToTerminal: loadLogToTerminal,
+                        proxyExecutable: StagedExecutable.sibling(of: options.executable, named: "meshbench-proxy"))
                     do {
                         let outcome = try RoundExecutor(
                             plan: plan, launcher: ProcessLauncher(executable: options.executable),

@@ -3,7 +3,7 @@ import Sidecar
 
 /// How one sidecar is started: everything but the address it forwards to, which is known once that has started.
 enum SidecarLaunch: Equatable {
-    /// The lab's own proxy, `meshbench proxy`, which picks its port and reports it.
+    /// The lab's own proxy, `meshbench-proxy`, which picks its port and reports it.
     case swift(SwiftProxyLaunch)
     /// nginx or haproxy, started through `meshbench exec` (which places it, then becomes it), configured through a
     /// file and listening on a port the lab picks when it starts them.
@@ -17,8 +17,11 @@ enum SidecarLaunch: Equatable {
     }
 }
 
-/// `meshbench proxy`: its `SidecarConfiguration`, which writes its command line once the upstream is known.
+/// `meshbench-proxy` (what `meshbench proxy` runs, as its own executable), started from this component's own copy
+/// through `meshbench exec`: its `SidecarConfiguration` writes its command line once the upstream is known.
 struct SwiftProxyLaunch: Equatable {
+    /// The copy of `meshbench-proxy` this sidecar runs, so its cgroup is charged for its own code.
+    var executable: StagedExecutable
     var role: SidecarRole
     var spec: SidecarSpec
     /// This side's mTLS files, when the two sidecars talk mTLS.
@@ -29,7 +32,7 @@ struct SwiftProxyLaunch: Equatable {
 
     func arguments(upstream: HostPort) -> [String] {
         let mtls = tls.map { SidecarTLS(certificate: $0.certificate, privateKey: $0.privateKey, trustRoots: $0.caCertificate) }
-        return ["proxy"] + SidecarConfiguration(spec: spec, role: role, upstream: upstream, tls: mtls, accessLog: accessLog,
+        return ["exec", "--", executable.path] + SidecarConfiguration(spec: spec, role: role, upstream: upstream, tls: mtls, accessLog: accessLog,
                                                 originalDestination: originalDestination).arguments
     }
 }

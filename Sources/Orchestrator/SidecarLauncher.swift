@@ -8,12 +8,14 @@ import Glibc
 
 /// Gets one planned sidecar ready to start, once the address it forwards to is known, and tells when it is ready.
 ///
-/// The Swift sidecar is `meshbench proxy`, which reports its port. nginx and haproxy are started through
-/// `meshbench exec`, which places them (cgroup, CPUs, death signal) and then becomes them; they listen on a port the
-/// lab picked and are ready when it accepts connections.
+/// Every sidecar is started through `meshbench exec`, which places it (cgroup, CPUs, death signal) and then becomes
+/// it. The Swift sidecar (`meshbench-proxy`, from its own copy) reports its port; nginx and haproxy listen on a port
+/// the lab picked and are ready when it accepts connections.
 struct SidecarLauncher {
     let arguments: [String]
     let displayCommand: [String]
+    /// The copy of its executable the launcher prepares before starting it (the Swift sidecar's).
+    let executableCopy: StagedExecutable?
     private let port: Int?
     private let name: String
 
@@ -26,7 +28,8 @@ struct SidecarLauncher {
         case .swift(let proxy):
             name = "swift \(proxy.role.rawValue) sidecar"
             arguments = proxy.arguments(upstream: upstreamAddress)
-            displayCommand = arguments
+            displayCommand = Array(arguments.drop { $0 != proxy.executable.path })
+            executableCopy = proxy.executable
             port = nil
         case .reference(let proxy):
             name = "\(proxy.impl.rawValue) \(proxy.role.rawValue) sidecar"
@@ -38,6 +41,7 @@ struct SidecarLauncher {
             let program = proxy.programArguments(program: try Self.locate(proxy.tool))
             arguments = ["exec", "--"] + program
             displayCommand = program
+            executableCopy = nil
             port = listenPort
         }
     }

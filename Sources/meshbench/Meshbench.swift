@@ -1,11 +1,12 @@
 import ArgumentParser
 import LabCore
+import Sidecar
 
 struct Meshbench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshbench",
         abstract: "Measure what a service-mesh data plane costs: latency, CPU and memory per path.",
         version: LabVersion.current,
-        subcommands: [Run.self, Load.self, Serve.self, Proxy.self, Doctor.self, BPF.self, Exec.self, ReportFiles.self, Compare.self]
+        subcommands: [Run.self, Load.self, Serve.self, ProxyCommand.self, Doctor.self, BPF.self, Exec.self, ReportFiles.self, Compare.self]
     )
 }

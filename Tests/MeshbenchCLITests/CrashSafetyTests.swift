@@ -260,13 +260,17 @@ extension MeshbenchCLITests {
             print("skipped: needs root to switch to an unprivileged user (setpriv)")
             return
         }
-        // The unprivileged user must reach the binary and write the results: both in a world-readable temp copy.
+        // The unprivileged user must reach the binaries and write the results: all in a world-readable temp copy
+        // (meshbench-proxy, which the Swift sidecars run, beside meshbench as the build puts it).
         let dir = NSTemporaryDirectory() + "meshbench-nonroot-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o777])
         let copy = dir + "/meshbench"
         try FileManager.default.copyItem(atPath: binary, toPath: copy)
         chmod(copy, 0o755)
+        let proxy = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("meshbench-proxy").path
+        try FileManager.default.copyItem(atPath: proxy, toPath: dir + "/meshbench-proxy")
+        chmod(dir + "/meshbench-proxy", 0o755)
         let file = dir + "/nonroot.yaml"
         try "name: nonroot\npaths: [direct, sidecar, ebpf, sidecar-ebpf]\nload:\n  qps: 100\n  connections: 2\n  duration: 1s\n"
             .write(toFile: file, atomically: true, encoding: .utf8)

@@ -236,13 +236,18 @@ final class FakeComponent: RunningComponent {
 
     /// The address its command line asked it to listen on; the kernel's pick for port 0 is a port made from its PID.
     private func listenAddress() throws -> HostPort {
-        let arguments = Array(spec.arguments.dropFirst())
+        // `exec -- PROGRAM ARGS` runs PROGRAM: the Swift sidecar's copy of meshbench-proxy.
+        var command = spec.arguments
+        if command.first == "exec", let dashes = command.firstIndex(of: "--"), dashes + 1 < command.count {
+            command = [URL(fileURLWithPath: command[dashes + 1]).lastPathComponent] + command[(dashes + 2)...]
+        }
+        let arguments = Array(command.dropFirst())
         let listen: HostPort
-        switch spec.arguments.first {
+        switch command.first {
         case "serve": listen = try UpstreamOptions.parse(arguments).listen
-        case "proxy": listen = try SidecarOptions.parse(arguments).listen
+        case "meshbench-proxy": listen = try SidecarOptions.parse(arguments).listen
         default:
-            throw LabError.runFailed("the fake \(name) does not know where `\(spec.arguments.first ?? "")` listens")
+            throw LabError.runFailed("the fake \(name) does not know where `\(command.first ?? "")` listens")
         }
         return listen.port == 0 ? HostPort(host: listen.host, port: 30_000 + Int(pid)) : listen
     }

@@ -34,7 +34,7 @@ struct RoundExecutorTests {
             let scenario = RoundPlanTests.scenario(path, hops: 2, features: [], faults: faults)
             plan = RoundPlan.make(variant: PathVariant.all(for: scenario)[0], scenario: scenario, point: nil, round: 1,
                                   cpus: RoundPlanTests.cpus, tls: nil, runDirectory: directory.file("run"),
-                                  loadLogToTerminal: false)
+                                  loadLogToTerminal: false, proxyExecutable: "/lab/bin/meshbench-proxy")
             var all = ["load": [FakeScript.load(seconds: 4, result: .result(Round.result))]]
             all.merge(scripts) { _, given in given }
             launcher = FakeLauncher(clock: clock, scripts: all)

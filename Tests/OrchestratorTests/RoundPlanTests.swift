@@ -9,6 +9,7 @@ import Testing
 struct RoundPlanTests {
     static let cpus = ScenarioRunner.Placement(load: [3], server: [0, 1], mesh: [2])
     static let run = "/runs/r1"
+    static let proxyExecutable = "/opt/lab/meshbench-proxy"
     static let tls = LabTLSMaterial(
         directory: "/runs/r1/tls", secrets: "/tmp/s",
         inbound: TLSFiles(certificate: "/in.pem", privateKey: "/in-key.pem", caCertificate: "/ca.pem",
@@ -30,7 +31,7 @@ struct RoundPlanTests {
                      terminal: Bool = false) -> RoundPlan {
         let variant = PathVariant.all(for: scenario)[0]
         return RoundPlan.make(variant: variant, scenario: scenario, point: point, round: round, cpus: cpus, tls: tls,
-                              runDirectory: run, loadLogToTerminal: terminal)
+                              runDirectory: run, loadLogToTerminal: terminal, proxyExecutable: Self.proxyExecutable)
     }
 
     /// The value of `flag` in a command line (`--flag value` or `--flag=value`): the checks do not depend on the order
@@ -176,7 +177,9 @@ struct RoundPlanTests {
                 #expect(impl == .swift)
                 #expect(component.readiness == .line(prefix: "listening on "))
                 let args = proxy.arguments(upstream: HostPort(host: "127.0.0.1", port: 7))
-                #expect(args.first == "proxy")
+                // Through the placing trampoline, from this sidecar's own copy of meshbench-proxy in the run folder.
+                #expect(Array(args.prefix(3)) == ["exec", "--", "/runs/r1/bin/\(name)/meshbench-proxy"])
+                #expect(proxy.executable.source == Self.proxyExecutable)
                 #expect(Self.value(args, after: "--role") == role.rawValue)
                 #expect(Self.value(args, after: "--listen") == "127.0.0.1:0")
                 #expect(Self.value(args, after: "--upstream") == "127.0.0.1:7")

@@ -18,7 +18,8 @@ struct SidecarPlacementTests {
     func sidecarPlan(_ scenario: Scenario) throws -> RoundPlan {
         let variant = try #require(PathVariant.all(for: scenario).first { $0.path == .sidecar })
         return RoundPlan.make(variant: variant, scenario: scenario, point: nil, round: 1, cpus: RoundPlanTests.cpus,
-                              tls: nil, runDirectory: RoundPlanTests.run, loadLogToTerminal: false)
+                              tls: nil, runDirectory: RoundPlanTests.run, loadLogToTerminal: false,
+                              proxyExecutable: RoundPlanTests.proxyExecutable)
     }
 
     @Test func serverSideSharesTheMeshCPUs() throws {

@@ -1,16 +1,16 @@
 import Dispatch
 import Foundation
-import LabCore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// What the long-running commands (`serve`, `proxy`) share: how they treat signals and wait to be told to stop.
-enum ServiceCommandSupport {
+/// What the long-running commands (`serve`, `proxy`, `meshbench-proxy`) share: how they treat signals and wait to be
+/// told to stop.
+public enum ServiceCommandSupport {
     /// Starts a service, announces it with the readiness line once it serves, and returns its port. A start failure
     /// that is not already the lab's own error is reported as `what` failing on `listen`.
-    static func start(_ what: String, listen: HostPort, _ start: () async throws -> Int) async throws -> Int {
+    public static func start(_ what: String, listen: HostPort, _ start: () async throws -> Int) async throws -> Int {
         takeOverSignals()
         let port: Int
         do {
@@ -25,7 +25,7 @@ enum ServiceCommandSupport {
     }
 
     /// Ignores SIGTERM/SIGINT as interrupts (so they cannot land on an event-loop thread) and SIGPIPE.
-    static func takeOverSignals() {
+    public static func takeOverSignals() {
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
@@ -33,7 +33,7 @@ enum ServiceCommandSupport {
 
     /// Unblocks SIGINT and SIGTERM on this thread. A parent that blocked them (some test runners and supervisors
     /// do) passes its mask on through exec, and a handler then never runs: the stop request would be lost.
-    static func unblockStopSignals() {
+    public static func unblockStopSignals() {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
@@ -42,7 +42,7 @@ enum ServiceCommandSupport {
     }
 
     /// Returns when SIGTERM or SIGINT arrives; signals come in as events, not as handlers.
-    static func waitForStopSignal() async {
+    public static func waitForStopSignal() async {
         let (stopSignal, continuation) = AsyncStream<Int32>.makeStream()
         let sources = [SIGTERM, SIGINT].map { sig in
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
