@@ -315,11 +315,26 @@ public final class MeshPrograms {
         )
     }
 
-    /// Memory the kernel charges for each of the object's maps (the `memlock` line of the map fd's fdinfo), by map
-    /// name: what the eBPF data path holds in the kernel instead of a proxy's RSS.
-    public func mapMemlockBytes() throws -> [String: UInt64] {
+    /// Maps only the `sidecar-ebpf` path's steering writes (the original destinations connect4 records for the
+    /// sidecar's SO_ORIGINAL_DST); the `ebpf` path loads them with the object but never uses them.
+    public static let steerOnlyMaps: Set<String> = ["cookie_orig", "pair_orig"]
+
+    /// One of the object's maps: what the kernel charges for it (its preallocated capacity) and how much of it holds
+    /// entries now.
+    public struct MapFootprint: Equatable, Sendable {
+        public var name: String
+        /// The `memlock` line of the map fd's fdinfo: the kernel memory charged for the map, whatever it holds.
+        public var memlockBytes: UInt64
+        public var maxEntries: UInt32
+        /// Keys present now: counted by walking the keys of hash maps; every slot of an array; nil for socket storage,
+        /// whose entries live on the sockets and cannot be walked from user space.
+        public var entriesInUse: Int?
+    }
+
+    /// Every map of the object, by name.
+    public func mapFootprints() throws -> [String: MapFootprint] {
         let object = try loadedObject()
-        var result: [String: UInt64] = [:]
+        var result: [String: MapFootprint] = [:]
         var map = bpf_object__next_map(object, nil)
         while let m = map {
             let fd = bpf_map__fd(m)
@@ -327,11 +342,39 @@ public final class MeshPrograms {
             if fd >= 0, let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8),
                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("memlock:") }),
                let bytes = UInt64(line.dropFirst("memlock:".count).trimmingCharacters(in: .whitespaces)) {
-                result[name] = bytes
+                result[name] = MapFootprint(name: name, memlockBytes: bytes, maxEntries: bpf_map__max_entries(m),
+                                            entriesInUse: Self.entries(of: m, fd: fd))
             }
             map = bpf_object__next_map(object, m)
         }
         return result
+    }
+
+    /// Memory the kernel charges for each of the object's maps, by name.
+    public func mapMemlockBytes() throws -> [String: UInt64] {
+        try mapFootprints().mapValues(\.memlockBytes)
+    }
+
+    private static func entries(of map: OpaquePointer, fd: Int32) -> Int? {
+        switch bpf_map__type(map) {
+        case BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY:
+            return Int(bpf_map__max_entries(map))
+        case BPF_MAP_TYPE_SK_STORAGE:
+            return nil
+        default:
+            let size = Int(bpf_map__key_size(map))
+            var key = [UInt8](repeating: 0, count: size)
+            var next = [UInt8](repeating: 0, count: size)
+            var count = 0
+            // The first call (no previous key) returns the first key; a walk ends with ENOENT.
+            var rc = bpf_map_get_next_key(fd, nil, &next)
+            while rc == 0, count <= Int(bpf_map__max_entries(map)) {
+                count += 1
+                swap(&key, &next)
+                rc = bpf_map_get_next_key(fd, &key, &next)
+            }
+            return rc == -ENOENT ? count : nil
+        }
     }
 
     private func programFD(_ program: Program) throws -> Int32 {

@@ -112,8 +112,14 @@ final class EBPFDataPath {
                                                requests: s.requests)
         }
         let totals = all.values.reduce((UInt64(0), UInt64(0))) { ($0.0 + $1.redirects, $0.1 + $1.misses) }
+        // The balancing path never writes the steering maps: they are loaded with the object, but not its cost.
+        let maps = ((try? programs.mapFootprints()) ?? [:]).filter { name, _ in
+            programs.mode != .balance || !MeshPrograms.steerOnlyMaps.contains(name)
+        }
         return PathBPF(programs: programStats, redirects: totals.0, misses: totals.1, perService: perService,
-                       mapsMemlockBytes: try? programs.mapMemlockBytes())
+                       mapsMemlockBytes: maps.isEmpty ? nil : maps.mapValues(\.memlockBytes),
+                       mapsEntriesInUse: maps.isEmpty ? nil : maps.compactMapValues(\.entriesInUse),
+                       mapsMaxEntries: maps.isEmpty ? nil : maps.mapValues { Int($0.maxEntries) })
     }
 
     /// Detaches everything and turns statistics off again.

@@ -167,18 +167,20 @@ public enum IstioComparisonCatalog {
                measure: .sidecarVCPUPer1000RPSPerProxy, setup: setup124),
         Figure(figure: "sidecar memory per proxy", value: 60, unit: "MB", version: "1.24", source: source124,
                caveat: "A single sidecar with 2 worker threads at 1000 HTTP rps of 1 KB. Compared with the largest "
-                   + "cgroup memory peak of one proxy at this run's rate.",
+                   + "resident-set peak (VmHWM) of one proxy at this run's rate.",
                measure: .sidecarMemoryPeakMB, setup: setup124),
         Figure(figure: "ztunnel vCPU per 1000 rps", value: 0.06, unit: "vCPU", version: "1.24", source: source124,
                caveat: "A single ztunnel (node-level L4 proxy that also terminates mTLS) at 1000 HTTP rps of 1 KB. "
-                   + "meshbench compares it with the ebpf path, its closest in-kernel L4 analogue: the BPF programs' "
-                   + "own run time per 1000 rps for both ends together, which leaves out the data copy a redirect "
-                   + "triggers in the sender's system call, and no encryption.",
+                   + "Shown beside the ebpf path, its closest in-kernel L4 analogue, without a ratio: the BPF programs' "
+                   + "own run time per 1000 rps for both ends together leaves out the data copy a redirect triggers in "
+                   + "the sender's system call (host_cpu.increment_vs_direct_per_1000rps counts the path's whole "
+                   + "cost to the host), and the ebpf path does no encryption.",
                measure: .ebpfVCPUPer1000RPS, setup: setup124),
         Figure(figure: "ztunnel memory", value: 12, unit: "MB", version: "1.24", source: source124,
                caveat: "A single ztunnel's memory at 1000 HTTP rps of 1 KB. The ebpf path has no process; the closest "
-                   + "quantity is the kernel memory charged for its BPF maps (fdinfo memlock, summed over maps), which "
-                   + "does not grow with the rate.",
+                   + "quantity is the kernel memory charged for the BPF maps it uses (fdinfo memlock, their preallocated "
+                   + "capacity, summed; bpf.maps_entries_in_use says how much of it holds entries), which does not "
+                   + "grow with the rate.",
                measure: .ebpfMapsMB, setup: setup124),
         Figure(figure: "added p90 latency, client+server sidecar pair", value: 0.228, unit: "ms", version: "1.20",
                source: source120, caveat: pairCaveat120, measure: .sidecarPairAddedP90Ms, setup: setup120),
