@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what meshbench needs on Debian/Ubuntu: the C libraries it links (libcurl with nghttp2, libbpf), the BPF
-# toolchain (clang, bpftool), and the real peers the benchmarks measure against (nginx, haproxy, wrk, h2load), and a headless Chromium that
+# toolchain (clang, bpftool), the pod topology's tools (ip, iptables, nsenter), and the real peers the benchmarks measure against (nginx, haproxy, wrk, h2load), and a headless Chromium that
 # checks report.html.
 # Idempotent, and silent when everything is already there.
 set -euo pipefail
@@ -12,6 +12,7 @@ packages=(
     nginx haproxy                            # reference sidecars and benchmark targets
     wrk nghttp2-client                       # benchmark peers: wrk, h2load
     chromium-headless-shell                  # checks report.html in a real browser
+    iproute2 iptables util-linux             # topology: pods: ip (veth, bridge), iptables (interception), nsenter
 )
 
 missing=()

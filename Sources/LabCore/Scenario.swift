@@ -28,6 +28,10 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var ebpf: EBPFSpec
     /// Components killed (and perhaps restarted) during measured rounds, to test what the paths do under faults.
     public var faults: [FaultSpec]
+    /// Where the components run: on the host's loopback, or in pods (network namespaces) on one or two nodes.
+    public var topology: Topology
+    /// Nodes of the pod topology (1: both pods on one node; 2: the client pod on one, the server pod on the other).
+    public var nodes: Int
 
     public static let defaultRounds = 1
     public static let defaultOutput = "results"
@@ -35,7 +39,9 @@ public struct Scenario: Sendable, Equatable, Codable {
     public init(name: String, description: String? = nil, paths: [PathName], rounds: Int = Scenario.defaultRounds,
                 load: LoadSpec, server: ServerSpec = ServerSpec(), cpus: CPUPlacement = CPUPlacement(),
                 output: String = Scenario.defaultOutput, sidecar: SidecarSpec = SidecarSpec(), sweep: Sweep? = nil,
-                ebpf: EBPFSpec = EBPFSpec(), faults: [FaultSpec] = []) {
+                ebpf: EBPFSpec = EBPFSpec(), faults: [FaultSpec] = [], topology: Topology = .loopback, nodes: Int = 1) {
+        self.topology = topology
+        self.nodes = nodes
         self.sidecar = sidecar
         self.sweep = sweep
         self.ebpf = ebpf
@@ -51,7 +57,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, paths, rounds, load, server, cpus, output, sidecar, sweep, ebpf, faults
+        case name, description, paths, rounds, load, server, cpus, output, sidecar, sweep, ebpf, faults, topology, nodes
     }
 
     // Written out so an absent description stays absent in report.json instead of appearing as null, and so older
@@ -70,6 +76,8 @@ public struct Scenario: Sendable, Equatable, Codable {
         sweep = try c.decodeIfPresent(Sweep.self, forKey: .sweep)
         ebpf = try c.decodeIfPresent(EBPFSpec.self, forKey: .ebpf) ?? EBPFSpec()
         faults = try c.decodeIfPresent([FaultSpec].self, forKey: .faults) ?? []
+        topology = try c.decodeIfPresent(Topology.self, forKey: .topology) ?? .loopback
+        nodes = try c.decodeIfPresent(Int.self, forKey: .nodes) ?? 1
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -86,6 +94,8 @@ public struct Scenario: Sendable, Equatable, Codable {
         try c.encodeIfPresent(sweep, forKey: .sweep)
         try c.encode(ebpf, forKey: .ebpf)
         if !faults.isEmpty { try c.encode(faults, forKey: .faults) }
+        try c.encode(topology, forKey: .topology)
+        if topology == .pods { try c.encode(nodes, forKey: .nodes) }
     }
 
     /// The scenario at one point of its sweep: the load with the swept parameter set to `value`.
@@ -101,6 +111,16 @@ public struct Scenario: Sendable, Equatable, Codable {
         }
         return copy
     }
+}
+
+/// Where a scenario's components run.
+public enum Topology: String, Sendable, Equatable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+    /// Every component in the host's network namespace, on 127.0.0.0/8.
+    case loopback
+    /// Each workload in its own network namespace (a pod) behind a veth on its node's bridge; needs root.
+    case pods
+
+    public var description: String { rawValue }
 }
 
 /// A sweep: one load parameter and the values it takes, run in the order given. In YAML and JSON it is a

@@ -15,7 +15,7 @@ import Yams
 public enum ScenarioLoader {
     /// Top-level keys, in the order the format documents them (and the order "allowed:" lists them).
     static let rootKeys = ["name", "description", "paths", "rounds", "load", "server", "sidecar", "cpus", "output",
-                           "sweep", "ebpf", "faults"]
+                           "sweep", "ebpf", "faults", "topology", "nodes"]
     static let loadKeys = ["qps", "connections", "duration", "requests", "warmup", "protocol", "streams", "method",
                            "request_size", "response_size", "timeout"]
     static let serverKeys = ["delay", "threads", "reset_fraction", "stall_fraction", "close_after", "close_abruptly"]
@@ -146,14 +146,24 @@ struct ScenarioReader {
         let sweep: Sweep?? = fields["sweep"].map { sweepSpec($0, load: load) } ?? .some(nil)
         let ebpf = fields["ebpf"].map { ebpfSpec($0) } ?? EBPFSpec()
         let faults = fields["faults"].map { faultList($0, rounds: rounds) } ?? []
+        let topology = fields["topology"].map {
+            choice($0, aliases: Dictionary(uniqueKeysWithValues: Topology.allCases.map { ($0.rawValue, $0) }),
+                   canonical: Topology.allCases.map(\.rawValue))
+        } ?? .loopback
+        var nodes = fields["nodes"].map { integer($0, min: 1, max: 2) } ?? 1
+        if let entry = fields["nodes"], let topology, topology != .pods, nodes != nil {
+            fail(entry.keyLine, "'nodes' needs 'topology: pods' (on loopback every component shares the host); "
+                 + "remove it or add 'topology: pods'")
+            nodes = nil
+        }
 
         guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar,
-              let sweep, let ebpf, let faults else {
+              let sweep, let ebpf, let faults, let topology, let nodes else {
             return nil
         }
         return Scenario(name: name, description: description ?? nil, paths: paths, rounds: rounds, load: load,
                         server: server, cpus: cpus, output: output, sidecar: sidecar, sweep: sweep, ebpf: ebpf,
-                        faults: faults)
+                        faults: faults, topology: topology, nodes: nodes)
     }
 
     // MARK: - Mappings and keys

@@ -15,6 +15,10 @@ public enum ChildPlacement {
     public static let cpusVariable = "MESHBENCH_CPUS"
     public static let cgroupProcsVariable = "MESHBENCH_CGROUP_PROCS"
     public static let parentVariable = "MESHBENCH_PARENT_PID"
+    /// A network namespace file to enter (a pod's, `/proc/<orchestrator>/fd/N`).
+    public static let networkNamespaceVariable = "MESHBENCH_NETNS"
+    /// A user and group id to run as once placed (a sidecar's own uid, which the pod's interception rules exempt).
+    public static let userVariable = "MESHBENCH_UID"
 
     /// Applies whatever placement the environment carries. Failures are printed and fatal for a child (a component
     /// running outside its cgroup or CPUs would make the measurement lie) and ignored when nothing was asked.
@@ -45,6 +49,41 @@ public enum ChildPlacement {
                 fail("cannot pin to CPUs \(cpus): \(error)")
             }
         }
+        // A meshbench component exec'd by `meshbench exec` finds itself placed already: both steps are skipped then.
+        if let netns = env[networkNamespaceVariable], !netns.isEmpty, !isCurrentNetworkNamespace(netns) {
+            // Still the only thread: the namespace applies to the whole process and everything it execs.
+            do {
+                let fd = try SysFile.open(netns, .read)
+                defer { SysFile.close(fd) }
+                try Namespaces.enterNetworkNamespace(fd: fd)
+            } catch {
+                fail("cannot enter the pod's network namespace \(netns): \(error)")
+            }
+        }
+        if let user = env[userVariable], !user.isEmpty {
+            guard let id = UInt32(user) else { fail("bad \(userVariable) '\(user)'") }
+            if getuid() == id { return }
+            // Group first: once the uid is dropped, the gid can no longer be changed. Dropping it clears the death
+            // signal, so it is asked for again.
+            guard setgroups(0, nil) == 0, setgid(id) == 0, setuid(id) == 0 else {
+                fail("cannot run as uid \(id): \(String(cString: strerror(errno)))")
+            }
+            if env[parentVariable] != nil {
+                do {
+                    try ProcessControl.setParentDeathSignal(SIGTERM)
+                } catch {
+                    fail("cannot ask to die with the orchestrator: \(error)")
+                }
+            }
+        }
+    }
+
+    /// Whether this process is in the network namespace the file at `path` names already.
+    static func isCurrentNetworkNamespace(_ path: String) -> Bool {
+        var mine = stat()
+        var target = stat()
+        guard stat("/proc/self/ns/net", &mine) == 0, stat(path, &target) == 0 else { return false }
+        return mine.st_dev == target.st_dev && mine.st_ino == target.st_ino
     }
 
     /// The CPUs this process may run on now.

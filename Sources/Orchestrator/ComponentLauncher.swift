@@ -14,6 +14,10 @@ struct LaunchSpec: Equatable {
     var stderrPath: String?
     /// A private copy of the program it runs, made ready (copied, its page cache dropped) right before it starts.
     var executableCopy: StagedExecutable? = nil
+    /// The pod's network namespace it enters before its program starts (`topology: pods`); nil on loopback.
+    var networkNamespace: String? = nil
+    /// The uid (and gid) it runs as once placed; nil keeps the orchestrator's.
+    var user: UInt32? = nil
 }
 
 /// Starts a round's components. The executor starts processes only through this seam, so what it does with them

@@ -27,17 +27,22 @@ public final class ComponentProcess {
     ///   - cgroupProcs: `cgroup.procs` files the child joins.
     ///   - cpus: CPUs the child pins itself to; empty leaves it unpinned.
     ///   - stderrPath: a log file for the child's stderr, or nil to share the orchestrator's (for progress lines).
+    ///   - networkNamespace: a network namespace file the child enters before its program starts (a pod's).
+    ///   - user: a uid (and gid) the child runs as once placed.
     public init(name: String, executable: String, arguments: [String], cgroupProcs: [String], cpus: [Int],
-                stderrPath: String?) throws {
+                stderrPath: String?, networkNamespace: String? = nil, user: UInt32? = nil) throws {
         self.name = name
         self.arguments = arguments
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = Self.launchArguments(executable: executable, arguments: arguments,
-                                                 placed: !cgroupProcs.isEmpty || !cpus.isEmpty)
+                                                 placed: !cgroupProcs.isEmpty || !cpus.isEmpty
+                                                    || networkNamespace != nil || user != nil)
         var env = ProcessInfo.processInfo.environment
         env[ChildPlacement.parentVariable] = String(getpid())
         env[ChildPlacement.cgroupProcsVariable] = cgroupProcs.joined(separator: ":")
         env[ChildPlacement.cpusVariable] = cpus.map(String.init).joined(separator: ",")
+        env[ChildPlacement.networkNamespaceVariable] = networkNamespace ?? ""
+        env[ChildPlacement.userVariable] = user.map(String.init) ?? ""
         process.environment = env
         process.standardOutput = stdoutPipe
         process.standardInput = FileHandle.nullDevice

@@ -83,6 +83,22 @@ public struct HostDoctor {
             add(tool, found != nil, found.map { "\($0) (\(purpose))" } ?? "not installed: \(purpose); run scripts/setup.sh",
                 needed)
         }
+        // The pod topology: each piece tried in a scratch namespace the probe frees again.
+        for result in PodTopologyProbe.run() {
+            add("pods: \(result.name)", result.ok, result.detail + " (topology: pods)", [])
+        }
+    }
+
+    /// Why `topology: pods` cannot run on this host, or nil when it can (checked by `PodTopologyProbe` in a scratch
+    /// namespace). Interception (iptables) is needed only when the sidecar path runs.
+    public static func podTopologyUnavailableReason(interception: Bool) -> String? {
+        let needed = ["tool ip", "tool nsenter", "network namespace", "veth", "bridge"]
+            + (interception ? ["tool iptables", "nat REDIRECT + owner match"] : [])
+        let results = PodTopologyProbe.run()
+        let failed = results.filter { needed.contains($0.name) && !$0.ok }.map { "\($0.name): \($0.detail)" }
+        let missing = needed.filter { name in !results.contains { $0.name == name } }.map { "\($0): not checked" }
+        let all = failed + (failed.isEmpty ? missing : [])
+        return all.isEmpty ? nil : all.joined(separator: "; ")
     }
 
     private mutating func add(_ name: String, _ ok: Bool, _ detail: String, _ neededBy: [PathName]) {

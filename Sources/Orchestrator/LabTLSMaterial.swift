@@ -32,8 +32,10 @@ struct LabTLSMaterial {
             let caPath = directory + "/ca.pem"
             try write(ca.certificatePEM, to: caPath, mode: 0o644)
             func identity(_ name: String, _ usage: LabCertificateAuthority.Usage) throws -> TLSFiles {
+                // The server pods' addresses too: in pods the outbound sidecar dials the server pod by address.
                 let issued = try ca.issue(commonName: "meshbench-\(name)", dnsNames: ["localhost"],
-                                          ipAddresses: ["127.0.0.1"], usage: usage)
+                                          ipAddresses: ["127.0.0.1"] + (1...2).map { PodNetwork.Addressing.pod(.server, node: $0) },
+                                          usage: usage)
                 let files = TLSFiles(certificate: "\(directory)/\(name).pem", privateKey: "\(secrets)/\(name)-key.pem",
                                      caCertificate: caPath, bundle: "\(secrets)/\(name)-bundle.pem")
                 try write(issued.certificatePEM, to: files.certificate, mode: 0o644)

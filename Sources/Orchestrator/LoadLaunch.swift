@@ -15,7 +15,10 @@ struct LoadLaunch: Equatable {
     static func url(address: String) -> String { "http://\(address)/" }
 
     func arguments(url: String) -> [String] {
-        ["load"] + LoadSettings(spec: spec, url: url).arguments
+        var settings = LoadSettings(spec: spec, url: url)
+        // In pods the load dials the server pod's address: inside the lab's own namespaces, with no route out.
+        settings.allowRemote = URL(string: url)?.host.map { !HostPort.isLoopback($0) } ?? false
+        return ["load"] + settings.arguments
             + LoadOutputOptions(json: resultPath, progressLabel: progressLabel).arguments
     }
 

@@ -12,7 +12,7 @@ struct ProcessLauncher: ComponentLauncher {
         try spec.executableCopy?.prepare()
         let process = try ComponentProcess(
             name: spec.name, executable: executable, arguments: spec.arguments, cgroupProcs: spec.cgroupProcs,
-            cpus: spec.cpus, stderrPath: spec.stderrPath)
+            cpus: spec.cpus, stderrPath: spec.stderrPath, networkNamespace: spec.networkNamespace, user: spec.user)
         try process.start()
         return process
     }

@@ -8,6 +8,9 @@ public struct ReferenceSidecarSettings: Sendable {
     public typealias Role = SidecarRole
 
     public var role: Role
+    /// The address the proxy listens on: loopback, or every address of its pod (an inbound sidecar in a pod is
+    /// reached on the pod's address, where interception redirects the app's traffic).
+    public var listenHost: String = "127.0.0.1"
     public var listenPort: Int
     public var upstream: HostPort
     /// TLS material; set on the side that terminates (inbound listener) or originates (outbound upstream) mTLS.
@@ -53,7 +56,7 @@ public enum NginxSidecar {
     /// cgroup holds all of its CPU and memory.
     public static func configuration(_ s: ReferenceSidecarSettings) -> String {
         let w = s.workDirectory
-        var listen = "listen 127.0.0.1:\(s.listenPort)"
+        var listen = "listen \(s.listenHost):\(s.listenPort)"
         var serverTLS = ""
         var upstreamScheme = "http"
         var upstreamTLS = ""
@@ -135,7 +138,7 @@ public enum NginxSidecar {
 public enum HAProxySidecar {
     /// haproxy in the foreground (`-db`), one process with `threads` threads, HTTP mode with connection reuse.
     public static func configuration(_ s: ReferenceSidecarSettings) -> String {
-        var bind = "bind 127.0.0.1:\(s.listenPort)"
+        var bind = "bind \(s.listenHost):\(s.listenPort)"
         var server = "server app \(s.upstream)"
         if let tls = s.tls {
             switch s.role {

@@ -1,6 +1,7 @@
 import Accounting
 import Foundation
 import LabCore
+import LabSys
 import Report
 
 #if canImport(Glibc)
@@ -34,6 +35,10 @@ final class RoundExecutor: FaultTarget {
     private var addresses: [String: String] = [:]
     private var placement: [String: ComponentPlacement] = [:]
     private var ebpf: EBPFDataPath?
+    /// The round's pods (`topology: pods`), freed after everything in them has stopped.
+    private var pods: PodNetwork?
+    /// What the components used from the load generator's launch to the start of the measured window.
+    private var warmupUsage: WindowReport?
 
     init(plan: RoundPlan, launcher: ComponentLauncher, cgroups: LabCgroups?, layout: CgroupLayout,
          log: @escaping (String) -> Void,
@@ -52,16 +57,24 @@ final class RoundExecutor: FaultTarget {
         defer {
             ebpf?.stop()
             for c in started.reversed() { c.stop(grace: Self.stopGraceSeconds) }
+            pods?.close()
         }
         for component in plan.components {
             groups[component.name] = try cgroups?.create(path: plan.cgroupPath, component: component.cgroup)
         }
+        if let podPlan = plan.pods {
+            let network = try PodNetwork(nodes: podPlan.nodes)
+            pods = network
+            if podPlan.interception { try SidecarInterception.install(in: network) }
+        }
         var load: (ComponentPlan, LoadLaunch)?
         for component in plan.components {
             switch component.command {
-            case .server(let launch): try start(component, arguments: launch.arguments(listen: ServerLaunch.anyPort))
+            case .server(let launch):
+                try start(component, arguments: launch.arguments(listen: component.listen ?? ServerLaunch.anyPort))
             case .sidecar(let launch):
                 let sidecar = try SidecarLauncher(launch, upstream: try address(of: component.target))
+                if let user = component.user { try sidecar.grantFiles(to: user, launch: launch) }
                 try start(component, arguments: sidecar.arguments, display: sidecar.displayCommand, sidecar: sidecar)
             case .load(let launch): load = (component, launch)
             }
@@ -78,7 +91,8 @@ final class RoundExecutor: FaultTarget {
                         executableCopy: StagedExecutable? = nil) throws -> RunningComponent {
         let running = try launcher.launch(LaunchSpec(
             name: component.name, arguments: arguments, cgroupProcs: groups[component.name]?.procs ?? [],
-            cpus: component.cpus, stderrPath: stderrPath, executableCopy: executableCopy))
+            cpus: component.cpus, stderrPath: stderrPath, executableCopy: executableCopy,
+            networkNamespace: namespace(of: component)?.path, user: component.user))
         started.append(running)
         return running
     }
@@ -94,7 +108,8 @@ final class RoundExecutor: FaultTarget {
                 addresses[component.name] = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
             case .listeningPort:
                 guard let sidecar else { throw LabError.runFailed("internal: \(component.name) has no port to probe") }
-                addresses[component.name] = try sidecar.waitUntilReady(process, timeout: RoundPlan.readyTimeout)
+                addresses[component.name] = try sidecar.waitUntilReady(process, timeout: RoundPlan.readyTimeout,
+                                                                       namespace: namespace(of: component))
             case .exit:
                 break
             }
@@ -104,6 +119,12 @@ final class RoundExecutor: FaultTarget {
         }
         placement[component.name] = ComponentPlacement(
             cpus: process.allowedCPUs, cgroup: groups[component.name]?.relative, command: display ?? arguments)
+    }
+
+    /// The pod's namespace a component runs in; nil in the host's.
+    private func namespace(of component: ComponentPlan) -> NetworkNamespace? {
+        guard let pod = component.pod else { return nil }
+        return pods?.namespace(of: pod)
     }
 
     private func address(of target: ComponentPlan.Target?) throws -> String {
@@ -176,6 +197,14 @@ final class RoundExecutor: FaultTarget {
                                    bpf: bpf, events: events)
         outcome.windowLag = (gate?.startLagNanoseconds.map { Double($0) / 1e9 },
                              gate?.endLagNanoseconds.map { Double($0) / 1e9 })
+        outcome.warmup = warmupUsage
+        if let pods, plan.pods?.interception == true {
+            var counters: [String: InterceptionCounters] = [:]
+            for pod in PodNetwork.Pod.allCases {
+                counters[pod.rawValue] = try? SidecarInterception.counters(in: pods, pod: pod)
+            }
+            outcome.interception = counters
+        }
         return outcome
     }
 
@@ -215,8 +244,12 @@ final class RoundExecutor: FaultTarget {
         let components = Dictionary(uniqueKeysWithValues: accounted)
         let nanoseconds = { [clock] in UInt64(max(0, clock()) * 1e9) }
         let hostTasks = layout.hostTaskTime
+        // The warm-up, reported apart: CPU only (the memory peaks belong to the measured window, which resets them).
+        let warmup = try? AccountingWindow.start(components: components, resetPeaks: false, sampleInterval: nil,
+                                                 clock: nanoseconds)
         return MeasuredWindowGate(clock: nanoseconds, closed: { [weak self] in self?.ebpf?.markWindowEnd() }) {
             [weak self] in
+            self?.warmupUsage = try? warmup?.finish()
             self?.ebpf?.markWindowStart()
             return try AccountingWindow.start(components: components, hostTasks: hostTasks, clock: nanoseconds)
         }

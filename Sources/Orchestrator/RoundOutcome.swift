@@ -7,6 +7,8 @@ struct RoundOutcome {
     var result: LoadResult
     var placement: [String: ComponentPlacement]
     var usage: WindowReport?
+    /// CPU from the load generator's launch to the start of the measured window (its start-up and the warm-up).
+    var warmup: WindowReport? = nil
     /// Resident set of the long-running components at the end of the load.
     var residentSets: [String: ResidentSet]
     /// The kernel programs' counters (eBPF paths).
@@ -15,6 +17,8 @@ struct RoundOutcome {
     var events: [String] = []
     /// How late the accounting snapshots were against the measured window's announced edges, in seconds.
     var windowLag: (start: Double?, end: Double?) = (nil, nil)
+    /// In pods with interception: each pod's redirect counts and conntrack entries at the end of the round.
+    var interception: [String: InterceptionCounters]? = nil
 }
 
 /// The run was asked to stop (SIGINT/SIGTERM) while a round's load was running.

@@ -26,6 +26,8 @@ struct RoundPlan: Equatable {
     var loadDeadlineSeconds: TimeInterval
     /// Where the components' logs go, named to the user when a component fails.
     var logDirectory: String
+    /// The pod network the round builds (`topology: pods`); nil on loopback.
+    var pods: PodPlan? = nil
 
     func component(_ name: String) -> ComponentPlan? { components.first { $0.name == name } }
 }
@@ -71,6 +73,21 @@ struct ComponentPlan: Equatable {
     /// Its stderr; nil shares the orchestrator's (the load's progress line, on a terminal).
     var logPath: String?
     var readiness: Readiness
+    /// The pod it runs in (`topology: pods`); nil in the host's namespace.
+    var pod: PodNetwork.Pod? = nil
+    /// The uid it runs as (a sidecar in a pod: the one interception exempts); nil keeps the orchestrator's.
+    var user: UInt32? = nil
+    /// Where the server listens at its first start; nil picks a loopback port.
+    var listen: String? = nil
+}
+
+/// The pods a round runs in: how many nodes, whether the sidecars' interception rules are installed, and the
+/// address the client's app dials (the server pod's app port).
+struct PodPlan: Equatable {
+    var nodes: Int
+    /// Istio's iptables rules in both pods (the sidecar path).
+    var interception: Bool
+    var serverAddress: HostPort
 }
 
 /// What the round attaches in the kernel.
@@ -145,7 +162,15 @@ extension RoundPlan {
         let load = ComponentPlan(name: "load", role: .load, command: .load(launch), target: loadTarget, cgroup: "load",
                                  cpus: cpus.load, logPath: loadLogToTerminal ? nil : "\(logs)/\(tag)-load.log",
                                  readiness: .exit)
-        let components = [server] + sidecars + [load]
+        var components = [server] + sidecars + [load]
+        var pods: PodPlan?
+        if scenario.topology == .pods {
+            let plan = PodPlan(nodes: scenario.nodes, interception: !sidecars.isEmpty,
+                               serverAddress: HostPort(host: PodNetwork.Addressing.pod(.server, node: scenario.nodes),
+                                                       port: PodPorts.app))
+            components = components.map { placeInPod($0, plan: plan, spec: scenario.sidecar) }
+            pods = plan
+        }
         let faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }.enumerated().map { i, f in
             FaultPlan(kill: f.kill, at: f.at, restartAfter: f.restartAfter,
                       restartLog: f.restartAfter.map { _ in "\(logs)/\(tag)-server-restart\(i + 1).log" })
@@ -154,7 +179,42 @@ extension RoundPlan {
             variant: variant, round: round, tag: tag, cgroupPath: variant.fileTag, components: components, ebpf: ebpf,
             faults: faults, accounting: AccountingPlan(components: components.map(\.name), spans: load.name),
             warmupSeconds: scenario.load.warmup.seconds, loadDeadlineSeconds: launch.longestRunSeconds,
-            logDirectory: logs)
+            logDirectory: logs, pods: pods)
+    }
+
+    /// A component as it runs in a pod: the app and the load in their pods on fixed ports, the sidecars beside them
+    /// under their own uid on Istio's ports, and every address the app dials the server pod's (interception, not the
+    /// address, decides whether the traffic meets a sidecar).
+    static func placeInPod(_ component: ComponentPlan, plan: PodPlan, spec: SidecarSpec) -> ComponentPlan {
+        var c = component
+        switch c.role {
+        case .server:
+            c.pod = .server
+            c.listen = "0.0.0.0:\(PodPorts.app)"
+        case .load:
+            c.pod = .client
+            c.target = .address(plan.serverAddress)
+        case .inboundSidecar, .outboundSidecar:
+            let outbound = c.role == .outboundSidecar
+            c.pod = outbound ? .client : .server
+            c.user = PodPorts.sidecarUser
+            // Outbound: to where the app meant to go (the server pod, where its inbound sidecar catches it);
+            // inbound: to the app on its pod's loopback.
+            c.target = .address(outbound ? plan.serverAddress : HostPort(host: "127.0.0.1", port: PodPorts.app))
+            if case .sidecar(let launch) = c.command {
+                let ports = PodPorts.forRole(outbound ? .outbound : .inbound, metrics: spec.has(.metrics))
+                switch launch {
+                case .swift(var proxy):
+                    proxy.listen = HostPort(host: outbound ? "127.0.0.1" : "0.0.0.0", port: ports.listen)
+                    proxy.originalDestination = outbound
+                    c.command = .sidecar(.swift(proxy))
+                case .reference(var proxy):
+                    proxy.podPorts = ports
+                    c.command = .sidecar(.reference(proxy))
+                }
+            }
+        }
+        return c
     }
 
     /// The path's sidecars, inbound first so the outbound one has somewhere to send; none off the sidecar paths.

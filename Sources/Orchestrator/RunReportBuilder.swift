@@ -14,6 +14,10 @@ struct RunReportBuilder {
     var startedAt: Date
     /// Where this kernel charges interrupt time; said beside the host CPU figures.
     var interrupts: InterruptTimeAccounting = .unknown
+    /// The topology the rounds ran in: the scenario's, or loopback when pods could not be made (`topologyNote`).
+    var topology: Topology = .loopback
+    /// Why the run fell back to loopback from the pods the scenario asked for.
+    var topologyNote: String?
 
     func report(_ progress: RunProgress, status: RunStatus, reason: String?) -> RunReport {
         var paths: [PathReport] = []
@@ -82,6 +86,7 @@ struct RunReportBuilder {
             report.cpu?.window = "each round's measured window (the end of the warm-up to the last measured "
                 + "request), opened and closed when the load generator announced its edges"
             report.cpu?.windowLagMaxMs = lags.max().map { $0 * 1000 }
+            report.cpu?.warmup = Self.warmup(done.compactMap(\.warmup), mesh: variant.meshComponents)
             report.memoryMiB = usage.memoryMiB
         }
         report.hostCPU = PathHostAccounting.hostCPU(
@@ -92,7 +97,38 @@ struct RunReportBuilder {
             report.reason = failure
         }
         if let note = progress.cgroupNote, report.status == .ok { report.reason = note }
+        if let note = topologyNote, report.status == .ok { report.reason = note }
+        report.network = network(variant, rounds: done)
         return report
+    }
+
+    /// The network block: the topology the rounds ran in, the hops, and in pods what interception did.
+    func network(_ variant: PathVariant, rounds: [RoundOutcome]) -> PathNetwork {
+        let pods = topology == .pods
+        var network = PathNetwork(
+            topology: topology, nodes: pods ? scenario.nodes : nil,
+            hops: PathNetwork.hops(path: variant.path, topology: topology, nodes: scenario.nodes,
+                                   sidecarHops: scenario.sidecar.hops))
+        if pods, variant.path == .sidecar {
+            network.interceptionRules = SidecarInterception.rules().map { $0.joined(separator: " ") }
+            var total: [String: InterceptionCounters] = [:]
+            for counters in rounds.compactMap(\.interception) {
+                for (pod, c) in counters { total[pod] = total[pod].map { $0.adding(c) } ?? c }
+            }
+            network.interception = total.isEmpty ? nil : total
+        }
+        return network
+    }
+
+    /// The warm-ups' CPU per component and for the mesh, over all rounds' warm-up windows.
+    static func warmup(_ windows: [WindowReport], mesh: [String]) -> WarmupCPU? {
+        let wall = windows.reduce(0) { $0 + $1.wallSeconds }
+        guard wall > 0 else { return nil }
+        var seconds: [String: Double] = [:]
+        for w in windows { for (name, usage) in w.components { seconds[name, default: 0] += usage.cpuSeconds } }
+        let meshSeconds = mesh.compactMap { seconds[$0] }
+        return WarmupCPU(seconds: wall, meshVCPU: meshSeconds.isEmpty ? nil : meshSeconds.reduce(0, +) / wall,
+                         components: seconds.mapValues { $0 / wall })
     }
 
     /// The rate CPU is divided by: every request the path handled in the measured window, failed or not (the

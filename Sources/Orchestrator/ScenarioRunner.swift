@@ -110,6 +110,12 @@ public final class ScenarioRunner {
         let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls", runID: runID) : nil
         defer { tls?.removePrivateKeys() }
 
+        // Pods need root and the host's namespace tools; without them the run goes on loopback and says why.
+        let (topology, topologyNote) = Self.topology(for: scenario)
+        if let topologyNote { log("note: \(topologyNote)") }
+        var roundScenario = scenario
+        roundScenario.topology = topology
+
         let variants = PathVariant.all(for: scenario)
         // The eBPF paths also need this host's privileges, cgroup v2 and program types, and its own cgroups.
         let ebpfHostReason: String? = scenario.paths.contains(.ebpf) || scenario.paths.contains(.sidecarEBPF)
@@ -117,23 +123,39 @@ public final class ScenarioRunner {
                 : HostDoctor(layout: layout).eBPFUnavailableReason())
             : nil
         func skipReason(_ v: PathVariant) -> String? {
-            v.path == .ebpf || v.path == .sidecarEBPF ? ebpfHostReason : nil
+            guard v.path == .ebpf || v.path == .sidecarEBPF else { return nil }
+            if topology == .pods {
+                return "not built in the pod topology yet: the eBPF paths run on loopback (topology: loopback); in "
+                    + "pods they need tc redirects between the pods' veths and a sockmap across namespaces"
+            }
+            return ebpfHostReason
         }
         let points: [Double?] = scenario.sweep.map { $0.values.map { Optional($0) } } ?? [nil]
         var progress = RunProgress(variants: variants, points: points, skipReason: skipReason,
                                    cgroupNote: cgroupNote)
         let reports = RunReportBuilder(scenario: scenario, scenarioFile: options.scenarioFile, command: options.command,
                                        runID: runID, layout: layout, startedAt: Date(),
-                                       interrupts: HostProbe.interruptTimeAccounting())
+                                       interrupts: HostProbe.interruptTimeAccounting(), topology: topology,
+                                       topologyNote: topologyNote)
         let setting = RunSetting(cpus: cpus, cgroups: cgroups, tls: tls, runDirectory: runDirectory)
-        let interruption = measure(variants.filter { skipReason($0) == nil }, into: &progress, reports: reports,
-                                   setting: setting)
+        let interruption = measure(variants.filter { skipReason($0) == nil }, scenario: roundScenario,
+                                   into: &progress, reports: reports, setting: setting)
 
         let report = reports.report(progress, status: interruption == nil ? .complete : .partial, reason: interruption)
         try ReportWriter.write(report, to: runDirectory)
         let ok = interruption == nil && !report.paths.contains { $0.status == .failed }
             && report.paths.contains { $0.status == .ok }
         return Outcome(runDirectory: runDirectory, report: report, succeeded: ok)
+    }
+
+    /// The topology the rounds run in, and why it is not the scenario's when the host cannot make pods (not root,
+    /// no `ip`, `nsenter` or `iptables`, or the kernel refused a namespace).
+    static func topology(for scenario: Scenario) -> (Topology, String?) {
+        guard scenario.topology == .pods else { return (.loopback, nil) }
+        if let missing = HostDoctor.podTopologyUnavailableReason(interception: scenario.paths.contains(.sidecar)) {
+            return (.loopback, "topology: pods asked for, ran on loopback instead: \(missing)")
+        }
+        return (.pods, nil)
     }
 
     /// What every round of a run shares.
@@ -148,9 +170,9 @@ public final class ScenarioRunner {
     /// drift on the host spreads over all paths) in an order drawn afresh for each round (so no path always runs
     /// first: position and path are not confounded), writing a checkpoint report after each.
     /// - Returns: why the run stopped early, or nil when every round was run.
-    func measure(_ runnable: [PathVariant], into progress: inout RunProgress, reports: RunReportBuilder,
-                 setting: RunSetting) -> String? {
-        let scenario = options.scenario
+    /// - Parameter scenario: the scenario the rounds run (the file's, with the topology the host allows).
+    func measure(_ runnable: [PathVariant], scenario: Scenario, into progress: inout RunProgress,
+                 reports: RunReportBuilder, setting: RunSetting) -> String? {
         let plannedRounds = progress.points.count * scenario.rounds * runnable.count
         var doneRounds = 0
         let loadLogToTerminal = options.verbose && isatty(STDERR_FILENO) == 1

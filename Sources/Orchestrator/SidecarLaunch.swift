@@ -27,13 +27,18 @@ struct SwiftProxyLaunch: Equatable {
     /// This side's mTLS files, when the two sidecars talk mTLS.
     var tls: TLSFiles?
     var accessLog: String?
-    /// Route by SO_ORIGINAL_DST: the `sidecar-ebpf` path's outbound sidecar, whose clients are steered to it.
+    /// Route by SO_ORIGINAL_DST: the outbound sidecar of `sidecar-ebpf` (whose clients are steered to it) and of a
+    /// pod (whose app's connections iptables redirects to it).
     var originalDestination: Bool
+    /// A fixed address to listen on (a pod's sidecar port); nil lets it pick a loopback port and report it.
+    var listen: HostPort? = nil
 
     func arguments(upstream: HostPort) -> [String] {
         let mtls = tls.map { SidecarTLS(certificate: $0.certificate, privateKey: $0.privateKey, trustRoots: $0.caCertificate) }
-        return ["exec", "--", executable.path] + SidecarConfiguration(spec: spec, role: role, upstream: upstream, tls: mtls, accessLog: accessLog,
-                                                originalDestination: originalDestination).arguments
+        var configuration = SidecarConfiguration(spec: spec, role: role, upstream: upstream, tls: mtls,
+                                                 accessLog: accessLog, originalDestination: originalDestination)
+        if let listen { configuration.listen = listen }
+        return ["exec", "--", executable.path] + configuration.arguments
     }
 }
 
@@ -49,6 +54,8 @@ struct ReferenceProxyLaunch: Equatable {
     var metrics: Bool
     /// Folder for its configuration, pid, error log and temporary files.
     var workDirectory: String
+    /// Fixed ports in a pod (its sidecar and metrics ports); nil picks free loopback ports when it starts.
+    var podPorts: PodPorts? = nil
 
     /// The program to look for on this host.
     var tool: String { impl.rawValue }
@@ -64,9 +71,28 @@ struct ReferenceProxyLaunch: Equatable {
 
     /// The configuration file's text, once the upstream's address and the ports are known.
     func configuration(upstream: HostPort, listenPort: Int, metricsPort: Int?) -> String {
-        let settings = ReferenceSidecarSettings(
+        var settings = ReferenceSidecarSettings(
             role: role, listenPort: listenPort, upstream: upstream, tls: tls,
             threads: threads, accessLogPath: accessLog, metricsPort: metricsPort, workDirectory: workDirectory)
+        if podPorts != nil { settings.listenHost = role == .inbound ? "0.0.0.0" : "127.0.0.1" }
         return impl == .nginx ? NginxSidecar.configuration(settings) : HAProxySidecar.configuration(settings)
+    }
+}
+
+/// The ports of a sidecar in a pod, as Istio numbers them: 15001 takes the app's outbound traffic, 15006 the pod's
+/// inbound traffic, 15090 serves the proxy's metrics. The app listens on 8080.
+struct PodPorts: Equatable {
+    var listen: Int
+    var metrics: Int?
+
+    static let outbound = 15001
+    static let inbound = 15006
+    static let metrics = 15090
+    static let app = 8080
+    /// The uid the sidecars run as, which the interception rules exempt (Istio's 1337).
+    static let sidecarUser: UInt32 = 1337
+
+    static func forRole(_ role: SidecarRole, metrics: Bool) -> PodPorts {
+        PodPorts(listen: role == .outbound ? outbound : inbound, metrics: metrics ? Self.metrics : nil)
     }
 }

@@ -81,6 +81,7 @@ struct HTMLPage {
         h += hostSection()
         if s.sweep != nil { h += sweepSection() }
         for (i, group) in groups.enumerated() { h += groupSection(index: i, point: group.point, paths: group.paths) }
+        h += networkSection()
         h += ebpfSection()
         h += istioSection()
         h += "<footer><p>Written by meshbench \(htmlEscape(report.meshbenchVersion)) (schema \(htmlEscape(report.schema))). "

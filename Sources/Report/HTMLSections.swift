@@ -34,6 +34,7 @@ extension HTMLPage {
         var links = [("scenario", "Scenario"), ("host", "Host")]
         if isSweep { links.append(("sweep", "Sweep")) }
         for (i, g) in groups.enumerated() { links.append(("group-\(i)", g.point ?? "Paths")) }
+        if report.paths.contains(where: { $0.network != nil }) { links.append(("network", "Network")) }
         if report.paths.contains(where: { $0.bpf != nil }) { links.append(("ebpf", "eBPF counters")) }
         links.append(("istio", "Istio comparison"))
         return "<nav>" + links.map { "<a href=\"#\($0.0)\">\(htmlEscape($0.1))</a>" }.joined(separator: " · ") + "</nav>"
@@ -190,12 +191,17 @@ extension HTMLPage {
                 h += "</tbody></table>"
             }
             if let maps = b.mapsMemlockBytes, !maps.isEmpty {
-                h += "<table class=\"data\"><caption>Maps: kernel memory (memlock)</caption><thead><tr><th>map</th><th>memlock</th></tr></thead><tbody>"
+                h += "<table class=\"data\"><caption>Maps this path uses: kernel memory charged (memlock, the preallocated capacity) and entries in use at the end of the window</caption><thead><tr><th>map</th><th>memlock</th><th>entries in use / capacity</th></tr></thead><tbody>"
                 for (name, bytes) in maps.sorted(by: { $0.key < $1.key }) {
-                    h += "<tr><td><code>\(htmlEscape(name))</code></td><td class=\"num\">" + Mark.count("\(k).maps_memlock_bytes.\(name)", bytes, format: .bytes) + "</td></tr>"
+                    var entries = "—"
+                    if let used = b.mapsEntriesInUse?[name] {
+                        entries = Mark.count("\(k).maps_entries_in_use.\(name)", UInt64(used))
+                            + (b.mapsMaxEntries?[name].map { " / " + Mark.count("\(k).maps_max_entries.\(name)", UInt64($0)) } ?? "")
+                    }
+                    h += "<tr><td><code>\(htmlEscape(name))</code></td><td class=\"num\">" + Mark.count("\(k).maps_memlock_bytes.\(name)", bytes, format: .bytes) + "</td><td class=\"num\">\(entries)</td></tr>"
                 }
                 let total = b.totalMapsMemlockBytes ?? 0
-                h += "<tr class=\"total\"><td>all maps</td><td class=\"num\"><span \(Mark.attrs("\(k).maps_memlock_bytes", Double(total), .bytesAsMB)) data-agg=\"sum\">\(htmlEscape(DisplayFormat.bytesAsMB.string(Double(total))))</span></td></tr>"
+                h += "<tr class=\"total\"><td>all maps</td><td class=\"num\"><span \(Mark.attrs("\(k).maps_memlock_bytes", Double(total), .bytesAsMB)) data-agg=\"sum\">\(htmlEscape(DisplayFormat.bytesAsMB.string(Double(total))))</span></td><td></td></tr>"
                 h += "</tbody></table>"
             }
             h += "</div>"

@@ -192,6 +192,8 @@ public struct PathReport: Codable, Sendable {
     public var bpf: PathBPF?
     /// What the path cost the whole host, beside what its cgroups were charged.
     public var hostCPU: PathHostCPU?
+    /// The network the path crossed (topology, hops, interception); absent in reports made before it was recorded.
+    public var network: PathNetwork?
     /// In a sweep: the point this entry measured (`connections=16`) and the swept value.
     public var point: String?
     public var sweepValue: Double?
@@ -220,6 +222,7 @@ public struct PathReport: Codable, Sendable {
         case sweepValue = "sweep_value"
         case stats
         case hostCPU = "host_cpu"
+        case network
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -239,6 +242,7 @@ public struct PathReport: Codable, Sendable {
         try c.encodeIfPresent(addedLatencyUs, forKey: .addedLatencyUs)
         try c.encodeIfPresent(bpf, forKey: .bpf)
         try c.encodeIfPresent(hostCPU, forKey: .hostCPU)
+        try c.encodeIfPresent(network, forKey: .network)
         try c.encodeIfPresent(stats, forKey: .stats)
         // The load block sits beside name and status, as the schema promises (`paths[i].latency_us`).
         try load.encode(to: encoder)
@@ -259,6 +263,7 @@ public struct PathReport: Codable, Sendable {
         addedLatencyUs = try c.decodeIfPresent(AddedLatency.self, forKey: .addedLatencyUs)
         bpf = try c.decodeIfPresent(PathBPF.self, forKey: .bpf)
         hostCPU = try c.decodeIfPresent(PathHostCPU.self, forKey: .hostCPU)
+        network = try c.decodeIfPresent(PathNetwork.self, forKey: .network)
         point = try c.decodeIfPresent(String.self, forKey: .point)
         sweepValue = try c.decodeIfPresent(Double.self, forKey: .sweepValue)
         stats = try c.decodeIfPresent(PathStatistics.self, forKey: .stats)
@@ -284,6 +289,8 @@ public struct PathCPU: Codable, Sendable, Equatable {
     public var window: String?
     /// How late the accounting snapshots were, at most, against the measured window's announced edges (ms).
     public var windowLagMaxMs: Double?
+    /// What the warm-up cost, apart from the figures above (which cover only the measured windows).
+    public var warmup: WarmupCPU?
 
     public init(meshVCPUPer1000RPS: Double?, meshVCPUPer1000RPSPerProxy: Double?, meshVCPU: Double?,
                 totalVCPU: Double, components: [String: ComponentCPU], hostSoftirqSeconds: Double?,
@@ -309,6 +316,7 @@ public struct PathCPU: Codable, Sendable, Equatable {
         case source
         case window
         case windowLagMaxMs = "window_lag_max_ms"
+        case warmup
     }
 }
 
@@ -465,22 +473,33 @@ public struct PathBPF: Codable, Sendable, Equatable {
     public var redirects: UInt64
     public var misses: UInt64
     public var perService: [String: Service]
-    /// Kernel memory charged for the programs' maps (fdinfo `memlock`), by map; the largest round's.
+    /// Kernel memory charged for the maps this path uses (fdinfo `memlock`: their preallocated capacity, whatever
+    /// they hold), by map; the largest round's. Maps only another path writes are left out.
     public var mapsMemlockBytes: [String: UInt64]?
+    /// Entries each of those maps held at the end of the measured window (the largest round's); a map whose entries
+    /// cannot be counted from user space (socket storage) is absent.
+    public var mapsEntriesInUse: [String: Int]?
+    /// Each map's capacity in entries.
+    public var mapsMaxEntries: [String: Int]?
 
     public init(programs: [Program], redirects: UInt64, misses: UInt64, perService: [String: Service],
-                mapsMemlockBytes: [String: UInt64]? = nil) {
+                mapsMemlockBytes: [String: UInt64]? = nil, mapsEntriesInUse: [String: Int]? = nil,
+                mapsMaxEntries: [String: Int]? = nil) {
         self.programs = programs
         self.redirects = redirects
         self.misses = misses
         self.perService = perService
         self.mapsMemlockBytes = mapsMemlockBytes
+        self.mapsEntriesInUse = mapsEntriesInUse
+        self.mapsMaxEntries = mapsMaxEntries
     }
 
     enum CodingKeys: String, CodingKey {
         case programs, redirects, misses
         case perService = "per_service"
         case mapsMemlockBytes = "maps_memlock_bytes"
+        case mapsEntriesInUse = "maps_entries_in_use"
+        case mapsMaxEntries = "maps_max_entries"
     }
 
     public var totalMapsMemlockBytes: UInt64? { mapsMemlockBytes.map { $0.values.reduce(0, +) } }
@@ -500,6 +519,12 @@ public struct PathBPF: Codable, Sendable, Equatable {
         if let theirs = other.mapsMemlockBytes {
             mapsMemlockBytes = (mapsMemlockBytes ?? [:]).merging(theirs, uniquingKeysWith: max)
         }
+        if let theirs = other.mapsEntriesInUse {
+            mapsEntriesInUse = (mapsEntriesInUse ?? [:]).merging(theirs, uniquingKeysWith: max)
+        }
+        if let theirs = other.mapsMaxEntries {
+            mapsMaxEntries = (mapsMaxEntries ?? [:]).merging(theirs, uniquingKeysWith: max)
+        }
         for (name, s) in other.perService {
             let mine = perService[name]
             perService[name] = Service(conns: (mine?.conns ?? 0) + s.conns, bytes: (mine?.bytes ?? 0) + s.bytes,
@@ -509,4 +534,27 @@ public struct PathBPF: Codable, Sendable, Equatable {
     }
 
     public var totalRunTimeNanoseconds: UInt64 { programs.reduce(0) { $0 + $1.runTimeNanoseconds } }
+}
+
+/// CPU over the rounds' warm-ups: from the load generator's launch to the start of each measured window (the load
+/// generator's start-up, its connections being opened, and the warm-up requests), summed over rounds.
+public struct WarmupCPU: Codable, Sendable, Equatable {
+    /// Wall seconds of all the rounds' warm-up windows together.
+    public var seconds: Double
+    /// The mesh's components (sidecars) per wall second of warm-up; nil on a path without a proxy process.
+    public var meshVCPU: Double?
+    /// Each component's CPU per wall second of warm-up.
+    public var components: [String: Double]
+
+    public init(seconds: Double, meshVCPU: Double?, components: [String: Double]) {
+        self.seconds = seconds
+        self.meshVCPU = meshVCPU
+        self.components = components
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seconds = "window_s"
+        case meshVCPU = "mesh_vcpu"
+        case components
+    }
 }

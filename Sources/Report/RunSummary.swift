@@ -108,9 +108,29 @@ public enum RunSummary {
         for p in report.paths where p.status == .ok {
             for w in TextSummary.warnings(p.load) { out += "  WARNING (\(p.key)): \(w)\n" }
         }
+        out += network(report)
         out += medians(report)
         out += hostCPU(report)
         out += istio(report)
+        return out
+    }
+
+    /// Where the paths ran, one line per topology, with the hops of each path in pods.
+    static func network(_ report: RunReport) -> String {
+        let paths = report.paths.filter { $0.network != nil && $0.status == .ok }
+        guard let first = paths.first?.network else { return "" }
+        var out = "network: \(first.topology.rawValue)" + (first.nodes.map { ", \($0) node\($0 == 1 ? "" : "s")" } ?? "")
+            + "\n"
+        guard first.topology == .pods else { return out }
+        for p in paths {
+            guard let n = p.network else { continue }
+            out += "  \(p.key): " + n.hops.joined(separator: "; ") + "\n"
+            if let c = n.interception {
+                out += "    intercepted connections: " + c.sorted(by: { $0.key < $1.key }).map {
+                    "\($0.key) pod \($0.value.outboundRedirects) outbound, \($0.value.inboundRedirects) inbound"
+                }.joined(separator: "; ") + "\n"
+            }
+        }
         return out
     }
 

@@ -89,3 +89,43 @@ struct CPUAffinityTests {
         #expect(!cpus.isEmpty)
     }
 }
+
+struct NetworkNamespaceTests {
+    /// A namespace made on its own thread: this thread stays in the host's, the namespace has its own loopback (down,
+    /// so nothing listens there), and it is another namespace than this process's.
+    @Test func aNewNamespaceIsSeparateAndLeavesTheCallerWhereItWas() throws {
+        guard geteuid() == 0 else {
+            print("skipped: needs root to make a network namespace")
+            return
+        }
+        var before = stat()
+        stat("/proc/thread-self/ns/net", &before)
+        let namespace = try NetworkNamespace.create()
+        var after = stat()
+        stat("/proc/thread-self/ns/net", &after)
+        #expect(before.st_ino == after.st_ino, "the calling thread never left its namespace")
+        #expect(!namespace.isSame(as: "/proc/self/ns/net"))
+        #expect(namespace.isSame(as: namespace.path), "its path names it to other processes")
+        let inside = try namespace.run { () -> (Bool, UInt) in
+            var mine = stat()
+            stat("/proc/thread-self/ns/net", &mine)
+            return (namespace.isSame(as: "/proc/thread-self/ns/net"), UInt(mine.st_ino))
+        }
+        #expect(inside.0, "run executes inside it")
+        #expect(inside.1 != UInt(before.st_ino))
+        // Its loopback is down: a port bound on the host's loopback is not reachable in there.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        let port = try LoopbackPort.pick()
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 1) == 0 else { return }
+        #expect(LoopbackPort.accepts(port: port))
+        #expect(try namespace.run { LoopbackPort.accepts(port: port) } == false)
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import LabCore
+import LabSys
+
+/// A node imitated on one host (`topology: pods`): pods are network namespaces joined by veth pairs to a bridge in
+/// their node's namespace; with two nodes, the node namespaces are joined by a veth pair of their own, so a request
+/// from the client pod to the server pod crosses veth, bridge, a link, bridge and veth, as between two machines.
+///
+/// Everything lives in namespaces the lab made and holds by descriptor (`NetworkNamespace`): closing them (`close()`,
+/// or the orchestrator's exit or death) frees every interface, address, route and netfilter rule at once. Addresses
+/// come from 198.18.0.0/15 (RFC 2544's benchmarking range) and exist only inside these namespaces; no namespace has
+/// an interface or route that leads out of the lab.
+final class PodNetwork {
+    /// The two pods a round uses: the client (the load generator, and its outbound sidecar) and the server (the app,
+    /// and its inbound sidecar).
+    enum Pod: String, CaseIterable, Sendable {
+        case client, server
+    }
+
+    struct Addressing: Equatable {
+        /// Node `n` (1-based) has the bridge address 198.18.n.1/24; its pods are .10 (client) and .20 (server).
+        static func bridge(node: Int) -> String { "198.18.\(node).1" }
+        static func pod(_ pod: Pod, node: Int) -> String { "198.18.\(node).\(pod == .client ? 10 : 20)" }
+        /// The link between two nodes: 198.18.0.n/24.
+        static func link(node: Int) -> String { "198.18.0.\(node)" }
+    }
+
+    let nodes: Int
+    private(set) var nodeNamespaces: [NetworkNamespace] = []
+    private(set) var podNamespaces: [Pod: NetworkNamespace] = [:]
+    /// Every command that built the topology, in order, as run (for the report and for debugging).
+    private(set) var commands: [[String]] = []
+
+    /// Builds the topology: one node (both pods on it) or two (the client pod on node 1, the server pod on node 2).
+    init(nodes: Int) throws {
+        precondition(nodes == 1 || nodes == 2, "the pod topology has one or two nodes")
+        self.nodes = nodes
+        for _ in 1...nodes { nodeNamespaces.append(try NetworkNamespace.create()) }
+        for pod in Pod.allCases { podNamespaces[pod] = try NetworkNamespace.create() }
+        do {
+            try build()
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// The node a pod runs on.
+    func node(of pod: Pod) -> Int { nodes == 1 || pod == .client ? 1 : 2 }
+
+    /// The pod's address.
+    func address(of pod: Pod) -> String { Addressing.pod(pod, node: node(of: pod)) }
+
+    func namespace(of pod: Pod) -> NetworkNamespace { podNamespaces[pod]! }
+
+    /// Frees the namespaces (and with them every interface, route and rule in them).
+    func close() {
+        podNamespaces.removeAll()
+        nodeNamespaces.removeAll()
+    }
+
+    /// Runs `arguments` (an absolute program and its arguments) inside `namespace`.
+    func run(_ arguments: [String], in namespace: NetworkNamespace) throws {
+        commands.append(arguments)
+        try NamespaceCommand.run(arguments, in: namespace)
+    }
+
+    private func build() throws {
+        let ip = try NamespaceCommand.locate("ip")
+        for (i, node) in nodeNamespaces.enumerated() {
+            let n = i + 1
+            try run([ip, "link", "set", "lo", "up"], in: node)
+            try run([ip, "link", "add", "mb-br0", "type", "bridge"], in: node)
+            try run([ip, "addr", "add", "\(Addressing.bridge(node: n))/24", "dev", "mb-br0"], in: node)
+            try run([ip, "link", "set", "mb-br0", "up"], in: node)
+            // A node forwards between its pods and the other node: its own namespace's setting, not the host's.
+            try run([try NamespaceCommand.locate("sysctl"), "-q", "-w", "net.ipv4.ip_forward=1"], in: node)
+        }
+        for pod in Pod.allCases {
+            let n = node(of: pod)
+            let node = nodeNamespaces[n - 1]
+            let podNS = namespace(of: pod)
+            let hostSide = "mb-\(pod.rawValue)"
+            try run([ip, "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", podNS.path], in: node)
+            try run([ip, "link", "set", hostSide, "master", "mb-br0"], in: node)
+            try run([ip, "link", "set", hostSide, "up"], in: node)
+            try run([ip, "link", "set", "lo", "up"], in: podNS)
+            try run([ip, "addr", "add", "\(Addressing.pod(pod, node: n))/24", "dev", "eth0"], in: podNS)
+            try run([ip, "link", "set", "eth0", "up"], in: podNS)
+            try run([ip, "route", "add", "default", "via", Addressing.bridge(node: n)], in: podNS)
+        }
+        if nodes == 2 {
+            let (one, two) = (nodeNamespaces[0], nodeNamespaces[1])
+            try run([ip, "link", "add", "mb-link", "type", "veth", "peer", "name", "mb-link", "netns", two.path], in: one)
+            for (n, node) in [(1, one), (2, two)] {
+                try run([ip, "addr", "add", "\(Addressing.link(node: n))/24", "dev", "mb-link"], in: node)
+                try run([ip, "link", "set", "mb-link", "up"], in: node)
+                let other = 3 - n
+                try run([ip, "route", "add", "198.18.\(other).0/24", "via", Addressing.link(node: other)], in: node)
+            }
+        }
+    }
+}
+
+/// Runs a program inside a network namespace the lab holds (`nsenter --net=`), failing with what it printed.
+enum NamespaceCommand {
+    static func run(_ arguments: [String], in namespace: NetworkNamespace) throws {
+        let nsenter = try locate("nsenter")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: nsenter)
+        process.arguments = ["--net=\(namespace.path)", "--"] + arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw LabError.runFailed("cannot run \(nsenter): \(error.localizedDescription)")
+        }
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw LabError.runFailed("in a lab namespace, `\(arguments.joined(separator: " "))` failed "
+                + "(status \(process.terminationStatus)): \(text)")
+        }
+    }
+
+    /// The output of a program run inside a namespace (for reading counters and rules back).
+    static func output(_ arguments: [String], in namespace: NetworkNamespace) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try locate("nsenter"))
+        process.arguments = ["--net=\(namespace.path)", "--"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw LabError.runFailed("in a lab namespace, `\(arguments.joined(separator: " "))` failed "
+                + "(status \(process.terminationStatus))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func locate(_ tool: String) throws -> String {
+        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
+            if access("\(dir)/\(tool)", X_OK) == 0 { return "\(dir)/\(tool)" }
+        }
+        throw LabError.runFailed("\(tool) is not installed (scripts/setup.sh installs it)")
+    }
+}

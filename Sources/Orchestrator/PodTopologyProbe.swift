@@ -1,0 +1,66 @@
+import Foundation
+import LabCore
+import LabSys
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether this host can build the pod topology, found by trying each piece inside a scratch network namespace the
+/// probe makes and frees (the host's own namespace is never touched): a namespace, a veth pair, a bridge, iptables
+/// NAT `REDIRECT` with the owner match (Istio's interception), and a clsact qdisc for tc BPF.
+enum PodTopologyProbe {
+    struct Result: Equatable {
+        var name: String
+        var ok: Bool
+        var detail: String
+    }
+
+    static func run() -> [Result] {
+        var results: [Result] = []
+        var tools: [String: String] = [:]
+        for tool in ["ip", "nsenter", "iptables", "tc"] {
+            do {
+                tools[tool] = try NamespaceCommand.locate(tool)
+                results.append(Result(name: "tool \(tool)", ok: true, detail: tools[tool]!))
+            } catch {
+                results.append(Result(name: "tool \(tool)", ok: false, detail: "\(error)"))
+            }
+        }
+        let namespace: NetworkNamespace
+        do {
+            namespace = try NetworkNamespace.create()
+            results.append(Result(name: "network namespace", ok: true, detail: "made one, held by a descriptor"))
+        } catch {
+            results.append(Result(name: "network namespace", ok: false,
+                                  detail: "cannot make one (needs root or CAP_SYS_ADMIN): \(error)"))
+            return results
+        }
+        guard let ip = tools["ip"], tools["nsenter"] != nil else { return results }
+        func attempt(_ name: String, _ commands: [[String]], what: String) {
+            do {
+                for c in commands { try NamespaceCommand.run(c, in: namespace) }
+                results.append(Result(name: name, ok: true, detail: what))
+            } catch {
+                results.append(Result(name: name, ok: false, detail: "\(error)"))
+            }
+        }
+        attempt("veth", [[ip, "link", "add", "mb-probe-a", "type", "veth", "peer", "name", "mb-probe-b"]],
+                what: "a veth pair inside a scratch namespace")
+        attempt("bridge", [[ip, "link", "add", "mb-probe-br", "type", "bridge"],
+                           [ip, "link", "set", "mb-probe-a", "master", "mb-probe-br"]],
+                what: "a bridge with a veth on it")
+        if let iptables = tools["iptables"] {
+            attempt("nat REDIRECT + owner match", [
+                [iptables, "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-m", "owner", "--uid-owner", "1337",
+                 "-j", "RETURN"],
+                [iptables, "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15001"],
+            ], what: "Istio's interception rules load (in the scratch namespace only)")
+        }
+        if let tc = tools["tc"] {
+            attempt("tc clsact", [[tc, "qdisc", "add", "dev", "mb-probe-a", "clsact"]],
+                    what: "a clsact qdisc for tc BPF programs")
+        }
+        return results
+    }
+}

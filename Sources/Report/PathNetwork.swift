@@ -1,0 +1,91 @@
+import LabCore
+
+/// The network a path crossed: the topology, every hop a request takes from the load generator to the app, and in
+/// pods the sidecars' interception (its rules and what they did).
+public struct PathNetwork: Codable, Sendable, Equatable {
+    public var topology: Topology
+    /// Nodes of the pod topology; nil on loopback.
+    public var nodes: Int?
+    /// The hops a request crosses on its way to the app, in order.
+    public var hops: [String]
+    /// The iptables rules installed in each pod (`-t nat` arguments), where the path is intercepted.
+    public var interceptionRules: [String]?
+    /// Per pod (`client`, `server`): connections redirected over all rounds, and the largest conntrack count.
+    public var interception: [String: InterceptionCounters]?
+
+    public init(topology: Topology, nodes: Int?, hops: [String], interceptionRules: [String]? = nil,
+                interception: [String: InterceptionCounters]? = nil) {
+        self.topology = topology
+        self.nodes = nodes
+        self.hops = hops
+        self.interceptionRules = interceptionRules
+        self.interception = interception
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case topology, nodes, hops
+        case interceptionRules = "interception_rules"
+        case interception
+    }
+
+    /// The hops of `path` in `topology`.
+    public static func hops(path: PathName, topology: Topology, nodes: Int, sidecarHops: Int) -> [String] {
+        let wire = nodes == 2
+            ? "pod eth0 → veth → node 1 bridge → node link (veth pair, routed) → node 2 bridge → veth → pod eth0"
+            : "pod eth0 → veth → node bridge → veth → pod eth0"
+        switch (topology, path) {
+        case (.loopback, .direct):
+            return ["load → app over the host's loopback (lo)"]
+        case (.loopback, .sidecar):
+            return sidecarHops == 2
+                ? ["load → outbound sidecar (lo)", "outbound → inbound sidecar (lo)", "inbound sidecar → app (lo)"]
+                : ["load → sidecar (lo)", "sidecar → app (lo)"]
+        case (.loopback, .ebpf):
+            return ["connect4 rewrites the service VIP to a backend at connect time",
+                    "sockops + sk_msg move each message socket to socket (no TCP stack on the data path)"]
+        case (.loopback, .sidecarEBPF):
+            return ["connect4 steers the app's connect into the outbound sidecar (no iptables)",
+                    "sk_msg redirects app → outbound, outbound → inbound, inbound → app socket to socket"]
+        case (.pods, .direct):
+            return ["load (client pod) → app (server pod): " + wire]
+        case (.pods, .sidecar):
+            return ["load → iptables OUTPUT REDIRECT (conntrack) → outbound sidecar on the client pod's lo",
+                    "outbound sidecar → server pod address: " + wire,
+                    "iptables PREROUTING REDIRECT (conntrack) → inbound sidecar",
+                    "inbound sidecar → app on the server pod's lo"]
+        case (.pods, .ebpf), (.pods, .sidecarEBPF):
+            return []
+        }
+    }
+}
+
+/// What interception did in one pod.
+public struct InterceptionCounters: Codable, Sendable, Equatable {
+    /// Connections the app opened that iptables sent to the outbound sidecar (first packets REDIRECTed: NAT sees
+    /// only a connection's first packet, conntrack carries the rest).
+    public var outboundRedirects: UInt64
+    /// Connections from outside the pod sent to the inbound sidecar.
+    public var inboundRedirects: UInt64
+    /// Connections conntrack tracked in the pod's namespace at the end of a round (nil when unreadable).
+    public var conntrackEntries: Int?
+
+    public init(outboundRedirects: UInt64, inboundRedirects: UInt64, conntrackEntries: Int?) {
+        self.outboundRedirects = outboundRedirects
+        self.inboundRedirects = inboundRedirects
+        self.conntrackEntries = conntrackEntries
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case outboundRedirects = "outbound_redirects"
+        case inboundRedirects = "inbound_redirects"
+        case conntrackEntries = "conntrack_entries"
+    }
+
+    /// Two rounds together: redirects add up, conntrack keeps the larger count.
+    public func adding(_ other: InterceptionCounters) -> InterceptionCounters {
+        InterceptionCounters(
+            outboundRedirects: outboundRedirects + other.outboundRedirects,
+            inboundRedirects: inboundRedirects + other.inboundRedirects,
+            conntrackEntries: [conntrackEntries, other.conntrackEntries].compactMap { $0 }.max())
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import LabCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `topology: pods` through the real binary: every path that runs in pods serves every request, the sidecar path is
+/// really intercepted, and a run killed mid-round leaves no network namespace, veth or bridge behind.
+extension MeshbenchCLITests {
+    static let podScenario = """
+        name: pods
+        topology: pods
+        nodes: 2
+        paths: [direct, sidecar, ebpf]
+        load:
+          qps: 200
+          connections: 4
+          duration: 1s
+        sidecar:
+          impl: [swift, nginx]
+          features: [mtls, metrics]
+        """
+
+    /// The network namespaces that exist now (by inode), as lsns sees them (every namespace some process is in).
+    func networkNamespaces() -> Set<String> {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/lsns")
+        p.arguments = ["-t", "net", "-n", "-o", "NS"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return [] }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Set(String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        })
+    }
+
+    var podsCannotRun: String? {
+        if geteuid() != 0 { return "needs root to make network namespaces" }
+        if Self.binary == nil { return "the built binary is missing" }
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/lsns") { return "lsns (util-linux) is missing" }
+        for tool in ["iptables", "ip", "nsenter"] where !["/usr/sbin", "/usr/bin", "/sbin"].contains(where: {
+            FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
+        }) {
+            return "\(tool) is missing (scripts/setup.sh installs it)"
+        }
+        return nil
+    }
+
+    @Test func aPodRunServesEveryRequestThroughInterceptedSidecars() throws {
+        if let reason = podsCannotRun {
+            print("skipped: \(reason)")
+            return
+        }
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/pods.yaml"
+        try Self.podScenario.write(toFile: file, atomically: true, encoding: .utf8)
+        let before = networkNamespaces()
+        let result = try #require(try meshbench(["run", file, "--out", dir, "--quiet"]))
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let folder = try #require(runFolder(in: dir))
+        let report = try #require(reportJSON(folder))
+        let paths = report["paths"] as? [[String: Any]] ?? []
+        for name in ["direct", "sidecar", "sidecar/nginx"] {
+            let path = try #require(paths.first { $0["name"] as? String == name }, "no \(name)")
+            #expect(path["status"] as? String == "ok", "\(name): \(path["reason"] ?? "")")
+            #expect(path["requests"] as? Int == 200 && path["ok"] as? Int == 200, "\(name) lost requests")
+            let network = try #require(path["network"] as? [String: Any])
+            #expect(network["topology"] as? String == "pods" && network["nodes"] as? Int == 2)
+            #expect(((network["hops"] as? [String]) ?? []).contains { $0.contains("node link") })
+            if name != "direct" {
+                // Every connection the load opened was redirected to the outbound sidecar, and every one the outbound
+                // sidecar opened to the server pod, to the inbound one.
+                let interception = try #require(network["interception"] as? [String: [String: Any]])
+                let opened = try #require(path["connections_opened"] as? Int)
+                #expect(interception["client"]?["outbound_redirects"] as? Int == opened, "\(interception)")
+                #expect((interception["server"]?["inbound_redirects"] as? Int ?? 0) >= 1, "\(interception)")
+                #expect(((network["interception_rules"] as? [String]) ?? []).count > 10)
+            }
+        }
+        let ebpf = try #require(paths.first { $0["name"] as? String == "ebpf" })
+        #expect(ebpf["status"] as? String == "skipped", "the eBPF paths are not built in pods yet")
+        #expect(networkNamespaces() == before, "the run left network namespaces behind")
+    }
+
+    @Test func aPodRunKilledMidRoundLeavesNoNamespaceBehind() throws {
+        if let reason = podsCannotRun {
+            print("skipped: \(reason)")
+            return
+        }
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/pods.yaml"
+        try Self.podScenario.replacingOccurrences(of: "duration: 1s", with: "duration: 20s")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let before = networkNamespaces()
+        guard let run = try startRun(["run", file, "--out", dir, "--quiet"]) else { return }
+        _ = waitFor("the pods to exist", timeout: 30) { networkNamespaces().count > before.count }
+        usleep(1_500_000)
+        kill(run.processIdentifier, SIGKILL)
+        run.waitUntilExit()
+        _ = waitFor("the namespaces to be freed", timeout: 15) { networkNamespaces() == before }
+        #expect(networkNamespaces() == before, "namespaces outlived a killed run")
+        try expectHostRestored(runPID: run.processIdentifier, context: "pods, killed")
+    }
+}

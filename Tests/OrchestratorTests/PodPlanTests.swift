@@ -1,0 +1,72 @@
+import Foundation
+import LabCore
+import Report
+import Testing
+
+@testable import Orchestrator
+
+/// In pods the plan puts each component in its pod: the app and the load dial and listen on pod addresses, the
+/// sidecars sit beside their apps under uid 1337 on Istio's ports, and only the sidecar path is intercepted.
+struct PodPlanTests {
+    static func plan(_ path: PathName, nodes: Int, impl: SidecarSpec.Implementation = .swift) -> RoundPlan {
+        var scenario = RoundPlanTests.scenario(path, impl: impl)
+        scenario.topology = .pods
+        scenario.nodes = nodes
+        return RoundPlanTests.plan(scenario, tls: RoundPlanTests.tls)
+    }
+
+    @Test(arguments: [1, 2])
+    func directRunsFromTheClientPodToTheServerPod(nodes: Int) throws {
+        let plan = Self.plan(.direct, nodes: nodes)
+        let server = HostPort(host: nodes == 1 ? "198.18.1.20" : "198.18.2.20", port: 8080)
+        #expect(plan.pods == PodPlan(nodes: nodes, interception: false, serverAddress: server))
+        let app = try #require(plan.component("server"))
+        #expect(app.pod == .server && app.listen == "0.0.0.0:8080" && app.user == nil)
+        let load = try #require(plan.component("load"))
+        #expect(load.pod == .client && load.target == .address(server))
+    }
+
+    @Test(arguments: [SidecarSpec.Implementation.swift, .nginx, .haproxy])
+    func sidecarsSitBesideTheirAppsAndAreIntercepted(impl: SidecarSpec.Implementation) throws {
+        let plan = Self.plan(.sidecar, nodes: 2, impl: impl)
+        let server = HostPort(host: "198.18.2.20", port: 8080)
+        #expect(plan.pods?.interception == true)
+        // The app still dials the server pod: interception, not the address, sends it through the sidecars.
+        #expect(plan.component("load")?.target == .address(server))
+        let outbound = try #require(plan.component("sidecar-outbound"))
+        let inbound = try #require(plan.component("sidecar-inbound"))
+        #expect(outbound.pod == .client && inbound.pod == .server)
+        #expect(outbound.user == 1337 && inbound.user == 1337)
+        #expect(outbound.target == .address(server), "the outbound sidecar sends where the app meant to go")
+        #expect(inbound.target == .address(HostPort(host: "127.0.0.1", port: 8080)), "the inbound one to its app")
+        switch (outbound.command, inbound.command) {
+        case (.sidecar(.swift(let o)), .sidecar(.swift(let i))):
+            #expect(o.listen == HostPort(host: "127.0.0.1", port: 15001) && o.originalDestination)
+            #expect(i.listen == HostPort(host: "0.0.0.0", port: 15006) && !i.originalDestination)
+            let args = o.arguments(upstream: server)
+            #expect(RoundPlanTests.value(args, after: "--listen") == "127.0.0.1:15001")
+            #expect(args.contains("--original-dst"))
+        case (.sidecar(.reference(let o)), .sidecar(.reference(let i))):
+            #expect(o.podPorts == PodPorts(listen: 15001, metrics: 15090))
+            #expect(i.podPorts == PodPorts(listen: 15006, metrics: 15090))
+            #expect(i.configuration(upstream: HostPort(host: "127.0.0.1", port: 8080), listenPort: 15006, metricsPort: 15090)
+                .contains("0.0.0.0:15006"), "the inbound proxy listens on the pod's address, where it is redirected")
+        default:
+            Issue.record("unexpected sidecar commands")
+        }
+    }
+
+    @Test func loopbackPlansHaveNoPods() {
+        let plan = RoundPlanTests.plan(RoundPlanTests.scenario(.sidecar))
+        #expect(plan.pods == nil)
+        #expect(plan.components.allSatisfy { $0.pod == nil && $0.user == nil })
+    }
+
+    @Test func theHopsSayWhatARequestCrosses() {
+        let two = PathNetwork.hops(path: .sidecar, topology: .pods, nodes: 2, sidecarHops: 2)
+        #expect(two.count == 4 && two[0].contains("REDIRECT") && two[1].contains("node link"))
+        #expect(!PathNetwork.hops(path: .direct, topology: .pods, nodes: 1, sidecarHops: 2)[0].contains("node link"))
+        #expect(PathNetwork.hops(path: .direct, topology: .loopback, nodes: 1, sidecarHops: 2) == [
+            "load → app over the host's loopback (lo)"])
+    }
+}

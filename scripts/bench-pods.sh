@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The pod topology's cost: scenarios/pods.yaml (Istio's setup: HTTP/1.1, 1 kB, 1000 rps, 16 connections, mTLS +
+# metrics; Swift, nginx and haproxy sidecars beside their apps, intercepted by iptables) in pods on one node and on
+# two, and the same paths on loopback — three runs of 5 rounds each, one after the other in this script. Prints per
+# path the p90 (median over rounds, order-statistic interval), the added p90 against direct in the same run (its
+# interval), CPU and RSS per proxy, what the path added to the host's CPU, the hops, and what the pods add to
+# `direct` itself (pods' direct − loopback's direct, medians of separate runs, no interval). Needs root.
+# Output: results/bench-pods/<date>.txt and the three report.json files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(scripts/build.sh)
+work=$(mktemp -d /tmp/meshbench-bench-pods.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+sed 's/^nodes: 2$/nodes: 1/; s/^name: pods$/name: pods-1node/' scenarios/pods.yaml > "$work/pods-1node.yaml"
+sed '/^topology: pods$/d; /^nodes: 2$/d; s/^name: pods$/name: pods-loopback/' scenarios/pods.yaml > "$work/loopback.yaml"
+one=$("$bin" run "$work/pods-1node.yaml" --out "$work" --quiet) || { echo "bench: the 1-node run failed" >&2; exit 1; }
+two=$("$bin" run scenarios/pods.yaml --out "$work" --quiet) || { echo "bench: the 2-node run failed" >&2; exit 1; }
+loop=$("$bin" run "$work/loopback.yaml" --out "$work" --quiet) || { echo "bench: the loopback run failed" >&2; exit 1; }
+mkdir -p results/bench-pods
+stamp=$(date -u +%Y%m%d-%H%M%S)
+cp "$one/report.json" "results/bench-pods/$stamp-pods-1node-report.json"
+cp "$two/report.json" "results/bench-pods/$stamp-pods-2nodes-report.json"
+cp "$loop/report.json" "results/bench-pods/$stamp-loopback-report.json"
+python3 - "$one/report.json" "$two/report.json" "$loop/report.json" > "results/bench-pods/$stamp.txt" <<'PY'
+import json, sys
+runs = [("pods, 1 node", json.load(open(sys.argv[1]))), ("pods, 2 nodes", json.load(open(sys.argv[2]))),
+        ("loopback", json.load(open(sys.argv[3])))]
+h = runs[0][1]["host"]
+print("meshbench pod topology: Istio's setup (HTTP/1.1, 1 kB, 1000 rps, 16 connections, mTLS + metrics)")
+print(f"host: {h['hostname']}, {h.get('cpu_model', '?')}, {h['cpus']} CPUs, kernel {h['kernel']}, cgroups {h['cgroup_layout']}")
+def get(p, *keys):
+    for k in keys:
+        p = p.get(k) if isinstance(p, dict) else None
+    return p
+def ci(pair, fmt):
+    return "n/a" if not pair else "[" + fmt.format(pair[0]) + "-" + fmt.format(pair[1]) + "]"
+direct_p90 = {}
+for title, r in runs:
+    s = r["scenario"]
+    print()
+    print(f"{title}: {s['rounds']} rounds in a seeded random order each, {s['load'].get('duration')} measured after "
+          f"{s['load']['warmup']} warm-up; sidecars placed {', '.join(s['sidecar'].get('placement') or ['?'])}")
+    print(f"  {'path':26} {'status':8} {'p90 [interval]':>22} {'added p90 [interval]':>24} {'vCPU/1k/proxy':>13} "
+          f"{'RSS MiB/proxy':>13} {'host +vCPU/1k [interval]':>28}")
+    for p in r["paths"]:
+        if p["status"] != "ok":
+            print(f"  {p['name']:26} {p['status']:8} {p.get('reason', '')}")
+            continue
+        p90 = get(p, "stats", "latency_us", "p90") or {}
+        if p["name"] == "direct":
+            direct_p90[title] = p90.get("median")
+        added = p.get("added_latency_us") or {}
+        a = added.get("p90")
+        cpu = get(p, "cpu", "mesh_vcpu_per_1000rps_per_proxy")
+        rss = get(p, "memory_mib", "mesh_rss_peak_per_proxy")
+        host = p.get("host_cpu") or {}
+        inc = host.get("increment_vs_direct_per_1000rps")
+        med = p90.get("median")
+        p90_text = ("-" if med is None else f"{med:,.0f}us") + " " + ci(p90.get("ci95"), "{:,.0f}")
+        print(f"  {p['name']:26} {'ok':8} {p90_text:>22} "
+              f"{('-' if a is None else f'{a:+,.0f}us ' + ci(get(added, 'ci95', 'p90'), '{:+,.0f}')):>24} "
+              f"{('-' if cpu is None else f'{cpu:.4f}'):>13} {('-' if rss is None else f'{rss:.1f}'):>13} "
+              f"{('-' if inc is None else f'{inc:+.4f} ' + ci(host.get('increment_ci95'), '{:+.4f}')):>28}")
+    hops = {p["name"]: get(p, "network", "hops") for p in r["paths"] if p["status"] == "ok"}
+    for name in ("direct", "sidecar"):
+        if hops.get(name):
+            print(f"  hops, {name}: " + " | ".join(hops[name]))
+    for p in r["paths"]:
+        counters = get(p, "network", "interception")
+        if counters:
+            print(f"  interception, {p['name']}: " + "; ".join(
+                f"{pod} pod: {c['outbound_redirects']} connections to the outbound sidecar, {c['inbound_redirects']} "
+                f"to the inbound, conntrack {c.get('conntrack_entries', '-')}" for pod, c in sorted(counters.items())))
+print()
+print("what the pod network adds to direct (p90 medians of separate runs, no interval):")
+base = direct_p90.get("loopback")
+for title in ("pods, 1 node", "pods, 2 nodes"):
+    v = direct_p90.get(title)
+    print(f"  {title}: " + ("-" if v is None or base is None else f"{v - base:+,.0f}us over loopback's {base:,.0f}us"))
+print()
+print("added p90: median of per-round differences against direct in the same run; interval: order-statistic, n/a")
+print("below 5 rounds. vCPU/1k/proxy: the sidecars' cgroup CPU per 1000 rps handled, per proxy. RSS: the largest")
+print("VmHWM of one proxy. host +vCPU/1k: the whole host's busy time per 1000 rps minus direct's in the same round.")
+PY
+cat "results/bench-pods/$stamp.txt"
+echo "bench: written to results/bench-pods/$stamp.txt" >&2
