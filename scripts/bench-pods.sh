@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(scripts/build.sh)
 work=$(mktemp -d /tmp/meshbench-bench-pods.XXXXXX)
+chmod 755 "$work"   # the sidecars run as uid 1337 in pods and must reach their files in the run folders
 trap 'rm -rf "$work"' EXIT
 sed 's/^nodes: 2$/nodes: 1/; s/^name: pods$/name: pods-1node/' scenarios/pods.yaml > "$work/pods-1node.yaml"
 sed '/^topology: pods$/d; /^nodes: 2$/d; s/^name: pods$/name: pods-loopback/' scenarios/pods.yaml > "$work/loopback.yaml"

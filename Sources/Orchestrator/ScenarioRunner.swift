@@ -115,6 +115,12 @@ public final class ScenarioRunner {
         if let topologyNote { log("note: \(topologyNote)") }
         var roundScenario = scenario
         roundScenario.topology = topology
+        if topology == .pods, scenario.paths.contains(.sidecar),
+           let closed = Self.folderOthersCannotEnter(on: runDirectory) {
+            throw LabError.runFailed("topology: pods runs the sidecars as uid \(PodPorts.sidecarUser), which cannot enter "
+                + "\(closed) (others may not search it); put the run folder (--out) under a folder every user can "
+                + "enter, such as the repository's results/")
+        }
 
         let variants = PathVariant.all(for: scenario)
         // The eBPF paths also need this host's privileges, cgroup v2 and program types, and its own cgroups.
@@ -156,6 +162,19 @@ public final class ScenarioRunner {
             return (.loopback, "topology: pods asked for, ran on loopback instead: \(missing)")
         }
         return (.pods, nil)
+    }
+
+    /// The first folder on the way to `path` that users other than its owner may not enter (no search permission
+    /// for others), or nil when every one of them lets them through.
+    static func folderOthersCannotEnter(on path: String) -> String? {
+        var folder = ""
+        for part in path.split(separator: "/") {
+            folder += "/" + part
+            var st = stat()
+            guard stat(folder, &st) == 0 else { return nil }
+            if st.st_mode & S_IXOTH == 0 { return folder }
+        }
+        return nil
     }
 
     /// What every round of a run shares.

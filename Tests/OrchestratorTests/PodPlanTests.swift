@@ -69,4 +69,17 @@ struct PodPlanTests {
         #expect(PathNetwork.hops(path: .direct, topology: .loopback, nodes: 1, sidecarHops: 2) == [
             "load → app over the host's loopback (lo)"])
     }
+
+    /// The sidecars run as uid 1337 in pods: a run folder under a folder only its owner may enter is refused up front.
+    @Test func aRunFolderTheSidecarsCannotReachIsFound() throws {
+        let open = NSTemporaryDirectory() + "meshbench-open-\(UUID().uuidString)"
+        let closed = open + "/closed"
+        try FileManager.default.createDirectory(atPath: closed + "/run", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: open) }
+        chmod(open, 0o755)
+        chmod(closed, 0o700)
+        #expect(ScenarioRunner.folderOthersCannotEnter(on: closed + "/run") == closed)
+        chmod(closed, 0o711)
+        #expect(ScenarioRunner.folderOthersCannotEnter(on: closed + "/run") == nil)
+    }
 }
