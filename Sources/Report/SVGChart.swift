@@ -188,17 +188,41 @@ struct LegendItem {
     var label: String
 }
 
-/// A category label under a bar group, split at `/` or `@` when it would not fit its slot.
+/// A category label under a bar group, broken before `/`, `+` or `@` into as many lines as it needs to fit its slot
+/// (`sidecar/nginx+server-side` → `sidecar/nginx`, `+server-side`), and at the last `-` when it has none of those.
 func categoryLines(_ label: String, slot: Double, size: Double) -> [String] {
-    if TextMetrics.width(label, size: size) <= slot - 4 { return [label] }
-    for sep in ["@", "/", "-"] {
-        if let r = label.range(of: sep, options: .backwards) {
-            let head = String(label[..<r.lowerBound])
-            let tail = String(label[r.lowerBound...])
-            if !head.isEmpty { return [head, tail] }
+    func fits(_ text: String) -> Bool { TextMetrics.width(text, size: size) <= slot - 4 }
+    if fits(label) { return [label] }
+    var pieces: [String] = []
+    var current = ""
+    for character in label {
+        if "/+@".contains(character), !current.isEmpty {
+            pieces.append(current)
+            current = ""
+        }
+        current.append(character)
+    }
+    pieces.append(current)
+    if pieces.count == 1 {
+        if let r = label.range(of: "-", options: .backwards), r.lowerBound != label.startIndex {
+            return [String(label[..<r.lowerBound]), String(label[r.lowerBound...])]
+        }
+        return [label]
+    }
+    var lines: [String] = []
+    var line = ""
+    for piece in pieces {
+        if line.isEmpty {
+            line = piece
+        } else if fits(line + piece) {
+            line += piece
+        } else {
+            lines.append(line)
+            line = piece
         }
     }
-    return [label]
+    lines.append(line)
+    return lines
 }
 
 /// The frame every chart shares: title, subtitle, plot area with axes and grid, reference lines, legend.

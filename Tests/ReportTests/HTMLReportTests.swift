@@ -601,3 +601,15 @@ struct HTMLReportTests {
         #expect(missing == 2, "no report.html in the folder: \(message)")
     }
 }
+
+struct CategoryLabelTests {
+    /// Long variant names break before `/`, `+` and `@` into lines that fit their slot, never mid-word.
+    @Test func longVariantNamesBreakAtTheirSeparators() {
+        #expect(categoryLines("direct", slot: 200, size: 11) == ["direct"])
+        let lines = categoryLines("sidecar/haproxy+server-side", slot: 90, size: 11)
+        #expect(lines.joined() == "sidecar/haproxy+server-side")
+        #expect(lines.count >= 2 && lines.allSatisfy { TextMetrics.width($0, size: 11) <= 86 || !$0.dropFirst().contains { "/+@".contains($0) } })
+        #expect(lines.last == "+server-side")
+        #expect(categoryLines("sidecar-ebpf", slot: 40, size: 11) == ["sidecar", "-ebpf"])
+    }
+}
