@@ -4,7 +4,7 @@
  *
  * cgroup/connect4  service address -> random backend (MB_MODE_BALANCE) or ->
  *                  the outbound sidecar (MB_MODE_STEER), deny by policy
- * sockops          put every established loopback socket into sock_hash
+ * sockops          put every established socket between lab addresses into sock_hash
  * sk_msg           count per service, redirect the payload into the peer
  *                  socket's receive queue (BPF_F_INGRESS), always SK_PASS
  * cgroup/getsockopt answer SO_ORIGINAL_DST for steered connections
@@ -98,9 +98,12 @@ static __always_inline struct mb_svc_stats *svc_stats(__u32 svc_id)
 	return bpf_map_lookup_elem(&stats, &svc_id);
 }
 
-static __always_inline int is_loopback(__be32 ip)
+/* 127.0.0.0/8, or 198.18.0.0/15: RFC 2544's benchmarking range, which exists only inside the lab's namespaces */
+static __always_inline int is_lab_address(__be32 ip)
 {
-	return (bpf_ntohl(ip) >> 24) == 127;
+	__u32 h = bpf_ntohl(ip);
+
+	return (h >> 24) == 127 || (h >> 17) == (0xC6120000u >> 17);
 }
 
 static __always_inline void tag_socket(struct bpf_sock *sk, __u32 svc_id)
@@ -205,8 +208,9 @@ int mesh_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	if (skops->family != MB_AF_INET)
 		return 1;
-	/* only loopback peers: the lab never shortcuts a real network path */
-	if (!is_loopback(skops->local_ip4) || !is_loopback(skops->remote_ip4))
+	/* only lab peers (loopback, or pods on one node in the lab's own namespaces): the lab never shortcuts a real
+	 * network path, nor one between two of its nodes (the orchestrator runs this path in pods on one node only) */
+	if (!is_lab_address(skops->local_ip4) || !is_lab_address(skops->remote_ip4))
 		return 1;
 
 	/* the socket's own view; sk_msg builds the peer's view of the same key */

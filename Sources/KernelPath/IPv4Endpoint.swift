@@ -36,6 +36,10 @@ public struct IPv4Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// True for 127.0.0.0/8, the only range the lab uses for service addresses: a connection to one can never leave the host.
     public var isLoopback: Bool { address >> 24 == 127 }
 
+    /// True for the two ranges the lab gives services: 127.0.0.0/8 on loopback, and 198.18.0.0/15 (RFC 2544's
+    /// benchmarking range), which exists only on interfaces inside the lab's own network namespaces (`topology: pods`).
+    public var isLabAddress: Bool { isLoopback || address >> 17 == 0xC612 >> 1 }
+
     public var description: String {
         "\(address >> 24).\((address >> 16) & 0xFF).\((address >> 8) & 0xFF).\(address & 0xFF):\(port)"
     }

@@ -182,8 +182,8 @@ public final class MeshPrograms {
     ///   - address: the service address (VIP or, for `.steer`, the real upstream address), in 127.0.0.0/8.
     public func setService(id: UInt32, address: IPv4Endpoint, backends: [IPv4Endpoint]) throws {
         guard id > 0, id < Self.maxServices else { throw MeshProgramsError.invalidServiceID(id) }
-        guard address.isLoopback else { throw MeshProgramsError.notLoopback(address) }
-        if let outside = backends.first(where: { !$0.isLoopback }) { throw MeshProgramsError.notLoopback(outside) }
+        guard address.isLabAddress else { throw MeshProgramsError.notLoopback(address) }
+        if let outside = backends.first(where: { !$0.isLabAddress }) { throw MeshProgramsError.notLoopback(outside) }
         guard backends.count < Int(MB_MAX_BACKENDS) else { throw MeshProgramsError.tooManyBackends(backends.count) }
         let previous = services[address]
         // Slots first, then the count: a concurrent connect never sees a count larger than the filled slots.
@@ -454,7 +454,8 @@ public enum MeshProgramsError: Error, CustomStringConvertible, Equatable, Sendab
         case .invalidServiceID(let id):
             return "service id \(id) is out of range: use 1..<\(MeshPrograms.maxServices)"
         case .notLoopback(let endpoint):
-            return "service address \(endpoint) is not in 127.0.0.0/8: lab services must stay on the host"
+            return "service address \(endpoint) is not in 127.0.0.0/8 or the pods' 198.18.0.0/15: lab services must "
+                + "stay on the host or in the lab's own namespaces"
         case .tooManyBackends(let count):
             return "\(count) backends is more than the kernel map holds (\(MB_MAX_BACKENDS))"
         case .refusedCgroup(let path, let reason):

@@ -23,6 +23,8 @@ final class PodNetwork {
         static func pod(_ pod: Pod, node: Int) -> String { "198.18.\(node).\(pod == .client ? 10 : 20)" }
         /// The link between two nodes: 198.18.0.n/24.
         static func link(node: Int) -> String { "198.18.0.\(node)" }
+        /// The `ebpf` path's service VIP in pods: in 198.18.0.0/15 and on no interface (connect4 rewrites it).
+        static let serviceVIP = HostPort(host: "198.19.0.1", port: 8080)
     }
 
     let nodes: Int

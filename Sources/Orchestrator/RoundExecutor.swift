@@ -105,7 +105,13 @@ final class RoundExecutor: FaultTarget {
         do {
             switch component.readiness {
             case .line(let prefix):
-                addresses[component.name] = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
+                var address = try process.waitForLine(prefix: prefix, timeout: RoundPlan.readyTimeout)
+                // In a pod, a component listening on every address is reached on its pod's.
+                if let pod = component.pod, let pods, let reported = HostPort.parse(address),
+                   reported.host == "0.0.0.0" {
+                    address = HostPort(host: pods.address(of: pod), port: reported.port).description
+                }
+                addresses[component.name] = address
             case .listeningPort:
                 guard let sidecar else { throw LabError.runFailed("internal: \(component.name) has no port to probe") }
                 addresses[component.name] = try sidecar.waitUntilReady(process, timeout: RoundPlan.readyTimeout,

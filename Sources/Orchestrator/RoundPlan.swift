@@ -146,7 +146,7 @@ extension RoundPlan {
         // front: the inbound sidecar, or the app.
         let front = sidecars.last?.name ?? server.name
         let service = sidecars.first { $0.role == .inboundSidecar }?.name ?? server.name
-        let ebpf: EBPFAttachment
+        var ebpf: EBPFAttachment
         let loadTarget: ComponentPlan.Target
         switch variant.path {
         case .direct, .sidecar:
@@ -170,6 +170,17 @@ extension RoundPlan {
                                                        port: PodPorts.app))
             components = components.map { placeInPod($0, plan: plan, spec: scenario.sidecar) }
             pods = plan
+            // The eBPF path in pods dials a service VIP of the pod range; connect4 on the client pod's cgroup sends it
+            // to the server pod.
+            if case .balance(_, let backend, let client) = ebpf {
+                let vip = PodNetwork.Addressing.serviceVIP
+                ebpf = .balance(vip: vip, backend: backend, client: client)
+                components = components.map { c in
+                    var c = c
+                    if c.role == .load { c.target = .address(vip) }
+                    return c
+                }
+            }
         }
         let faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }.enumerated().map { i, f in
             FaultPlan(kill: f.kill, at: f.at, restartAfter: f.restartAfter,

@@ -53,7 +53,12 @@ public struct PathNetwork: Codable, Sendable, Equatable {
                     "outbound sidecar → server pod address: " + wire,
                     "iptables PREROUTING REDIRECT (conntrack) → inbound sidecar",
                     "inbound sidecar → app on the server pod's lo"]
-        case (.pods, .ebpf), (.pods, .sidecarEBPF):
+        case (.pods, .ebpf):
+            guard nodes == 1 else { return [] }
+            return ["connect4 on the client pod's cgroup rewrites the service VIP to the server pod at connect time",
+                    "sockops + sk_msg move each message from the client pod's socket to the server pod's, across "
+                        + "their namespaces (no veth, bridge or TCP stack on the data path)"]
+        case (.pods, .sidecarEBPF):
             return []
         }
     }

@@ -11,6 +11,11 @@ struct KernelPathUnitTests {
         #expect(IPv4Endpoint("127.0.0.1:99999") == nil)
         #expect(IPv4Endpoint("localhost:80") == nil)
         #expect(IPv4Endpoint("10.0.0.1", port: 80)?.isLoopback == false)
+        #expect(IPv4Endpoint("198.18.1.20", port: 80)?.isLabAddress == true)
+        #expect(IPv4Endpoint("198.19.255.1", port: 80)?.isLabAddress == true)
+        #expect(IPv4Endpoint("198.20.0.1", port: 80)?.isLabAddress == false)
+        #expect(IPv4Endpoint("198.17.255.255", port: 80)?.isLabAddress == false)
+        #expect(IPv4Endpoint("10.0.0.1", port: 80)?.isLabAddress == false)
         #expect(IPv4Endpoint(address: 0x7F00_0001, port: 80).networkPort == UInt16(80).bigEndian)
     }
 

@@ -84,8 +84,34 @@ extension MeshbenchCLITests {
             }
         }
         let ebpf = try #require(paths.first { $0["name"] as? String == "ebpf" })
-        #expect(ebpf["status"] as? String == "skipped", "the eBPF paths are not built in pods yet")
+        #expect(ebpf["status"] as? String == "skipped", "the ebpf path is not built across two nodes yet")
         #expect(networkNamespaces() == before, "the run left network namespaces behind")
+    }
+
+    /// On one node the ebpf path runs in pods: connect4 sends the VIP to the server pod, and the sockmap moves the
+    /// messages between the two pods' sockets across their namespaces.
+    @Test func theEBPFPathRunsInPodsOnOneNode() throws {
+        if let reason = podsCannotRun {
+            print("skipped: \(reason)")
+            return
+        }
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/pods-ebpf.yaml"
+        try Self.podScenario.replacingOccurrences(of: "nodes: 2", with: "nodes: 1")
+            .replacingOccurrences(of: "paths: [direct, sidecar, ebpf]", with: "paths: [direct, ebpf]")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try #require(try meshbench(["run", file, "--out", dir, "--quiet"]))
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let report = try #require(runFolder(in: dir).flatMap(reportJSON))
+        let ebpf = try #require((report["paths"] as? [[String: Any]])?.first { $0["name"] as? String == "ebpf" })
+        #expect(ebpf["status"] as? String == "ok", "\(ebpf["reason"] ?? "")")
+        #expect(ebpf["requests"] as? Int == 200 && ebpf["ok"] as? Int == 200)
+        let bpf = try #require(ebpf["bpf"] as? [String: Any])
+        #expect((bpf["redirects"] as? Int ?? 0) > 0, "messages moved socket to socket between the pods")
+        #expect(bpf["misses"] as? Int == 0)
+        let services = try #require(bpf["per_service"] as? [String: [String: Any]])
+        #expect(services["vip 198.19.0.1:8080"]?["conns"] as? Int ?? 0 > 0, "\(services)")
     }
 
     @Test func aPodRunKilledMidRoundLeavesNoNamespaceBehind() throws {

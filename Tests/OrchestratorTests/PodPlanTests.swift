@@ -56,6 +56,16 @@ struct PodPlanTests {
         }
     }
 
+    /// The ebpf path in pods dials a service VIP of the pod range, which connect4 sends to the server pod.
+    @Test func theEBPFPathDialsAPodRangeVIP() throws {
+        let plan = Self.plan(.ebpf, nodes: 1)
+        let vip = PodNetwork.Addressing.serviceVIP
+        #expect(plan.ebpf == .balance(vip: vip, backend: "server", client: "load"))
+        #expect(plan.component("load")?.target == .address(vip) && plan.component("load")?.pod == .client)
+        #expect(plan.pods?.interception == false)
+        #expect(PathNetwork.hops(path: .ebpf, topology: .pods, nodes: 1, sidecarHops: 2).count == 2)
+    }
+
     @Test func loopbackPlansHaveNoPods() {
         let plan = RoundPlanTests.plan(RoundPlanTests.scenario(.sidecar))
         #expect(plan.pods == nil)
