@@ -43,12 +43,18 @@ public final class NetworkNamespace: @unchecked Sendable {
         }
     }
 
-    /// Whether `path` names the same namespace as this one (device and inode of the nsfs file).
+    /// Whether `path` names the same namespace as this one.
     public func isSame(as path: String) -> Bool {
-        var mine = stat()
-        var theirs = stat()
-        guard fstat(fd, &mine) == 0, stat(path, &theirs) == 0 else { return false }
-        return mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino
+        Self.same(self.path, path)
+    }
+
+    /// Whether two namespace files (`/proc/<pid>/ns/net`, a held descriptor's path) name the same namespace: the same
+    /// device and inode of the nsfs file.
+    public static func same(_ path: String, _ other: String) -> Bool {
+        var a = stat()
+        var b = stat()
+        guard stat(path, &a) == 0, stat(other, &b) == 0 else { return false }
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
     deinit {

@@ -50,7 +50,8 @@ public enum ChildPlacement {
             }
         }
         // A meshbench component exec'd by `meshbench exec` finds itself placed already: both steps are skipped then.
-        if let netns = env[networkNamespaceVariable], !netns.isEmpty, !isCurrentNetworkNamespace(netns) {
+        if let netns = env[networkNamespaceVariable], !netns.isEmpty,
+           !NetworkNamespace.same("/proc/self/ns/net", netns) {
             // Still the only thread: the namespace applies to the whole process and everything it execs.
             do {
                 let fd = try SysFile.open(netns, .read)
@@ -76,14 +77,6 @@ public enum ChildPlacement {
                 }
             }
         }
-    }
-
-    /// Whether this process is in the network namespace the file at `path` names already.
-    static func isCurrentNetworkNamespace(_ path: String) -> Bool {
-        var mine = stat()
-        var target = stat()
-        guard stat("/proc/self/ns/net", &mine) == 0, stat(path, &target) == 0 else { return false }
-        return mine.st_dev == target.st_dev && mine.st_ino == target.st_ino
     }
 
     /// The CPUs this process may run on now.

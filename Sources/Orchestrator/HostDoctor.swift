@@ -94,11 +94,9 @@ public struct HostDoctor {
     public static func podTopologyUnavailableReason(interception: Bool) -> String? {
         let needed = ["tool ip", "tool nsenter", "network namespace", "veth", "bridge"]
             + (interception ? ["tool iptables", "nat REDIRECT + owner match"] : [])
-        let results = PodTopologyProbe.run()
-        let failed = results.filter { needed.contains($0.name) && !$0.ok }.map { "\($0.name): \($0.detail)" }
-        let missing = needed.filter { name in !results.contains { $0.name == name } }.map { "\($0): not checked" }
-        let all = failed + (failed.isEmpty ? missing : [])
-        return all.isEmpty ? nil : all.joined(separator: "; ")
+        // A piece the probe could not reach (no namespace, no `ip`) is preceded by the failure that stopped it.
+        let failed = PodTopologyProbe.run().filter { needed.contains($0.name) && !$0.ok }
+        return failed.isEmpty ? nil : failed.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
     }
 
     private mutating func add(_ name: String, _ ok: Bool, _ detail: String, _ neededBy: [PathName]) {

@@ -107,18 +107,27 @@ final class PodNetwork {
 /// Runs a program inside a network namespace the lab holds (`nsenter --net=`), failing with what it printed.
 enum NamespaceCommand {
     static func run(_ arguments: [String], in namespace: NetworkNamespace) throws {
+        _ = try output(arguments, in: namespace)
+    }
+
+    /// What the program printed on stdout (for reading counters and rules back).
+    static func output(_ arguments: [String], in namespace: NetworkNamespace) throws -> String {
         let nsenter = try locate("nsenter")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: nsenter)
         process.arguments = ["--net=\(namespace.path)", "--"] + arguments
+        let out = Pipe()
         let errors = Pipe()
+        process.standardOutput = out
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw LabError.runFailed("cannot run \(nsenter): \(error.localizedDescription)")
         }
+        // The tools print a few lines at most, well under a pipe's buffer: reading one pipe to its end cannot block
+        // the program on the other.
+        let data = out.fileHandleForReading.readDataToEndOfFile()
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
@@ -126,30 +135,11 @@ enum NamespaceCommand {
             throw LabError.runFailed("in a lab namespace, `\(arguments.joined(separator: " "))` failed "
                 + "(status \(process.terminationStatus)): \(text)")
         }
-    }
-
-    /// The output of a program run inside a namespace (for reading counters and rules back).
-    static func output(_ arguments: [String], in namespace: NetworkNamespace) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try locate("nsenter"))
-        process.arguments = ["--net=\(namespace.path)", "--"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw LabError.runFailed("in a lab namespace, `\(arguments.joined(separator: " "))` failed "
-                + "(status \(process.terminationStatus))")
-        }
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Where `tool` is installed (the same search as for the reference proxies).
     static func locate(_ tool: String) throws -> String {
-        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
-            if access("\(dir)/\(tool)", X_OK) == 0 { return "\(dir)/\(tool)" }
-        }
-        throw LabError.runFailed("\(tool) is not installed (scripts/setup.sh installs it)")
+        try SidecarLauncher.locate(tool)
     }
 }

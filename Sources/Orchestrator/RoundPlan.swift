@@ -146,14 +146,16 @@ extension RoundPlan {
         // front: the inbound sidecar, or the app.
         let front = sidecars.last?.name ?? server.name
         let service = sidecars.first { $0.role == .inboundSidecar }?.name ?? server.name
-        var ebpf: EBPFAttachment
+        let ebpf: EBPFAttachment
         let loadTarget: ComponentPlan.Target
         switch variant.path {
         case .direct, .sidecar:
             (ebpf, loadTarget) = (.none, .component(front))
         case .ebpf:
-            (ebpf, loadTarget) = (.balance(vip: scenario.ebpf.vip, backend: front, client: "load"),
-                                  .address(scenario.ebpf.vip))
+            // In pods the service VIP is in the pods' range; connect4 on the client pod's cgroup sends it to the
+            // server pod.
+            let vip = scenario.topology == .pods ? PodNetwork.Addressing.serviceVIP : scenario.ebpf.vip
+            (ebpf, loadTarget) = (.balance(vip: vip, backend: front, client: "load"), .address(vip))
         case .sidecarEBPF:
             (ebpf, loadTarget) = (.steer(sidecar: front, service: service, client: "load"), .component(service))
         }
@@ -170,17 +172,6 @@ extension RoundPlan {
                                                        port: PodPorts.app))
             components = components.map { placeInPod($0, plan: plan, spec: scenario.sidecar) }
             pods = plan
-            // The eBPF path in pods dials a service VIP of the pod range; connect4 on the client pod's cgroup sends it
-            // to the server pod.
-            if case .balance(_, let backend, let client) = ebpf {
-                let vip = PodNetwork.Addressing.serviceVIP
-                ebpf = .balance(vip: vip, backend: backend, client: client)
-                components = components.map { c in
-                    var c = c
-                    if c.role == .load { c.target = .address(vip) }
-                    return c
-                }
-            }
         }
         let faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }.enumerated().map { i, f in
             FaultPlan(kill: f.kill, at: f.at, restartAfter: f.restartAfter,
@@ -204,7 +195,8 @@ extension RoundPlan {
             c.listen = "0.0.0.0:\(PodPorts.app)"
         case .load:
             c.pod = .client
-            c.target = .address(plan.serverAddress)
+            // A service address (the ebpf path's VIP) stays; whatever else it sends to, it dials the server pod.
+            if case .component = c.target { c.target = .address(plan.serverAddress) }
         case .inboundSidecar, .outboundSidecar:
             let outbound = c.role == .outboundSidecar
             c.pod = outbound ? .client : .server

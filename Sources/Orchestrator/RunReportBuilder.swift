@@ -96,8 +96,9 @@ struct RunReportBuilder {
             report.status = .failed
             report.reason = failure
         }
-        if let note = progress.cgroupNote, report.status == .ok { report.reason = note }
-        if let note = topologyNote, report.status == .ok { report.reason = note }
+        // Without root both notes apply (no cgroups, no pods): neither may hide the other.
+        let notes = [progress.cgroupNote, topologyNote].compactMap { $0 }
+        if !notes.isEmpty, report.status == .ok { report.reason = notes.joined(separator: "; ") }
         report.network = network(variant, rounds: done)
         return report
     }

@@ -59,9 +59,17 @@ struct LoopbackPortTests {
         #expect(port > 0 && port < 65_536)
         #expect(!LoopbackPort.accepts(port: port))
 
+        // Another process may have taken the port in between; then there is nothing to check.
+        guard let fd = Self.listenOnLoopback(port: port) else { return }
+        defer { close(fd) }
+        #expect(LoopbackPort.accepts(port: port))
+    }
+
+    /// A socket listening on 127.0.0.1:`port`, or nil when the port could not be bound.
+    static func listenOnLoopback(port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #expect(fd >= 0)
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -69,9 +77,11 @@ struct LoopbackPortTests {
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        // Another process may have taken the port in between; then there is nothing to check.
-        guard bound == 0, listen(fd, 1) == 0 else { return }
-        #expect(LoopbackPort.accepts(port: port))
+        guard bound == 0, listen(fd, 1) == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 }
 
@@ -114,17 +124,9 @@ struct NetworkNamespaceTests {
         #expect(inside.0, "run executes inside it")
         #expect(inside.1 != UInt(before.st_ino))
         // Its loopback is down: a port bound on the host's loopback is not reachable in there.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
         let port = try LoopbackPort.pick()
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(listener, 1) == 0 else { return }
+        guard let listener = LoopbackPortTests.listenOnLoopback(port: port) else { return }
+        defer { close(listener) }
         #expect(LoopbackPort.accepts(port: port))
         #expect(try namespace.run { LoopbackPort.accepts(port: port) } == false)
     }

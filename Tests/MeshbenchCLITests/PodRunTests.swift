@@ -51,6 +51,21 @@ extension MeshbenchCLITests {
         return nil
     }
 
+    /// Writes `scenario` into `dir` as a file and returns its path.
+    func podScenarioFile(_ scenario: String, in dir: String) throws -> String {
+        let file = dir + "/pods.yaml"
+        try scenario.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    /// Runs `scenario` to its end in `dir`; expects exit 0 and returns the report's paths.
+    func runPodScenario(_ scenario: String, in dir: String) throws -> [[String: Any]] {
+        let result = try #require(try meshbench(["run", try podScenarioFile(scenario, in: dir), "--out", dir, "--quiet"]))
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let report = try #require(runFolder(in: dir).flatMap(reportJSON))
+        return report["paths"] as? [[String: Any]] ?? []
+    }
+
     @Test func aPodRunServesEveryRequestThroughInterceptedSidecars() throws {
         if let reason = podsCannotRun {
             print("skipped: \(reason)")
@@ -58,14 +73,8 @@ extension MeshbenchCLITests {
         }
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/pods.yaml"
-        try Self.podScenario.write(toFile: file, atomically: true, encoding: .utf8)
         let before = networkNamespaces()
-        let result = try #require(try meshbench(["run", file, "--out", dir, "--quiet"]))
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        let folder = try #require(runFolder(in: dir))
-        let report = try #require(reportJSON(folder))
-        let paths = report["paths"] as? [[String: Any]] ?? []
+        let paths = try runPodScenario(Self.podScenario, in: dir)
         for name in ["direct", "sidecar", "sidecar/nginx"] {
             let path = try #require(paths.first { $0["name"] as? String == name }, "no \(name)")
             #expect(path["status"] as? String == "ok", "\(name): \(path["reason"] ?? "")")
@@ -97,14 +106,11 @@ extension MeshbenchCLITests {
         }
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/pods-ebpf.yaml"
-        try Self.podScenario.replacingOccurrences(of: "nodes: 2", with: "nodes: 1")
-            .replacingOccurrences(of: "paths: [direct, sidecar, ebpf]", with: "paths: [direct, ebpf]")
-            .write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try #require(try meshbench(["run", file, "--out", dir, "--quiet"]))
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        let report = try #require(runFolder(in: dir).flatMap(reportJSON))
-        let ebpf = try #require((report["paths"] as? [[String: Any]])?.first { $0["name"] as? String == "ebpf" })
+        let paths = try runPodScenario(
+            Self.podScenario.replacingOccurrences(of: "nodes: 2", with: "nodes: 1")
+                .replacingOccurrences(of: "paths: [direct, sidecar, ebpf]", with: "paths: [direct, ebpf]"),
+            in: dir)
+        let ebpf = try #require(paths.first { $0["name"] as? String == "ebpf" })
         #expect(ebpf["status"] as? String == "ok", "\(ebpf["reason"] ?? "")")
         #expect(ebpf["requests"] as? Int == 200 && ebpf["ok"] as? Int == 200)
         let bpf = try #require(ebpf["bpf"] as? [String: Any])
@@ -121,9 +127,8 @@ extension MeshbenchCLITests {
         }
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/pods.yaml"
-        try Self.podScenario.replacingOccurrences(of: "duration: 1s", with: "duration: 20s")
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        let file = try podScenarioFile(Self.podScenario.replacingOccurrences(of: "duration: 1s", with: "duration: 20s"),
+                                       in: dir)
         let before = networkNamespaces()
         guard let run = try startRun(["run", file, "--out", dir, "--quiet"]) else { return }
         _ = waitFor("the pods to exist", timeout: 30) { networkNamespaces().count > before.count }
