@@ -20,19 +20,26 @@ public enum ChildPlacement {
     /// A user and group id to run as once placed (a sidecar's own uid, which the pod's interception rules exempt).
     public static let userVariable = "MESHBENCH_UID"
 
+    /// Asks the kernel to send SIGTERM to this process when the orchestrator that started it dies (`parentVariable`),
+    /// and exits if it already has. The setting belongs to the calling thread, and both a uid change and an `execv`
+    /// from another thread (which then becomes the process) leave the process without it: call it again after
+    /// either, on the thread that goes on.
+    public static func armParentDeathSignal() {
+        guard let parent = ProcessInfo.processInfo.environment[parentVariable].flatMap({ Int32($0) }) else { return }
+        do {
+            try ProcessControl.setParentDeathSignal(SIGTERM)
+        } catch {
+            fail("cannot ask to die with the orchestrator: \(error)")
+        }
+        // The parent may have died between spawn and prctl; then no signal will ever come.
+        if getppid() != parent { exit(1) }
+    }
+
     /// Applies whatever placement the environment carries. Failures are printed and fatal for a child (a component
     /// running outside its cgroup or CPUs would make the measurement lie) and ignored when nothing was asked.
     public static func adoptFromEnvironment() {
         let env = ProcessInfo.processInfo.environment
-        if let parent = env[parentVariable].flatMap({ Int32($0) }) {
-            do {
-                try ProcessControl.setParentDeathSignal(SIGTERM)
-            } catch {
-                fail("cannot ask to die with the orchestrator: \(error)")
-            }
-            // The parent may have died between spawn and prctl; then no signal will ever come.
-            if getppid() != parent { exit(1) }
-        }
+        armParentDeathSignal()
         if let procs = env[cgroupProcsVariable], !procs.isEmpty {
             for path in procs.split(separator: ":") {
                 do {
@@ -69,13 +76,7 @@ public enum ChildPlacement {
             guard setgroups(0, nil) == 0, setgid(id) == 0, setuid(id) == 0 else {
                 fail("cannot run as uid \(id): \(String(cString: strerror(errno)))")
             }
-            if env[parentVariable] != nil {
-                do {
-                    try ProcessControl.setParentDeathSignal(SIGTERM)
-                } catch {
-                    fail("cannot ask to die with the orchestrator: \(error)")
-                }
-            }
+            armParentDeathSignal()
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LabCore
+import Orchestrator
 
 #if canImport(Glibc)
 import Glibc
@@ -25,6 +26,9 @@ extension Meshbench {
                 throw LabError.badInput("exec needs an absolute program path and its arguments")
             }
             var cArgs = args.map { strdup($0) } + [nil]
+            // This may not be the main thread (commands run in an async context): the thread that calls execv becomes
+            // the process, and only the main thread asked for the death signal in `main`. Ask again on this one.
+            ChildPlacement.armParentDeathSignal()
             execv(program, &cArgs)
             throw LabError.runFailed("cannot run \(program): \(String(cString: strerror(errno)))")
         }
