@@ -3,8 +3,12 @@
  * meshbench kernel data path (the ebpf and sidecar-ebpf paths, docs/ARCHITECTURE.md).
  *
  * cgroup/connect4  service address -> random backend (MB_MODE_BALANCE) or ->
- *                  the outbound sidecar (MB_MODE_STEER), deny by policy
- * sockops          put every established socket between lab addresses into sock_hash
+ *                  the outbound sidecar (MB_MODE_STEER), deny by policy; in
+ *                  pods (MB_CFG_PROXY_UID) the proxy's own connect to a
+ *                  meshed pod on its node goes to that pod's inbound port,
+ *                  as Merbridge does
+ * sockops          put every established socket whose two ends are in one
+ *                  namespace (loopback) or on one lab node into sock_hash
  * sk_msg           count per service, redirect the payload into the peer
  *                  socket's receive queue (BPF_F_INGRESS), always SK_PASS
  * cgroup/getsockopt answer SO_ORIGINAL_DST for steered connections
@@ -84,6 +88,22 @@ struct {
 	__type(value, struct mb_orig_dst);
 } pair_orig SEC(".maps");
 
+/* pod address -> its node (1, 2): sockops joins two pods' sockets only on one node */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MB_MAX_PODS);
+	__type(key, __be32);
+	__type(value, __u32);
+} lab_node SEC(".maps");
+
+/* meshed pods on the steering node (Merbridge's local_pod_ips): the proxy's connects to them go to the inbound port */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MB_MAX_PODS);
+	__type(key, __be32);
+	__type(value, __u32);
+} local_pods SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -98,12 +118,26 @@ static __always_inline struct mb_svc_stats *svc_stats(__u32 svc_id)
 	return bpf_map_lookup_elem(&stats, &svc_id);
 }
 
-/* 127.0.0.0/8, or 198.18.0.0/15: RFC 2544's benchmarking range, which exists only inside the lab's namespaces */
-static __always_inline int is_lab_address(__be32 ip)
+static __always_inline int is_loopback(__be32 ip)
 {
-	__u32 h = bpf_ntohl(ip);
+	return (bpf_ntohl(ip) >> 24) == 127;
+}
 
-	return (h >> 24) == 127 || (h >> 17) == (0xC6120000u >> 17);
+/*
+ * May the two ends of a connection be joined socket to socket? Both on loopback (one namespace), or two pod
+ * addresses the loader put on the same node. Pods on different nodes never are: that would skip the link between
+ * the nodes, which a real mesh cannot. The loader only writes 198.18.0.0/15 addresses, which exist only inside the
+ * lab's namespaces.
+ */
+static __always_inline int same_node(__be32 local, __be32 remote)
+{
+	__u32 *a, *b;
+
+	if (is_loopback(local) && is_loopback(remote))
+		return 1;
+	a = bpf_map_lookup_elem(&lab_node, &local);
+	b = bpf_map_lookup_elem(&lab_node, &remote);
+	return a && b && *a == *b;
 }
 
 static __always_inline void tag_socket(struct bpf_sock *sk, __u32 svc_id)
@@ -149,6 +183,28 @@ int mesh_connect4(struct bpf_sock_addr *ctx)
 	}
 
 	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (cfg && cfg->mode == MB_MODE_STEER && (cfg->flags & MB_CFG_PROXY_UID) &&
+	    (__u32)bpf_get_current_uid_gid() == cfg->sidecar_uid) {
+		/*
+		 * The proxy's own connect (pods: app and proxy share the pod's cgroup, Merbridge tells them apart by uid).
+		 * To a meshed pod on this node it goes straight to that pod's inbound sidecar; to any other it goes as it
+		 * is, and the destination pod's iptables rules catch it.
+		 */
+		if (!cfg->inbound_port || !bpf_map_lookup_elem(&local_pods, &key.vip))
+			return 1;
+		cookie = bpf_get_socket_cookie(ctx);
+		orig.ip = key.vip;
+		orig.port = key.port;
+		orig.svc_id = (__u16)service->svc_id;
+		bpf_map_update_elem(&cookie_orig, &cookie, &orig, BPF_ANY);
+		ctx->user_port = (__u32)cfg->inbound_port;
+		sk = ctx->sk;
+		if (sk)
+			tag_socket(sk, service->svc_id);
+		if (st)
+			__sync_fetch_and_add(&st->inbound, 1);
+		return 1;
+	}
 	if (cfg && cfg->mode == MB_MODE_STEER) {
 		/* never steer the sidecar's own listener back onto itself */
 		if (key.vip == cfg->sidecar_ip && key.port == cfg->sidecar_port)
@@ -208,9 +264,8 @@ int mesh_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	if (skops->family != MB_AF_INET)
 		return 1;
-	/* only lab peers (loopback, or pods on one node in the lab's own namespaces): the lab never shortcuts a real
-	 * network path, nor one between two of its nodes (the orchestrator runs this path in pods on one node only) */
-	if (!is_lab_address(skops->local_ip4) || !is_lab_address(skops->remote_ip4))
+	/* only lab peers in one namespace or on one node: never a real network path, nor the link between two nodes */
+	if (!same_node(skops->local_ip4, skops->remote_ip4))
 		return 1;
 
 	/* the socket's own view; sk_msg builds the peer's view of the same key */

@@ -16,6 +16,7 @@
 #define MB_MAX_BACKENDS		65536
 #define MB_MAX_SOCKETS		65535
 #define MB_MAX_ORIG_DST		65535
+#define MB_MAX_PODS		1024
 
 /* mb_config.mode */
 #define MB_MODE_BALANCE		0	/* connect4: service VIP -> backend */
@@ -68,11 +69,17 @@ struct mb_policy {
 	__u32 pad;
 };
 
-/* config array, one entry (8 B); written by the loader before attach */
+/* mb_config.flags */
+#define MB_CFG_PROXY_UID	1	/* steer: the proxy is known by its uid (pods: app and proxy share a cgroup) */
+
+/* config array, one entry (16 B); written by the loader before attach */
 struct mb_config {
 	__be32 sidecar_ip;
 	__be16 sidecar_port;
 	__u16 mode;
+	__u32 sidecar_uid;	/* with MB_CFG_PROXY_UID: connects by this uid are the proxy's own */
+	__be16 inbound_port;	/* the proxy's connect to a meshed pod on its node goes to this port (Merbridge) */
+	__u16 flags;
 };
 
 /* per-socket storage set by connect4 (8 B) */
@@ -92,7 +99,28 @@ struct mb_svc_stats {
 	__u64 denied;		/* connects refused by policy (EPERM) */
 	__u64 unreachable;	/* connects to a service with no backend */
 	__u64 sockets;		/* sockets inserted into sock_hash */
-	__u64 pad;
+	__u64 inbound;		/* proxy connects sent to a same-node pod's inbound sidecar */
+};
+
+/* node.bpf.c: a pod on the node whose tc program this is (16 B) */
+struct mb_endpoint {
+	__u32 ifindex;		/* the node-side end of the pod's veth pair */
+	__u8 mac[6];		/* the pod's eth0 */
+	__u8 node_mac[6];	/* the node-side end's own address, the frame's new source */
+};
+
+/* node.bpf.c: what the tc program did, per CPU (32 B) */
+struct mb_node_stats {
+	__u64 peer;		/* packets sent into a local pod with bpf_redirect_peer */
+	__u64 neigh;		/* packets sent toward the other node with bpf_redirect_neigh */
+	__u64 passed;		/* packets left to the stack (not IPv4, ARP, or no lab route) */
+	__u64 failed;		/* redirect helpers that returned an error (the packet is dropped) */
+};
+
+/* node.bpf.c config, one entry (8 B) */
+struct mb_node_config {
+	__u32 link_ifindex;	/* this node's end of the link to the other node; 0: one node */
+	__u32 pad;
 };
 
 #endif /* __MESHBENCH_BPF_H */

@@ -14,8 +14,21 @@ public final class MeshPrograms {
         /// The `ebpf` path: pick a random backend of the service (Cilium's slot scheme) and connect there.
         case balance
         /// The `sidecar-ebpf` path: record the original destination and connect to the outbound sidecar instead;
-        /// the sidecar reads the original destination with getsockopt(SOL_IP, SO_ORIGINAL_DST).
-        case steer(sidecar: IPv4Endpoint)
+        /// the sidecar reads the original destination with getsockopt(SOL_IP, SO_ORIGINAL_DST). With `proxy` (pods,
+        /// where app and proxy share the cgroup connect4 is on), connects by the proxy's uid are not steered; those
+        /// to a meshed pod on the same node (`setLocalPods`) go to its inbound port instead, as Merbridge does.
+        case steer(sidecar: IPv4Endpoint, proxy: ProxyIdentity? = nil)
+    }
+
+    /// How connect4 knows the proxy in a pod, and where a meshed pod's inbound sidecar listens.
+    public struct ProxyIdentity: Equatable, Sendable {
+        public var uid: UInt32
+        public var inboundPort: UInt16
+
+        public init(uid: UInt32, inboundPort: UInt16) {
+            self.uid = uid
+            self.inboundPort = inboundPort
+        }
     }
 
     /// The programs in mesh.bpf.c, by ELF function name.
@@ -162,13 +175,44 @@ public final class MeshPrograms {
         switch mode {
         case .balance:
             value.mode = UInt16(MB_MODE_BALANCE)
-        case .steer(let sidecar):
+        case .steer(let sidecar, let proxy):
             value.mode = UInt16(MB_MODE_STEER)
             value.sidecar_ip = sidecar.networkAddress
             value.sidecar_port = sidecar.networkPort
+            if let proxy {
+                value.flags = UInt16(MB_CFG_PROXY_UID)
+                value.sidecar_uid = proxy.uid
+                value.inbound_port = proxy.inboundPort.bigEndian
+            }
         }
         var key: UInt32 = 0
         try update("config", key: &key, value: &value, flags: UInt64(BPF_ANY))
+    }
+
+    // MARK: Pods
+
+    /// Puts pod addresses on their nodes (`topology: pods`): sockops joins two pods' sockets only when both are on
+    /// one node, so a connection between nodes keeps its veths and link. Loopback sockets need no entry.
+    public func setPodNodes(_ nodes: [UInt32: UInt32]) throws {
+        for (address, node) in nodes {
+            let endpoint = IPv4Endpoint(address: address, port: 0)
+            guard endpoint.isLabAddress, !endpoint.isLoopback else { throw MeshProgramsError.notLoopback(endpoint) }
+            var key = endpoint.networkAddress
+            var value = node
+            try update("lab_node", key: &key, value: &value, flags: UInt64(BPF_ANY))
+        }
+    }
+
+    /// The meshed pods on the steering node (Merbridge's `local_pod_ips`): with `.steer(proxy:)`, the proxy's
+    /// connects to a registered service at one of these addresses go to the pod's inbound port.
+    public func setLocalPods(_ addresses: [UInt32]) throws {
+        for address in addresses {
+            let endpoint = IPv4Endpoint(address: address, port: 0)
+            guard endpoint.isLabAddress, !endpoint.isLoopback else { throw MeshProgramsError.notLoopback(endpoint) }
+            var key = endpoint.networkAddress
+            var value: UInt32 = 1
+            try update("local_pods", key: &key, value: &value, flags: UInt64(BPF_ANY))
+        }
     }
 
     // MARK: Services, backends, policy
@@ -317,7 +361,10 @@ public final class MeshPrograms {
 
     /// Maps only the `sidecar-ebpf` path's steering writes (the original destinations connect4 records for the
     /// sidecar's SO_ORIGINAL_DST); the `ebpf` path loads them with the object but never uses them.
-    public static let steerOnlyMaps: Set<String> = ["cookie_orig", "pair_orig"]
+    public static let steerOnlyMaps: Set<String> = ["cookie_orig", "pair_orig", "local_pods"]
+
+    /// Maps only the pod topology writes (which node each pod address is on).
+    public static let podOnlyMaps: Set<String> = ["lab_node"]
 
     /// One of the object's maps: what the kernel charges for it (its preallocated capacity) and how much of it holds
     /// entries now.
@@ -339,9 +386,7 @@ public final class MeshPrograms {
         while let m = map {
             let fd = bpf_map__fd(m)
             let name = bpf_map__name(m).map { String(cString: $0) } ?? "?"
-            if fd >= 0, let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8),
-               let line = info.split(separator: "\n").first(where: { $0.hasPrefix("memlock:") }),
-               let bytes = UInt64(line.dropFirst("memlock:".count).trimmingCharacters(in: .whitespaces)) {
+            if fd >= 0, let bytes = MapInfo.memlockBytes(fd: fd) {
                 result[name] = MapFootprint(name: name, memlockBytes: bytes, maxEntries: bpf_map__max_entries(m),
                                             entriesInUse: Self.entries(of: m, fd: fd))
             }
@@ -444,6 +489,7 @@ public enum MeshProgramsError: Error, CustomStringConvertible, Equatable, Sendab
     case notLoopback(IPv4Endpoint)
     case tooManyBackends(Int)
     case refusedCgroup(String, reason: String)
+    case badEndpoint(String)
     case noCgroupV2
     case closed
 
@@ -460,6 +506,8 @@ public enum MeshProgramsError: Error, CustomStringConvertible, Equatable, Sendab
             return "\(count) backends is more than the kernel map holds (\(MB_MAX_BACKENDS))"
         case .refusedCgroup(let path, let reason):
             return "refusing to attach to \(path): \(reason)"
+        case .badEndpoint(let reason):
+            return "pod endpoint refused: \(reason)"
         case .noCgroupV2:
             return "no cgroup v2 mount found in /proc/self/mountinfo"
         case .closed:
@@ -498,6 +546,8 @@ public struct ServiceStats: Equatable, Sendable {
     public var unreachable: UInt64 = 0
     /// Sockets sockops put into the sockhash.
     public var sockets: UInt64 = 0
+    /// The proxy's connects connect4 sent to a same-node pod's inbound port (`.steer(proxy:)`).
+    public var inbound: UInt64 = 0
 
     public init() {}
 
@@ -511,5 +561,6 @@ public struct ServiceStats: Equatable, Sendable {
         denied &+= cpu.denied
         unreachable &+= cpu.unreachable
         sockets &+= cpu.sockets
+        inbound &+= cpu.inbound
     }
 }

@@ -78,3 +78,13 @@ public final class ProgramStatsSession {
         return text.trimmingCharacters(in: .whitespacesAndNewlines) != "0"
     }
 }
+
+/// What the kernel says about a map through its descriptor.
+enum MapInfo {
+    /// The `memlock` line of the map fd's fdinfo: the kernel memory charged for the map, whatever it holds.
+    static func memlockBytes(fd: Int32) -> UInt64? {
+        guard let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("memlock:") }) else { return nil }
+        return UInt64(line.dropFirst("memlock:".count).trimmingCharacters(in: .whitespaces))
+    }
+}

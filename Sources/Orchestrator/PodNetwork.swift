@@ -55,6 +55,32 @@ final class PodNetwork {
 
     func namespace(of pod: Pod) -> NetworkNamespace { podNamespaces[pod]! }
 
+    /// The node's namespace (1-based).
+    func nodeNamespace(_ node: Int) -> NetworkNamespace { nodeNamespaces[node - 1] }
+
+    /// The node-side end of a pod's veth pair, in its node's namespace.
+    static func nodeSideInterface(of pod: Pod) -> String { "mb-\(pod.rawValue)" }
+    /// A pod's own end, in its namespace.
+    static let podInterface = "eth0"
+    /// Each node's end of the link between two nodes.
+    static let linkInterface = "mb-link"
+
+    /// An interface's index and link-layer address as its namespace knows them (`ip -j link show dev NAME`).
+    static func interface(_ name: String, in namespace: NetworkNamespace) throws -> (ifindex: Int32, mac: [UInt8]) {
+        let text = try NamespaceCommand.output([try NamespaceCommand.locate("ip"), "-j", "link", "show", "dev", name],
+                                               in: namespace)
+        guard let list = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]],
+              let entry = list.first, let index = entry["ifindex"] as? Int,
+              let address = entry["address"] as? String else {
+            throw LabError.runFailed("cannot read interface \(name) in a lab namespace from `ip -j link`: \(text)")
+        }
+        let bytes = address.split(separator: ":").compactMap { UInt8($0, radix: 16) }
+        guard bytes.count == 6 else {
+            throw LabError.runFailed("interface \(name) has no Ethernet address (`ip -j link` said \(address))")
+        }
+        return (Int32(index), bytes)
+    }
+
     /// Frees the namespaces (and with them every interface, route and rule in them).
     func close() {
         podNamespaces.removeAll()
@@ -82,21 +108,22 @@ final class PodNetwork {
             let n = node(of: pod)
             let node = nodeNamespaces[n - 1]
             let podNS = namespace(of: pod)
-            let hostSide = "mb-\(pod.rawValue)"
-            try run([ip, "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", podNS.path], in: node)
+            let hostSide = Self.nodeSideInterface(of: pod)
+            try run([ip, "link", "add", hostSide, "type", "veth", "peer", "name", Self.podInterface, "netns", podNS.path], in: node)
             try run([ip, "link", "set", hostSide, "master", "mb-br0"], in: node)
             try run([ip, "link", "set", hostSide, "up"], in: node)
             try run([ip, "link", "set", "lo", "up"], in: podNS)
-            try run([ip, "addr", "add", "\(Addressing.pod(pod, node: n))/24", "dev", "eth0"], in: podNS)
-            try run([ip, "link", "set", "eth0", "up"], in: podNS)
+            try run([ip, "addr", "add", "\(Addressing.pod(pod, node: n))/24", "dev", Self.podInterface], in: podNS)
+            try run([ip, "link", "set", Self.podInterface, "up"], in: podNS)
             try run([ip, "route", "add", "default", "via", Addressing.bridge(node: n)], in: podNS)
         }
         if nodes == 2 {
             let (one, two) = (nodeNamespaces[0], nodeNamespaces[1])
-            try run([ip, "link", "add", "mb-link", "type", "veth", "peer", "name", "mb-link", "netns", two.path], in: one)
+            let link = Self.linkInterface
+            try run([ip, "link", "add", link, "type", "veth", "peer", "name", link, "netns", two.path], in: one)
             for (n, node) in [(1, one), (2, two)] {
-                try run([ip, "addr", "add", "\(Addressing.link(node: n))/24", "dev", "mb-link"], in: node)
-                try run([ip, "link", "set", "mb-link", "up"], in: node)
+                try run([ip, "addr", "add", "\(Addressing.link(node: n))/24", "dev", link], in: node)
+                try run([ip, "link", "set", link, "up"], in: node)
                 let other = 3 - n
                 try run([ip, "route", "add", "198.18.\(other).0/24", "via", Addressing.link(node: other)], in: node)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import KernelPath
 import LabCore
 import LabSys
 
@@ -8,7 +9,8 @@ import Glibc
 
 /// Whether this host can build the pod topology, found by trying each piece inside a scratch network namespace the
 /// probe makes and frees (the host's own namespace is never touched): a namespace, a veth pair, a bridge, iptables
-/// NAT `REDIRECT` with the owner match (Istio's interception), and a clsact qdisc for tc BPF.
+/// NAT `REDIRECT` with the owner match (Istio's interception), and a tc BPF program on a veth through a tcx link (the
+/// `ebpf` path's packet forwarding in pods).
 enum PodTopologyProbe {
     struct Result: Equatable {
         var name: String
@@ -19,7 +21,7 @@ enum PodTopologyProbe {
     static func run() -> [Result] {
         var results: [Result] = []
         var tools: [String: String] = [:]
-        for tool in ["ip", "nsenter", "iptables", "tc"] {
+        for tool in ["ip", "nsenter", "iptables"] {
             do {
                 tools[tool] = try NamespaceCommand.locate(tool)
                 results.append(Result(name: "tool \(tool)", ok: true, detail: tools[tool]!))
@@ -57,9 +59,16 @@ enum PodTopologyProbe {
                 [iptables, "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15001"],
             ], what: "Istio's interception rules load (in the scratch namespace only)")
         }
-        if let tc = tools["tc"] {
-            attempt("tc clsact", [[tc, "qdisc", "add", "dev", "mb-probe-a", "clsact"]],
-                    what: "a clsact qdisc for tc BPF programs")
+        do {
+            let programs = try NodePrograms()
+            let ifindex = try PodNetwork.interface("mb-probe-a", in: namespace).ifindex
+            try namespace.run { try programs.attachIngress(ifindex: ifindex) }
+            programs.detach()
+            results.append(Result(name: "tc BPF (tcx)", ok: true,
+                                  detail: "the node program attached to a veth in the scratch namespace and detached"))
+        } catch {
+            results.append(Result(name: "tc BPF (tcx)", ok: false,
+                                  detail: "the ebpf path in pods forwards packets with it (Linux 6.6+, root): \(error)"))
         }
         return results
     }

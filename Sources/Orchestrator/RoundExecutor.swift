@@ -166,11 +166,13 @@ final class RoundExecutor: FaultTarget {
             return
         case .balance(let vip, let backend, let client):
             ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: try directory(client),
-                                    backend: try hostPort(backend), vip: vip)
+                                    backend: try hostPort(backend), vip: vip, pods: pods)
         case .steer(let sidecar, let service, let client):
+            // In pods the app dials the server pod's app port, which is the service connect4 steers.
             ebpf = try EBPFDataPath(pathCgroup: pathDirectory, clientCgroup: try directory(client),
-                                    steeringTo: try hostPort(sidecar), service: try hostPort(service),
-                                    sidecarCgroup: try directory(sidecar))
+                                    steeringTo: try hostPort(sidecar),
+                                    service: try plan.pods.map(\.serverAddress) ?? hostPort(service),
+                                    sidecarCgroup: try directory(sidecar), pods: pods)
         }
     }
 

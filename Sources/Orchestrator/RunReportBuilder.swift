@@ -110,7 +110,9 @@ struct RunReportBuilder {
             topology: topology, nodes: pods ? scenario.nodes : nil,
             hops: PathNetwork.hops(path: variant.path, topology: topology, nodes: scenario.nodes,
                                    sidecarHops: scenario.sidecar.hops))
-        if pods, variant.path == .sidecar {
+        // sidecar-ebpf keeps the rules too (Merbridge leaves istio-iptables' in place): its counters show what eBPF
+        // steered around them and what still took them.
+        if pods, variant.path == .sidecar || variant.path == .sidecarEBPF {
             network.interceptionRules = SidecarInterception.rules().map { $0.joined(separator: " ") }
             var total: [String: InterceptionCounters] = [:]
             for counters in rounds.compactMap(\.interception) {

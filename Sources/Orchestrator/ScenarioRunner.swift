@@ -115,7 +115,8 @@ public final class ScenarioRunner {
         if let topologyNote { log("note: \(topologyNote)") }
         var roundScenario = scenario
         roundScenario.topology = topology
-        if topology == .pods, scenario.paths.contains(.sidecar),
+        let hasSidecars = scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF)
+        if topology == .pods, hasSidecars,
            let closed = Self.folderOthersCannotEnter(on: runDirectory) {
             throw LabError.runFailed("topology: pods runs the sidecars as uid \(PodPorts.sidecarUser), which cannot enter "
                 + "\(closed) (others may not search it); put the run folder (--out) under a folder every user can "
@@ -130,14 +131,6 @@ public final class ScenarioRunner {
             : nil
         func skipReason(_ v: PathVariant) -> String? {
             guard v.path == .ebpf || v.path == .sidecarEBPF else { return nil }
-            if topology == .pods, v.path == .sidecarEBPF {
-                return "not built in the pod topology yet: sidecar-ebpf runs on loopback (topology: loopback); in "
-                    + "pods it needs Merbridge's steering of each pod's traffic into its own sidecar"
-            }
-            if topology == .pods, scenario.nodes == 2 {
-                return "not built for two nodes yet: across nodes the ebpf path needs tc programs on the veths "
-                    + "(bpf_redirect_neigh, bpf_redirect_peer); it runs in pods on one node (nodes: 1)"
-            }
             return ebpfHostReason
         }
         let points: [Double?] = scenario.sweep.map { $0.values.map { Optional($0) } } ?? [nil]
@@ -162,7 +155,9 @@ public final class ScenarioRunner {
     /// no `ip`, `nsenter` or `iptables`, or the kernel refused a namespace).
     static func topology(for scenario: Scenario) -> (Topology, String?) {
         guard scenario.topology == .pods else { return (.loopback, nil) }
-        if let missing = HostDoctor.podTopologyUnavailableReason(interception: scenario.paths.contains(.sidecar)) {
+        // sidecar-ebpf keeps istio-iptables' rules too: Merbridge leaves them for what it does not steer.
+        let interception = scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF)
+        if let missing = HostDoctor.podTopologyUnavailableReason(interception: interception) {
             return (.loopback, "topology: pods asked for, ran on loopback instead: \(missing)")
         }
         return (.pods, nil)

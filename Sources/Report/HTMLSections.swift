@@ -172,7 +172,15 @@ extension HTMLPage {
             let k = "\(p.key).bpf"
             h += "<h3><span class=\"swatch\" style=\"background:\(style(p).color)\"></span>\(htmlEscape(p.key))</h3>"
             h += "<p>sk_msg redirects " + Mark.count("\(k).redirects", b.redirects) + ", misses (peer not in the sockhash) "
-                + Mark.count("\(k).misses", b.misses) + "</p><div class=\"cols\">"
+                + Mark.count("\(k).misses", b.misses) + "</p>"
+            if let n = b.packets {
+                h += "<p>tc on the pods' veths and the node link: packets sent into a pod (bpf_redirect_peer) "
+                    + Mark.count("\(k).packets.peer", n.peer) + ", toward the other node (bpf_redirect_neigh) "
+                    + Mark.count("\(k).packets.neigh", n.neigh) + ", left to the bridge and stack "
+                    + Mark.count("\(k).packets.passed", n.passed) + ", dropped by a failed redirect "
+                    + Mark.count("\(k).packets.failed", n.failed) + "</p>"
+            }
+            h += "<div class=\"cols\">"
             h += "<table class=\"data\"><caption>Programs</caption><thead><tr><th>program</th><th>run_cnt</th><th>run_time_ns</th><th>ns/run</th></tr></thead><tbody>"
             for (i, prog) in b.programs.enumerated() {
                 h += "<tr><td><code>\(htmlEscape(prog.name))</code></td><td class=\"num\">" + Mark.count("\(k).programs.\(i).run_cnt", prog.runCount)
@@ -181,10 +189,11 @@ extension HTMLPage {
             }
             h += "</tbody></table>"
             if !b.perService.isEmpty {
-                h += "<table class=\"data\"><caption>Per service</caption><thead><tr><th>service</th><th>conns</th><th>requests</th><th>messages</th><th>bytes</th></tr></thead><tbody>"
+                h += "<table class=\"data\"><caption>Per service</caption><thead><tr><th>service</th><th>conns</th><th>proxy → inbound</th><th>requests</th><th>messages</th><th>bytes</th></tr></thead><tbody>"
                 for (name, s) in b.perService.sorted(by: { $0.key < $1.key }) {
                     let a = "\(k).per_service.\(name)"
                     h += "<tr><td>\(htmlEscape(name))</td><td class=\"num\">" + Mark.count("\(a).conns", s.conns) + "</td><td class=\"num\">"
+                        + (s.inbound.map { Mark.count("\(a).inbound", $0) } ?? "<span class=\"none\">—</span>") + "</td><td class=\"num\">"
                         + Mark.count("\(a).requests", s.requests) + "</td><td class=\"num\">" + Mark.count("\(a).messages", s.messages)
                         + "</td><td class=\"num\">" + Mark.count("\(a).bytes", s.bytes, format: .bytes) + "</td></tr>"
                 }

@@ -54,12 +54,35 @@ public struct PathNetwork: Codable, Sendable, Equatable {
                     "iptables PREROUTING REDIRECT (conntrack) → inbound sidecar",
                     "inbound sidecar → app on the server pod's lo"]
         case (.pods, .ebpf):
-            guard nodes == 1 else { return [] }
-            return ["connect4 on the client pod's cgroup rewrites the service VIP to the server pod at connect time",
-                    "sockops + sk_msg move each message from the client pod's socket to the server pod's, across "
-                        + "their namespaces (no veth, bridge or TCP stack on the data path)"]
+            let connect = "connect4 on the client pod's cgroup rewrites the service VIP to the server pod at connect time"
+            guard nodes == 2 else {
+                return [connect,
+                        "handshake and teardown packets: tc on the client pod's veth → bpf_redirect_peer into the "
+                            + "server pod's eth0 (no bridge)",
+                        "sockops + sk_msg move each message from the client pod's socket to the server pod's, across "
+                            + "their namespaces (no veth, bridge or TCP stack on the data path)"]
+            }
+            return [connect,
+                    "client pod eth0 → veth → tc on node 1: bpf_redirect_neigh out of the node link (no bridge, no "
+                        + "forwarding path on node 1)",
+                    "node link → tc on node 2: bpf_redirect_peer into the server pod's eth0 (no bridge, no node 2 stack)",
+                    "no sockmap: the two sockets are on different nodes, so every message is TCP over the link"]
         case (.pods, .sidecarEBPF):
-            return []
+            let steer = "connect4 steers the app's connect into the outbound sidecar on the client pod's lo (iptables "
+                + "sees a connection to 127.0.0.1 and lets it be: the rules stay, as Merbridge leaves istio-init's)"
+            let toApp = "sk_msg: inbound sidecar → app on the server pod's lo, socket to socket"
+            guard nodes == 2 else {
+                return [steer, "sk_msg: app → outbound sidecar, socket to socket",
+                        "connect4 sends the outbound sidecar's connect to the server pod's inbound port (Merbridge's "
+                            + "same-node rule): its PREROUTING REDIRECT still matches, to the port it already has, "
+                            + "and conntrack tracks it",
+                        "sk_msg: outbound → inbound sidecar, socket to socket across the pods' namespaces", toApp]
+            }
+            return [steer, "sk_msg: app → outbound sidecar, socket to socket",
+                    "outbound sidecar → server pod address: " + wire,
+                    "iptables PREROUTING REDIRECT (conntrack) → inbound sidecar: Merbridge leaves traffic from "
+                        + "another node to the destination pod's iptables rules",
+                    toApp]
         }
     }
 }

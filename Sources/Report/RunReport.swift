@@ -459,12 +459,38 @@ public struct PathBPF: Codable, Sendable, Equatable {
         public var bytes: UInt64
         public var messages: UInt64
         public var requests: UInt64
+        /// The proxy's connects connect4 sent into a same-node pod's inbound sidecar (`sidecar-ebpf` in pods).
+        public var inbound: UInt64?
 
-        public init(conns: UInt64, bytes: UInt64, messages: UInt64, requests: UInt64) {
+        public init(conns: UInt64, bytes: UInt64, messages: UInt64, requests: UInt64, inbound: UInt64? = nil) {
             self.conns = conns
             self.bytes = bytes
             self.messages = messages
             self.requests = requests
+            self.inbound = inbound
+        }
+    }
+
+    /// What the tc programs on the pods' veths and the node link did with packets (`ebpf` in pods), all nodes.
+    public struct Packets: Codable, Sendable, Equatable {
+        /// Sent into a pod on the same node with bpf_redirect_peer.
+        public var peer: UInt64
+        /// Sent out of the link toward the other node with bpf_redirect_neigh.
+        public var neigh: UInt64
+        /// Left to the node's stack and bridge (ARP, anything the lab did not route).
+        public var passed: UInt64
+        /// Dropped because a redirect helper failed.
+        public var failed: UInt64
+
+        public init(peer: UInt64, neigh: UInt64, passed: UInt64, failed: UInt64) {
+            self.peer = peer
+            self.neigh = neigh
+            self.passed = passed
+            self.failed = failed
+        }
+
+        func adding(_ o: Packets) -> Packets {
+            Packets(peer: peer + o.peer, neigh: neigh + o.neigh, passed: passed + o.passed, failed: failed + o.failed)
         }
     }
 
@@ -481,10 +507,13 @@ public struct PathBPF: Codable, Sendable, Equatable {
     public var mapsEntriesInUse: [String: Int]?
     /// Each map's capacity in entries.
     public var mapsMaxEntries: [String: Int]?
+    /// The tc programs' packet counts, summed over rounds; nil where the path has none.
+    public var packets: Packets?
 
     public init(programs: [Program], redirects: UInt64, misses: UInt64, perService: [String: Service],
                 mapsMemlockBytes: [String: UInt64]? = nil, mapsEntriesInUse: [String: Int]? = nil,
-                mapsMaxEntries: [String: Int]? = nil) {
+                mapsMaxEntries: [String: Int]? = nil, packets: Packets? = nil) {
+        self.packets = packets
         self.programs = programs
         self.redirects = redirects
         self.misses = misses
@@ -500,6 +529,7 @@ public struct PathBPF: Codable, Sendable, Equatable {
         case mapsMemlockBytes = "maps_memlock_bytes"
         case mapsEntriesInUse = "maps_entries_in_use"
         case mapsMaxEntries = "maps_max_entries"
+        case packets
     }
 
     public var totalMapsMemlockBytes: UInt64? { mapsMemlockBytes.map { $0.values.reduce(0, +) } }
@@ -516,6 +546,7 @@ public struct PathBPF: Codable, Sendable, Equatable {
         }
         redirects += other.redirects
         misses += other.misses
+        if let theirs = other.packets { packets = packets.map { $0.adding(theirs) } ?? theirs }
         if let theirs = other.mapsMemlockBytes {
             mapsMemlockBytes = (mapsMemlockBytes ?? [:]).merging(theirs, uniquingKeysWith: max)
         }
@@ -527,9 +558,10 @@ public struct PathBPF: Codable, Sendable, Equatable {
         }
         for (name, s) in other.perService {
             let mine = perService[name]
+            let inbound = s.inbound.map { ($0) + (mine?.inbound ?? 0) } ?? mine?.inbound
             perService[name] = Service(conns: (mine?.conns ?? 0) + s.conns, bytes: (mine?.bytes ?? 0) + s.bytes,
                                        messages: (mine?.messages ?? 0) + s.messages,
-                                       requests: (mine?.requests ?? 0) + s.requests)
+                                       requests: (mine?.requests ?? 0) + s.requests, inbound: inbound)
         }
     }
 

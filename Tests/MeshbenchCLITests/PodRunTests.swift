@@ -6,14 +6,15 @@ import Testing
 import Glibc
 #endif
 
-/// `topology: pods` through the real binary: every path that runs in pods serves every request, the sidecar path is
-/// really intercepted, and a run killed mid-round leaves no network namespace, veth or bridge behind.
+/// `topology: pods` through the real binary: every path serves every request in pods, the sidecar path is really
+/// intercepted by iptables, sidecar-ebpf's app traffic is steered by connect4 instead, the ebpf path's packets cross
+/// the nodes through the tc programs, and a run killed mid-round leaves no network namespace, veth or bridge behind.
 extension MeshbenchCLITests {
     static let podScenario = """
         name: pods
         topology: pods
         nodes: 2
-        paths: [direct, sidecar, ebpf]
+        paths: [direct, sidecar, ebpf, sidecar-ebpf]
         load:
           qps: 200
           connections: 4
@@ -92,14 +93,43 @@ extension MeshbenchCLITests {
                 #expect(((network["interception_rules"] as? [String]) ?? []).count > 10)
             }
         }
+        // Merbridge's way across nodes: connect4 steers the app into its sidecar (no outbound REDIRECT), the outbound
+        // sidecar's connection to the other node is caught by the server pod's iptables rule.
+        for name in ["sidecar-ebpf", "sidecar-ebpf/nginx"] {
+            let path = try #require(paths.first { $0["name"] as? String == name }, "no \(name)")
+            #expect(path["status"] as? String == "ok", "\(name): \(path["reason"] ?? "")")
+            #expect(path["requests"] as? Int == 200 && path["ok"] as? Int == 200, "\(name) lost requests")
+            let interception = try #require((path["network"] as? [String: Any])?["interception"]
+                as? [String: [String: Any]])
+            #expect(interception["client"]?["outbound_redirects"] as? Int == 0, "\(interception)")
+            #expect((interception["server"]?["inbound_redirects"] as? Int ?? 0) >= 1, "\(interception)")
+            let bpf = try #require(path["bpf"] as? [String: Any])
+            #expect((bpf["redirects"] as? Int ?? 0) > 0 && bpf["misses"] as? Int == 0, "\(bpf)")
+            let services = try #require(bpf["per_service"] as? [String: [String: Any]])
+            #expect(services["service 198.18.2.20:8080"]?["inbound"] == nil,
+                    "a pod on another node is not in Merbridge's local set: \(services)")
+        }
+        // Cilium's way across nodes: every packet between the pods goes through the tc programs, none through the
+        // sockmap (the sockets are on different nodes).
         let ebpf = try #require(paths.first { $0["name"] as? String == "ebpf" })
-        #expect(ebpf["status"] as? String == "skipped", "the ebpf path is not built across two nodes yet")
+        #expect(ebpf["status"] as? String == "ok", "\(ebpf["reason"] ?? "")")
+        #expect(ebpf["requests"] as? Int == 200 && ebpf["ok"] as? Int == 200)
+        let bpf = try #require(ebpf["bpf"] as? [String: Any])
+        let packets = try #require(bpf["packets"] as? [String: Int])
+        #expect((packets["neigh"] ?? 0) >= 200 && (packets["peer"] ?? 0) >= 200 && packets["failed"] == 0, "\(packets)")
+        #expect(bpf["redirects"] as? Int == 0, "no socket-to-socket shortcut between nodes")
+        let programs = try #require(bpf["programs"] as? [[String: Any]])
+        for node in [1, 2] {
+            let program = programs.first { $0["name"] as? String == "node_ingress (node \(node))" }
+            #expect((program?["run_cnt"] as? Int ?? 0) > 0, "node \(node): \(programs)")
+        }
         #expect(networkNamespaces() == before, "the run left network namespaces behind")
     }
 
-    /// On one node the ebpf path runs in pods: connect4 sends the VIP to the server pod, and the sockmap moves the
-    /// messages between the two pods' sockets across their namespaces.
-    @Test func theEBPFPathRunsInPodsOnOneNode() throws {
+    /// On one node the eBPF paths join the pods' sockets: the ebpf path's connect4 sends the VIP to the server pod and
+    /// the sockmap moves messages between the two pods' sockets across their namespaces; sidecar-ebpf's connect4 steers
+    /// the app into its sidecar and the sidecar's own connect into the server pod's inbound port (Merbridge).
+    @Test func theEBPFPathsJoinSocketsInPodsOnOneNode() throws {
         if let reason = podsCannotRun {
             print("skipped: \(reason)")
             return
@@ -108,7 +138,9 @@ extension MeshbenchCLITests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let paths = try runPodScenario(
             Self.podScenario.replacingOccurrences(of: "nodes: 2", with: "nodes: 1")
-                .replacingOccurrences(of: "paths: [direct, sidecar, ebpf]", with: "paths: [direct, ebpf]"),
+                .replacingOccurrences(of: "paths: [direct, sidecar, ebpf, sidecar-ebpf]",
+                                      with: "paths: [direct, ebpf, sidecar-ebpf]")
+                .replacingOccurrences(of: "impl: [swift, nginx]", with: "impl: [swift]"),
             in: dir)
         let ebpf = try #require(paths.first { $0["name"] as? String == "ebpf" })
         #expect(ebpf["status"] as? String == "ok", "\(ebpf["reason"] ?? "")")
@@ -118,6 +150,18 @@ extension MeshbenchCLITests {
         #expect(bpf["misses"] as? Int == 0)
         let services = try #require(bpf["per_service"] as? [String: [String: Any]])
         #expect(services["vip 198.19.0.1:8080"]?["conns"] as? Int ?? 0 > 0, "\(services)")
+
+        let steered = try #require(paths.first { $0["name"] as? String == "sidecar-ebpf" })
+        #expect(steered["status"] as? String == "ok", "\(steered["reason"] ?? "")")
+        #expect(steered["requests"] as? Int == 200 && steered["ok"] as? Int == 200)
+        let steeredBPF = try #require(steered["bpf"] as? [String: Any])
+        #expect((steeredBPF["redirects"] as? Int ?? 0) > 0 && steeredBPF["misses"] as? Int == 0, "\(steeredBPF)")
+        let service = try #require((steeredBPF["per_service"] as? [String: [String: Any]])?["service 198.18.1.20:8080"])
+        #expect((service["conns"] as? Int ?? 0) > 0, "the app's connects were steered into its sidecar: \(service)")
+        #expect((service["inbound"] as? Int ?? 0) > 0, "the sidecar's connects went to the inbound port: \(service)")
+        let interception = try #require((steered["network"] as? [String: Any])?["interception"]
+            as? [String: [String: Any]])
+        #expect(interception["client"]?["outbound_redirects"] as? Int == 0, "connect4, not iptables: \(interception)")
     }
 
     @Test func aPodRunKilledMidRoundLeavesNoNamespaceBehind() throws {

@@ -63,7 +63,28 @@ struct PodPlanTests {
         #expect(plan.ebpf == .balance(vip: vip, backend: "server", client: "load"))
         #expect(plan.component("load")?.target == .address(vip) && plan.component("load")?.pod == .client)
         #expect(plan.pods?.interception == false)
-        #expect(PathNetwork.hops(path: .ebpf, topology: .pods, nodes: 1, sidecarHops: 2).count == 2)
+        let one = PathNetwork.hops(path: .ebpf, topology: .pods, nodes: 1, sidecarHops: 2)
+        #expect(one.count == 3 && one[2].contains("sk_msg"))
+        let two = PathNetwork.hops(path: .ebpf, topology: .pods, nodes: 2, sidecarHops: 2)
+        #expect(two.contains { $0.contains("bpf_redirect_neigh") } && two.contains { $0.contains("bpf_redirect_peer") })
+        #expect(two.contains { $0.contains("no sockmap") })
+    }
+
+    /// sidecar-ebpf in pods is Merbridge beside istio-iptables: the rules are installed, the app dials the server pod
+    /// (the service connect4 steers), and the sidecars sit in their pods under uid 1337 on Istio's ports.
+    @Test func sidecarEBPFInPodsKeepsTheRulesAndDialsTheServerPod() throws {
+        for nodes in [1, 2] {
+            let plan = Self.plan(.sidecarEBPF, nodes: nodes)
+            let server = HostPort(host: "198.18.\(nodes).20", port: 8080)
+            #expect(plan.pods == PodPlan(nodes: nodes, interception: true, serverAddress: server))
+            #expect(plan.ebpf == .steer(sidecar: "sidecar-outbound", service: "sidecar-inbound", client: "load"))
+            #expect(plan.component("load")?.target == .address(server))
+            #expect(plan.component("sidecar-outbound")?.user == PodPorts.sidecarUser)
+            #expect(plan.component("sidecar-inbound")?.pod == .server)
+            let hops = PathNetwork.hops(path: .sidecarEBPF, topology: .pods, nodes: nodes, sidecarHops: 2)
+            #expect(hops.first?.contains("connect4") == true)
+            #expect(hops.contains { $0.contains("PREROUTING REDIRECT (conntrack)") } == (nodes == 2))
+        }
     }
 
     @Test func loopbackPlansHaveNoPods() {
