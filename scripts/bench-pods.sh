@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The pod topology's cost: scenarios/pods.yaml (Istio's setup: HTTP/1.1, 1 kB, 1000 rps, 16 connections, mTLS +
-# metrics; Swift, nginx and haproxy sidecars beside their apps, intercepted by iptables) in pods on one node and on
-# two, and the same paths on loopback — three runs of 5 rounds each, one after the other in this script. Prints per
-# path the p90 (median over rounds, order-statistic interval), the added p90 against direct in the same run (its
-# interval), CPU and RSS per proxy, what the path added to the host's CPU, the hops, and what the pods add to
-# `direct` itself (pods' direct − loopback's direct, medians of separate runs, no interval). Needs root.
+# metrics; Swift, nginx and haproxy sidecars beside their apps, intercepted by iptables; ebpf as Cilium forwards,
+# sidecar-ebpf as Merbridge steers) in pods on one node and on two, and the same paths on loopback — three runs of 5
+# rounds each, one after the other in this script. Prints per path the p90 (median over rounds, order-statistic
+# interval), the added p90 against direct in the same run (its interval), CPU and RSS per proxy, what the path added
+# to the host's CPU, the issue's targets, the BPF counters, the hops, and what the pods add to `direct` itself (pods'
+# direct − loopback's direct, medians of separate runs, no interval). Needs root.
 # Output: results/bench-pods/<date>.txt and the three report.json files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,10 +63,49 @@ for title, r in runs:
               f"{('-' if a is None else f'{a:+,.0f}us ' + ci(get(added, 'ci95', 'p90'), '{:+,.0f}')):>24} "
               f"{('-' if cpu is None else f'{cpu:.4f}'):>13} {('-' if rss is None else f'{rss:.1f}'):>13} "
               f"{('-' if inc is None else f'{inc:+.4f} ' + ci(host.get('increment_ci95'), '{:+.4f}')):>28}")
-    hops = {p["name"]: get(p, "network", "hops") for p in r["paths"] if p["status"] == "ok"}
-    for name in ("direct", "sidecar"):
-        if hops.get(name):
-            print(f"  hops, {name}: " + " | ".join(hops[name]))
+    paths = {p["name"]: p for p in r["paths"] if p["status"] == "ok"}
+    # The issue's targets, from this run's own rounds.
+    d, e = paths.get("direct"), paths.get("ebpf")
+    if d and e:
+        dp50, ep50 = get(d, "stats", "latency_us", "p50", "median"), get(e, "stats", "latency_us", "p50", "median")
+        added = e.get("added_latency_us") or {}
+        ratio = ep50 / dp50 if dp50 and ep50 is not None else None
+        print(f"  target ebpf p50 <= 0.95x direct: {ep50}us vs {dp50}us = "
+              + ("-" if ratio is None else f"{ratio:.2f}x ({'met' if ratio <= 0.95 else 'not met'})")
+              + f"; added p50 {added.get('p50')}us {ci(get(added, 'ci95', 'p50'), '{:+,.0f}')}")
+        host = e.get("host_cpu") or {}
+        inc, inc_ci = host.get("increment_vs_direct_per_1000rps"), host.get("increment_ci95")
+        if inc is not None:
+            verdict = "met" if inc <= 0 else "not met"
+            if inc_ci and inc_ci[0] <= 0 <= inc_ci[1]:
+                verdict += ", the interval includes 0"
+            print(f"  target ebpf host increment <= 0: {inc:+.4f} vCPU/1k {ci(inc_ci, '{:+.4f}')} ({verdict})")
+    for impl in ("", "/nginx", "/haproxy"):
+        s_, se = paths.get("sidecar" + impl), paths.get("sidecar-ebpf" + impl)
+        if s_ and se:
+            a, b = get(s_, "added_latency_us", "p90"), get(se, "added_latency_us", "p90")
+            ratio = b / a if a and b is not None and a > 0 else None
+            print(f"  target sidecar-ebpf{impl} added p90 <= 0.8x sidecar{impl}'s: {b}us vs {a}us = "
+                  + ("no ratio (sidecar's added p90 is not above 0)" if ratio is None
+                     else f"{ratio:.2f}x ({'met' if ratio <= 0.8 else 'not met'})")
+                  + " (ratio of medians; intervals above)")
+    for name, p in paths.items():
+        b = p.get("bpf")
+        if not b:
+            continue
+        line = f"  bpf, {name}: sk_msg redirects {b['redirects']}, misses {b['misses']}"
+        if b.get("packets"):
+            k = b["packets"]
+            line += (f"; tc packets into a pod (redirect_peer) {k['peer']}, toward the other node (redirect_neigh) "
+                     f"{k['neigh']}, left to the bridge {k['passed']}, failed {k['failed']}")
+        inbound = sum((v.get("inbound") or 0) for v in b.get("per_service", {}).values())
+        if inbound:
+            line += f"; proxy connects sent to the inbound port by connect4 {inbound}"
+        print(line)
+    for name, p in paths.items():
+        hops = get(p, "network", "hops")
+        if hops and "/" not in name:
+            print(f"  hops, {name}: " + " | ".join(hops))
     for p in r["paths"]:
         counters = get(p, "network", "interception")
         if counters:
