@@ -36,7 +36,8 @@ let package = Package(
         .executableTarget(
             name: "meshbench",
             dependencies: [
-                "LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Orchestrator", "Report",
+                "LabCore", "LoadGen", "Upstream", "Sidecar", "NodeProxy", "KernelPath", "Accounting", "Orchestrator",
+                "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -114,6 +115,18 @@ let package = Package(
             ] + nioHTTP,
             swiftSettings: swiftSettings
         ),
+        // The per-node proxy of the ambient path (Istio's ztunnel): HBONE tunnels between nodes.
+        .target(
+            name: "NodeProxy",
+            dependencies: [
+                "LabCore", "LabHTTP", "Sidecar",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "X509", package: "swift-certificates"),
+            ] + nioHTTP,
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds the objects in KernelPath (BPFObjectsPlugin), so a
         // plain `swift build` yields a binary that carries its kernel programs.
@@ -151,6 +164,14 @@ let package = Package(
             dependencies: [
                 "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ] + nioHTTP,
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeProxyTests",
+            dependencies: [
+                "NodeProxy", "Sidecar", "Upstream", "LabCore", "LabTestSupport",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ] + nioHTTP,
             swiftSettings: swiftSettings
         ),

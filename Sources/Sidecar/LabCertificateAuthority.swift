@@ -119,14 +119,17 @@ public final class LabCertificateAuthority: Sendable {
     ///   - ipAddresses: subject alternative IP addresses (IPv4 or IPv6 text); NIOSSL checks the connected address
     ///     against them when a client connects by IP.
     ///   - usage: server, client, or both (a sidecar may be either side of a hop).
+    ///   - uris: subject alternative URIs: a workload's SPIFFE ID (`spiffe://cluster.local/ns/default/sa/client`), the
+    ///     identity Istio's proxies check.
     /// - Throws: `LabError.badInput` for an IP address that is not one.
     public func issue(
         commonName: String,
         dnsNames: [String] = ["localhost"],
         ipAddresses: [String] = ["127.0.0.1"],
-        usage: Usage = .both
+        usage: Usage = .both,
+        uris: [String] = []
     ) throws -> (certificatePEM: String, privateKeyPEM: String) {
-        var alternativeNames: [GeneralName] = dnsNames.map { .dnsName($0) }
+        var alternativeNames: [GeneralName] = dnsNames.map { .dnsName($0) } + uris.map { .uniformResourceIdentifier($0) }
         for address in ipAddresses {
             guard let bytes = Self.addressBytes(address) else {
                 throw LabError.badInput("certificate for '\(commonName)': '\(address)' is not an IPv4 or IPv6 address")

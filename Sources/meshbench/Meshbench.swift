@@ -1,5 +1,6 @@
 import ArgumentParser
 import LabCore
+import NodeProxy
 import Sidecar
 
 struct Meshbench: AsyncParsableCommand {
@@ -7,6 +8,6 @@ struct Meshbench: AsyncParsableCommand {
         commandName: "meshbench",
         abstract: "Measure what a service-mesh data plane costs: latency, CPU and memory per path.",
         version: LabVersion.current,
-        subcommands: [Run.self, Load.self, Serve.self, ProxyCommand.self, Doctor.self, BPF.self, Exec.self, ReportFiles.self, Compare.self]
+        subcommands: [Run.self, Load.self, Serve.self, ProxyCommand.self, NodeProxyCommand.self, Doctor.self, BPF.self, Exec.self, ReportFiles.self, Compare.self]
     )
 }
