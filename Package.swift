@@ -170,9 +170,10 @@ let package = Package(
         .testTarget(
             name: "NodeProxyTests",
             dependencies: [
-                "NodeProxy", "Sidecar", "Upstream", "LabCore", "LabTestSupport",
+                "NodeProxy", "Sidecar", "LabCore", "LabTestSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ] + nioHTTP,
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

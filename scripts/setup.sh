@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what meshbench needs on Debian/Ubuntu: the C libraries it links (libcurl with nghttp2, libbpf), the BPF
-# toolchain (clang, bpftool), the pod topology's tools (ip, iptables, nsenter), and the real peers the benchmarks measure against (nginx, haproxy, wrk, h2load), and a headless Chromium that
-# checks report.html.
+# toolchain (clang, bpftool), the pod topology's tools (ip, iptables, nsenter), the real peers the benchmarks measure
+# against (nginx, haproxy, wrk, h2load), a headless Chromium that checks report.html, and Python's h2 (Debian's
+# python3-h2) that checks the node proxy's HTTP/2 CONNECT framing in the tests.
 # Idempotent, and silent when everything is already there.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ packages=(
     wrk nghttp2-client                       # benchmark peers: wrk, h2load
     chromium-headless-shell                  # checks report.html in a real browser
     iproute2 iptables util-linux             # topology: pods: ip (veth, bridge), iptables (interception), nsenter
+    python3-h2                               # tests: a second HTTP/2 implementation checks the node proxy's CONNECT
 )
 
 missing=()
