@@ -2,6 +2,7 @@ import Foundation
 import LabCore
 import LabHTTP
 import NIOCore
+import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
@@ -23,6 +24,7 @@ public final class NodeProxy: Sendable {
         let channels: [Channel]
         public let outboundAddress: HostPort?
         public let hboneAddress: HostPort?
+        public let metricsAddress: HostPort?
     }
 
     public let configuration: NodeProxyConfiguration
@@ -109,7 +111,23 @@ public final class NodeProxy: Sendable {
             channels.append(channel)
             hboneAddress = channel.localAddress.flatMap { a in a.port.map { HostPort(host: listen.host, port: $0) } }
         }
-        return Running(group: group, channels: channels, outboundAddress: outboundAddress, hboneAddress: hboneAddress)
+        var metricsAddress: HostPort?
+        if let listen = configuration.metricsListen {
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                        try sync.addHandler(MetricsRequestHandler(render: { NodeProxyMetrics.render(stats.counts) }))
+                    }
+                }
+                .bind(host: listen.host, port: listen.port).get()
+            channels.append(channel)
+            metricsAddress = channel.localAddress.flatMap { a in a.port.map { HostPort(host: listen.host, port: $0) } }
+        }
+        return Running(group: group, channels: channels, outboundAddress: outboundAddress, hboneAddress: hboneAddress,
+                       metricsAddress: metricsAddress)
     }
 
     /// Stops listening, closes every connection and the threads.

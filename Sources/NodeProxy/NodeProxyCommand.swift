@@ -17,8 +17,8 @@ public struct NodeProxyCommand: AsyncParsableCommand {
             (SO_ORIGINAL_DST, or --destination when it was not redirected) in a CONNECT stream to the destination's \
             node proxy (its address on --hbone-port, or --peer); the inbound side (--hbone) terminates mutual TLS, \
             refuses identities named by --deny (403) and connects each stream to its destination. Prints \
-            "listening on HOST:PORT" for each side once ready (outbound first); SIGTERM or SIGINT stops it and \
-            prints its counts on stderr.
+            "listening on HOST:PORT" for each side once ready (outbound first), and "metrics on HOST:PORT" with \
+            --metrics; SIGTERM or SIGINT stops it and prints its counts on stderr.
             """)
 
     @Option(help: ArgumentHelp("Where pods' outbound connections arrive (HOST:PORT).", valueName: "host:port"))
@@ -26,6 +26,9 @@ public struct NodeProxyCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Where tunnels from other node proxies arrive (HOST:PORT).", valueName: "host:port"))
     var hbone: String?
+
+    @Option(help: ArgumentHelp("Where GET /metrics is served, Prometheus text (HOST:PORT).", valueName: "host:port"))
+    var metrics: String?
 
     @Option(help: ArgumentHelp("Destination of connections that were not redirected (HOST:PORT).",
                                valueName: "host:port"))
@@ -67,6 +70,7 @@ public struct NodeProxyCommand: AsyncParsableCommand {
         _ = try address(hbone, "--hbone")
         _ = try address(destination, "--destination")
         _ = try address(peer, "--peer")
+        _ = try address(metrics, "--metrics")
         guard outbound != nil || hbone != nil else {
             throw ValidationError("give --outbound, --hbone or both: a node proxy with neither side serves nothing")
         }
@@ -79,6 +83,7 @@ public struct NodeProxyCommand: AsyncParsableCommand {
     func nodeConfiguration() -> NodeProxyConfiguration {
         NodeProxyConfiguration(
             outboundListen: outbound.flatMap(HostPort.parse), hboneListen: hbone.flatMap(HostPort.parse),
+            metricsListen: metrics.flatMap(HostPort.parse),
             destination: destination.flatMap(HostPort.parse), peer: peer.flatMap(HostPort.parse), hbonePort: hbonePort,
             tls: SidecarTLS(certificate: tlsCertificate, privateKey: tlsKey, trustRoots: tlsCA),
             deniedIdentities: Set(denied), threads: threads)
@@ -98,6 +103,7 @@ public struct NodeProxyCommand: AsyncParsableCommand {
         for address in [running.outboundAddress, running.hboneAddress].compactMap({ $0 }) {
             print(ReadinessLine.listening(on: address))
         }
+        if let address = running.metricsAddress { print(ReadinessLine.metrics(on: address)) }
         fflush(stdout)
         await ServiceCommandSupport.waitForStopSignal()
         await proxy.stop()

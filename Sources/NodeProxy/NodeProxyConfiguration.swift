@@ -7,6 +7,8 @@ public struct NodeProxyConfiguration: Sendable, Equatable {
     public var outboundListen: HostPort?
     /// Where tunnels from other node proxies arrive (HBONE, 15008); nil: no inbound side.
     public var hboneListen: HostPort?
+    /// Where `GET /metrics` is served (Prometheus text); nil: no metrics listener.
+    public var metricsListen: HostPort?
     /// Where an outbound connection goes when the kernel knows no original destination for it (a connection that was
     /// not redirected, as in tests on loopback); nil: such a connection is refused.
     public var destination: HostPort?
@@ -22,11 +24,13 @@ public struct NodeProxyConfiguration: Sendable, Equatable {
     /// How long connecting to a peer or a target may take.
     public var connectTimeout: LabDuration
 
-    public init(outboundListen: HostPort? = nil, hboneListen: HostPort? = nil, destination: HostPort? = nil,
+    public init(outboundListen: HostPort? = nil, hboneListen: HostPort? = nil, metricsListen: HostPort? = nil,
+                destination: HostPort? = nil,
                 peer: HostPort? = nil, hbonePort: Int = 15008, tls: SidecarTLS, deniedIdentities: Set<String> = [],
                 threads: Int = 1, connectTimeout: LabDuration = .seconds(1)) {
         self.outboundListen = outboundListen
         self.hboneListen = hboneListen
+        self.metricsListen = metricsListen
         self.destination = destination
         self.peer = peer
         self.hbonePort = hbonePort

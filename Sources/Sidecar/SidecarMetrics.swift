@@ -116,18 +116,23 @@ final class EndpointMetrics: Sendable {
 
 /// Serves `GET /metrics` in the Prometheus text format on its own listener: a tiny HTTP/1.1 server, apart from the
 /// proxy's listener so that scraping never competes with, or shows up in, the traffic being measured.
-final class MetricsRequestHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+public final class MetricsRequestHandler: ChannelInboundHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias OutboundOut = HTTPServerResponsePart
 
-    private let metrics: SidecarMetrics
+    private let render: @Sendable () -> [UInt8]
     private var request: HTTPRequestHead?
 
-    init(metrics: SidecarMetrics) {
-        self.metrics = metrics
+    convenience init(metrics: SidecarMetrics) {
+        self.init(render: { metrics.render() })
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    /// - Parameter render: the Prometheus text exposition, made at each scrape.
+    public init(render: @escaping @Sendable () -> [UInt8]) {
+        self.render = render
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             request = head
@@ -156,7 +161,7 @@ final class MetricsRequestHandler: ChannelInboundHandler {
             headers.add(name: "allow", value: "GET, HEAD")
         } else {
             status = .ok
-            let text = metrics.render()
+            let text = render()
             body = context.channel.allocator.buffer(capacity: text.count)
             body.writeBytes(text)
             headers.add(name: "content-type", value: "text/plain; version=0.0.4; charset=utf-8")
@@ -178,7 +183,7 @@ final class MetricsRequestHandler: ChannelInboundHandler {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }
 }

@@ -176,6 +176,58 @@ struct TunnelTests {
         try await group.shutdownGracefully()
     }
 
+    /// The L4 telemetry on the metrics port: streams per identity pair and bytes, in Prometheus' text format.
+    @Test func theMetricsPortServesTheCounts() async throws {
+        let dir = try TemporaryDirectory()
+        let tls = try Self.identities(in: dir.path)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let echo = try await Self.startEcho(group: group)
+        let server = NodeProxy(configuration: NodeProxyConfiguration(
+            hboneListen: HostPort(host: "127.0.0.1", port: 0), metricsListen: HostPort(host: "127.0.0.1", port: 0),
+            tls: tls.server))
+        let running = try await server.start()
+        let client = NodeProxy(configuration: NodeProxyConfiguration(
+            outboundListen: HostPort(host: "127.0.0.1", port: 0),
+            destination: HostPort(host: "127.0.0.1", port: try #require(echo.localAddress?.port)),
+            peer: try #require(running.hboneAddress), tls: tls.client))
+        let outbound = try #require(try await client.start().outboundAddress)
+        let bytes = try Self.exchange(with: outbound, messages: 10, seed: 5)
+        try await Task.sleep(for: .milliseconds(200))
+        let metrics = try #require(running.metricsAddress)
+        let text = try Self.get("/metrics", from: metrics)
+        #expect(text.contains("node_proxy_streams_in_total 1"), "\(text)")
+        #expect(text.contains("node_proxy_bytes_out_of_tunnels_total \(bytes)"), "\(text)")
+        #expect(text.contains("source_identity=\"\(Self.clientID)\""), "\(text)")
+        await client.stop()
+        await server.stop()
+        try await echo.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// A plain HTTP/1.1 GET; the body.
+    static func get(_ path: String, from address: HostPort) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(address.port).bigEndian
+        inet_pton(AF_INET, address.host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw LabError.runFailed("connect to the metrics port failed") }
+        let request = "GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var response = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { break }
+            response += chunk[0..<n]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
     /// One pod's connection reset mid-stream does not disturb the others sharing the HTTP/2 connection.
     @Test func aResetConnectionLeavesTheOthersServing() async throws {
         let dir = try TemporaryDirectory()
