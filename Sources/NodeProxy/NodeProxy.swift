@@ -141,8 +141,12 @@ public final class NodeProxy: Sendable {
         try? await running.group.shutdownGracefully()
     }
 
+    /// This workload's identity, from its certificate; a file that cannot be read is bad input, said as such.
     private static func ownIdentity(_ tls: SidecarTLS) throws -> String {
-        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate)
+        // Both contexts are made first: their errors name the file and what is wrong with it.
+        _ = try NodeProxyTLS.client(tls)
+        _ = try NodeProxyTLS.server(tls)
+        let chain = (try? NIOSSLCertificate.fromPEMFile(tls.certificate)) ?? []
         return chain.first.flatMap(PeerIdentity.of) ?? "unknown"
     }
 }

@@ -57,6 +57,13 @@ struct BadInputTests {
                    mentions: ["--response-size", "1k"]),
         BadCommand(arguments: ["serve", "--listen", "127.0.0.1:0", "--delay", "soon"], mentions: ["--delay", "soon"]),
         BadCommand(arguments: ["serve", "--listen", "127.0.0.1:99999"], mentions: ["--listen", "host:port"]),
+        BadCommand(arguments: ["node-proxy", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-ca", "ca.pem"],
+                   mentions: ["--outbound", "--hbone"]),
+        BadCommand(arguments: ["node-proxy", "--outbound", "nowhere", "--tls-cert", "c.pem", "--tls-key", "k.pem",
+                               "--tls-ca", "ca.pem"], mentions: ["--outbound", "nowhere", "host:port"]),
+        BadCommand(arguments: ["node-proxy", "--hbone", "127.0.0.1:0", "--tls-cert", "/nonexistent/meshbench/c.pem",
+                               "--tls-key", "/nonexistent/meshbench/k.pem", "--tls-ca", "/nonexistent/meshbench/ca.pem"],
+                   mentions: ["certificate", "/nonexistent/meshbench/c.pem"]),
     ]
 
     /// A valid scenario for the commands that need one before they reach the flag under test.

@@ -211,8 +211,9 @@ struct UpstreamServerTests {
         try await withUpstreamServer { _, port in
             let slow = try await HTTP1TestConnection.connect(port: port)
             let slowAnswered = NIOLockedValueBox(false)
-            slow.send(.GET, "/?delay=2s").whenComplete { _ in slowAnswered.withLockedValue { $0 = true } }
-            // With one event loop thread, a blocking delay would stall this request for two seconds.
+            slow.send(.GET, "/?delay=30s").whenComplete { _ in slowAnswered.withLockedValue { $0 = true } }
+            // With one event loop thread, a blocking delay would stall this request for 30 seconds; the slow request
+            // is left unanswered (its connection is closed below), so a loaded machine cannot make it finish first.
             let quick = try await http1Request(port: port, .GET, "/?size=1")
             #expect(quick.status.code == 200)
             #expect(slowAnswered.withLockedValue { $0 } == false)
