@@ -149,12 +149,23 @@ static __always_inline void tag_socket(struct bpf_sock *sk, __u32 svc_id)
 		conn->svc_id = svc_id;
 }
 
+/* where a steered connect meant to go, by its socket's cookie; sockops moves it to pair_orig by 4-tuple */
+static __always_inline void remember_original(struct bpf_sock_addr *ctx, struct mb_svc_key *key, __u32 svc_id)
+{
+	struct mb_orig_dst orig = {};
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+
+	orig.ip = key->vip;
+	orig.port = key->port;
+	orig.svc_id = (__u16)svc_id;
+	bpf_map_update_elem(&cookie_orig, &cookie, &orig, BPF_ANY);
+}
+
 SEC("cgroup/connect4")
 int mesh_connect4(struct bpf_sock_addr *ctx)
 {
 	struct mb_svc_key key = {};
 	struct mb_backend_key bkey = {};
-	struct mb_orig_dst orig = {};
 	struct mb_svc_value *service;
 	struct mb_backend_value *be;
 	struct mb_svc_stats *st;
@@ -162,7 +173,6 @@ int mesh_connect4(struct bpf_sock_addr *ctx)
 	struct mb_config *cfg;
 	struct bpf_sock *sk;
 	__u32 zero = 0;
-	__u64 cookie;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
@@ -192,11 +202,7 @@ int mesh_connect4(struct bpf_sock_addr *ctx)
 		 */
 		if (!cfg->inbound_port || !bpf_map_lookup_elem(&local_pods, &key.vip))
 			return 1;
-		cookie = bpf_get_socket_cookie(ctx);
-		orig.ip = key.vip;
-		orig.port = key.port;
-		orig.svc_id = (__u16)service->svc_id;
-		bpf_map_update_elem(&cookie_orig, &cookie, &orig, BPF_ANY);
+		remember_original(ctx, &key, service->svc_id);
 		ctx->user_port = (__u32)cfg->inbound_port;
 		sk = ctx->sk;
 		if (sk)
@@ -209,12 +215,7 @@ int mesh_connect4(struct bpf_sock_addr *ctx)
 		/* never steer the sidecar's own listener back onto itself */
 		if (key.vip == cfg->sidecar_ip && key.port == cfg->sidecar_port)
 			return 1;
-		/* remember where the app wanted to go; sockops moves it to pair_orig */
-		cookie = bpf_get_socket_cookie(ctx);
-		orig.ip = key.vip;
-		orig.port = key.port;
-		orig.svc_id = (__u16)service->svc_id;
-		bpf_map_update_elem(&cookie_orig, &cookie, &orig, BPF_ANY);
+		remember_original(ctx, &key, service->svc_id);
 		ctx->user_ip4 = cfg->sidecar_ip;
 		ctx->user_port = (__u32)cfg->sidecar_port;
 	} else {

@@ -363,8 +363,8 @@ public final class MeshPrograms {
     /// sidecar's SO_ORIGINAL_DST); the `ebpf` path loads them with the object but never uses them.
     public static let steerOnlyMaps: Set<String> = ["cookie_orig", "pair_orig", "local_pods"]
 
-    /// Maps only the pod topology writes (which node each pod address is on).
-    public static let podOnlyMaps: Set<String> = ["lab_node"]
+    /// Maps only the pod topology writes (which node each pod address is on, and the steering node's meshed pods).
+    public static let podOnlyMaps: Set<String> = ["lab_node", "local_pods"]
 
     /// One of the object's maps: what the kernel charges for it (its preallocated capacity) and how much of it holds
     /// entries now.

@@ -41,7 +41,14 @@ public enum ServiceCommandSupport {
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
+    /// The environment variable that carries the PID of the orchestrator that started a lab component.
+    public static let parentVariable = "MESHBENCH_PARENT_PID"
+
     /// Returns when SIGTERM or SIGINT arrives; signals come in as events, not as handlers.
+    ///
+    /// Also at once when the orchestrator that started this component (`parentVariable`) is gone: its death signal
+    /// (SIGTERM) is discarded if it lands between `takeOverSignals` and the moment the signal sources exist, and a
+    /// component must not outlive its run.
     public static func waitForStopSignal() async {
         let (stopSignal, continuation) = AsyncStream<Int32>.makeStream()
         let sources = [SIGTERM, SIGINT].map { sig in
@@ -49,6 +56,10 @@ public enum ServiceCommandSupport {
             source.setEventHandler { continuation.yield(sig) }
             source.resume()
             return source
+        }
+        if let parent = ProcessInfo.processInfo.environment[parentVariable].flatMap({ Int32($0) }), getppid() != parent {
+            sources.forEach { $0.cancel() }
+            return
         }
         for await _ in stopSignal { break }
         sources.forEach { $0.cancel() }

@@ -1,7 +1,9 @@
 import NIOConcurrencyHelpers
 
-/// The node proxy's L4 telemetry: connections, tunnels and bytes, in all and per identity pair (source identity →
-/// destination identity), as ztunnel reports them. Safe to update from every event loop.
+/// The node proxy's L4 telemetry: connections, tunnels and bytes, in all and per pair: on the inbound side the peer's
+/// identity and the destination it asked for, on the outbound side this workload's identity and the peer node proxy
+/// (ztunnel labels both ends with identities; the outbound side here does not read the peer's certificate yet). Safe to
+/// update from every event loop.
 public final class NodeProxyStats: Sendable {
     public struct Pair: Hashable, Sendable, CustomStringConvertible {
         public var source: String

@@ -15,7 +15,7 @@ final class TCPRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate var partner: StreamRelayHandler?
     fileprivate var context: ChannelHandlerContext?
-    private var pendingRead = false
+    private var gate = ReadGate()
     private let counter: RelayCounter?
 
     init(counter: RelayCounter? = nil) {
@@ -62,11 +62,7 @@ final class TCPRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if partner?.partnerWritable ?? false {
-            context.read()
-        } else {
-            pendingRead = true
-        }
+        gate.read(context, partnerWritable: partner?.partnerWritable ?? false)
     }
 
     fileprivate func partnerWrite(_ buffer: ByteBuffer) {
@@ -85,12 +81,7 @@ final class TCPRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate var partnerWritable: Bool { context?.channel.isWritable ?? false }
 
-    fileprivate func partnerBecameWritable() {
-        if pendingRead {
-            pendingRead = false
-            context?.read()
-        }
-    }
+    fileprivate func partnerBecameWritable() { gate.release(context) }
 }
 
 /// The HTTP/2 stream end of a tunnel (see `TCPRelayHandler`): DATA frames in, DATA frames out.
@@ -101,7 +92,7 @@ final class StreamRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate var partner: TCPRelayHandler?
     fileprivate var context: ChannelHandlerContext?
-    private var pendingRead = false
+    private var gate = ReadGate()
     private var ended = false
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -150,11 +141,7 @@ final class StreamRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if partner?.partnerWritable ?? false {
-            context.read()
-        } else {
-            pendingRead = true
-        }
+        gate.read(context, partnerWritable: partner?.partnerWritable ?? false)
     }
 
     fileprivate func partnerWrite(_ buffer: ByteBuffer) {
@@ -176,12 +163,7 @@ final class StreamRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate var partnerWritable: Bool { context?.channel.isWritable ?? false }
 
-    fileprivate func partnerBecameWritable() {
-        if pendingRead {
-            pendingRead = false
-            context?.read()
-        }
-    }
+    fileprivate func partnerBecameWritable() { gate.release(context) }
 }
 
 /// Joins the two ends and lets both read; call on their (shared) event loop once both are in their pipelines. Until
@@ -191,6 +173,25 @@ func joinRelay(tcp: TCPRelayHandler, stream: StreamRelayHandler) {
     stream.partner = tcp
     tcp.partnerBecameWritable()
     stream.partnerBecameWritable()
+}
+
+/// Holds back a relay end's reads while its partner cannot write, and lets the held read go once it can.
+struct ReadGate {
+    private var pending = false
+
+    mutating func read(_ context: ChannelHandlerContext, partnerWritable: Bool) {
+        if partnerWritable {
+            context.read()
+        } else {
+            pending = true
+        }
+    }
+
+    mutating func release(_ context: ChannelHandlerContext?) {
+        guard pending else { return }
+        pending = false
+        context?.read()
+    }
 }
 
 /// Counts the bytes a tunnel carried each way.

@@ -1,4 +1,5 @@
 import Foundation
+import LabCore
 import LabSys
 
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ import Glibc
 public enum ChildPlacement {
     public static let cpusVariable = "MESHBENCH_CPUS"
     public static let cgroupProcsVariable = "MESHBENCH_CGROUP_PROCS"
-    public static let parentVariable = "MESHBENCH_PARENT_PID"
+    public static let parentVariable = ServiceCommandSupport.parentVariable
     /// A network namespace file to enter (a pod's, `/proc/<orchestrator>/fd/N`).
     public static let networkNamespaceVariable = "MESHBENCH_NETNS"
     /// A user and group id to run as once placed (a sidecar's own uid, which the pod's interception rules exempt).

@@ -72,7 +72,17 @@ extension MeshbenchCLITests {
         let runID = ((try? FileManager.default.contentsOfDirectory(atPath: Self.v2Lab)) ?? [])
             .first { $0.hasSuffix("-\(runPID)") }
         if let runID {
-            _ = waitFor("\(context): components to die", timeout: 10) { processesIn(runID: runID).isEmpty }
+            // Empty for a second on end: a component spawned just before the kill may join its cgroup a moment
+            // after the last one left, and must then die too.
+            var emptySince: Date?
+            _ = waitFor("\(context): components to die", timeout: 15) {
+                guard processesIn(runID: runID).isEmpty else {
+                    emptySince = nil
+                    return false
+                }
+                if emptySince == nil { emptySince = Date() }
+                return Date().timeIntervalSince(emptySince!) >= 1
+            }
             #expect(processesIn(runID: runID).isEmpty, "\(context): lab processes outlived the run")
         }
         _ = waitFor("\(context): programs to detach", timeout: 10) {

@@ -73,16 +73,8 @@ struct TunnelTests {
     /// Sends `messages` messages of varied sizes on one connection to `address` and checks each comes back whole
     /// and in order; returns the bytes echoed.
     static func exchange(with address: HostPort, messages: Int, seed: UInt64) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try connectedSocket(to: address)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(address.port).bigEndian
-        inet_pton(AF_INET, address.host, &addr.sin_addr)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw LabError.runFailed("connect: \(String(cString: strerror(errno)))") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var rng = SplitMix64(seed: seed)
@@ -107,6 +99,24 @@ struct TunnelTests {
             total += size
         }
         return total
+    }
+
+    /// A TCP socket connected to `address` (blocking).
+    static func connectedSocket(to address: HostPort) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(address.port).bigEndian
+        inet_pton(AF_INET, address.host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw LabError.runFailed("connect to \(address): \(reason)")
+        }
+        return fd
     }
 
     /// Whether a connection through `address` is closed before any echo comes back.
@@ -206,16 +216,8 @@ struct TunnelTests {
 
     /// A plain HTTP/1.1 GET; the body.
     static func get(_ path: String, from address: HostPort) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = try connectedSocket(to: address)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(address.port).bigEndian
-        inet_pton(AF_INET, address.host, &addr.sin_addr)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw LabError.runFailed("connect to the metrics port failed") }
         let request = "GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         var response = [UInt8]()
@@ -236,14 +238,7 @@ struct TunnelTests {
         let (client, server, outbound) = try await Self.startPair(try Self.identities(in: dir.path), echo: echo)
         _ = try Self.exchange(with: outbound, messages: 5, seed: 9)
         // A connection closed with a reset (SO_LINGER 0) after sending half a message.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(outbound.port).bigEndian
-        inet_pton(AF_INET, outbound.host, &addr.sin_addr)
-        _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let fd = try Self.connectedSocket(to: outbound)
         _ = send(fd, "half a message", 14, Int32(MSG_NOSIGNAL))
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
