@@ -119,7 +119,7 @@ let package = Package(
         .target(
             name: "NodeProxy",
             dependencies: [
-                "LabCore", "LabHTTP", "Sidecar",
+                "LabCore", "LabHTTP", "LabSys", "Sidecar",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
@@ -205,6 +205,7 @@ let package = Package(
         .testTarget(
             name: "OrchestratorTests",
             dependencies: [
+                "NodeProxy",
                 "Orchestrator", "LabCore", "LoadGen", "Upstream", "Sidecar", "Accounting", "LabSys", "Report",
                 "LabTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

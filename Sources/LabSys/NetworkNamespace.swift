@@ -33,6 +33,12 @@ public final class NetworkNamespace: @unchecked Sendable {
         return NetworkNamespace(fd: fd)
     }
 
+    /// Holds an existing namespace by its file (`/proc/<pid>/fd/<fd>` of the orchestrator's, `/proc/<pid>/ns/net`): a
+    /// process given a pod's namespace can open sockets in it without entering it.
+    public static func open(_ path: String) throws -> NetworkNamespace {
+        NetworkNamespace(fd: try SysFile.open(path, .read))
+    }
+
     /// Runs `body` on a thread of its own that has entered this namespace (sockets it opens live here); the thread
     /// ends with it, so no thread of this process is left in the namespace.
     public func run<T>(_ body: () throws -> T) throws -> T {

@@ -14,6 +14,7 @@ final class ConnectServerHandler: ChannelInboundHandler, RemovableChannelHandler
 
     private let peerIdentity: String?
     private let configuration: NodeProxyConfiguration
+    private let connector: Connector
     private let stats: NodeProxyStats
     private var state = State.awaitingRequest
     private var early: [ByteBuffer] = []
@@ -23,9 +24,10 @@ final class ConnectServerHandler: ChannelInboundHandler, RemovableChannelHandler
         case awaitingRequest, connecting, done
     }
 
-    init(peerIdentity: String?, configuration: NodeProxyConfiguration, stats: NodeProxyStats) {
+    init(peerIdentity: String?, configuration: NodeProxyConfiguration, connector: Connector, stats: NodeProxyStats) {
         self.peerIdentity = peerIdentity
         self.configuration = configuration
+        self.connector = connector
         self.stats = stats
     }
 
@@ -61,14 +63,9 @@ final class ConnectServerHandler: ChannelInboundHandler, RemovableChannelHandler
         state = .connecting
         let tcp = TCPRelayHandler(counter: TunnelByteCounter(stats: stats))
         let streamChannel = context.channel
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(.nanoseconds(Int64(clamping: configuration.connectTimeout.nanoseconds)))
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .channelInitializer { channel in
+        connector.connect(target, on: context.eventLoop, initializer: { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(tcp) }
-            }
-            .connect(host: target.host, port: target.port)
+            })
             .whenComplete { [self] result in
                 switch result {
                 case .failure:

@@ -60,17 +60,23 @@ public final class NodeProxy: Sendable {
         var outboundAddress: HostPort?
         var hboneAddress: HostPort?
         let identity = try Self.ownIdentity(configuration.tls)
+        let pod = try configuration.podNamespace.map { try PodSockets(path: $0) }
+        let connector = Connector(pod: pod, timeout: configuration.connectTimeout)
+        // In a pod, the listeners are made inside it and handed to NIO bound.
+        func bind(_ bootstrap: ServerBootstrap, _ listen: HostPort) async throws -> Channel {
+            guard let pod else { return try await bootstrap.bind(host: listen.host, port: listen.port).get() }
+            return try await bootstrap.withBoundSocket(try pod.listener(listen)).get()
+        }
         if let listen = configuration.outboundListen {
             let client = try NodeProxyTLS.client(configuration.tls)
-            let timeout = TimeAmount.nanoseconds(Int64(clamping: configuration.connectTimeout.nanoseconds))
             // One pool per event loop, used only on it.
             var pools: [ObjectIdentifier: TunnelPool] = [:]
             for loop in group.makeIterator() {
-                pools[ObjectIdentifier(loop)] = TunnelPool(loop: loop, context: client, connectTimeout: timeout,
+                pools[ObjectIdentifier(loop)] = TunnelPool(loop: loop, context: client, connector: connector,
                                                            stats: stats)
             }
             let byLoop = pools
-            let channel = try await ServerBootstrap.labListener(group: group)
+            let channel = try await bind(ServerBootstrap.labListener(group: group)
                 .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .childChannelOption(ChannelOptions.autoRead, value: true)
                 .childChannelInitializer { channel in
@@ -79,14 +85,13 @@ public final class NodeProxy: Sendable {
                     }
                     return OutboundSide.accept(channel, configuration: configuration, pool: pool, stats: stats,
                                                identity: identity)
-                }
-                .bind(host: listen.host, port: listen.port).get()
+                }, listen)
             channels.append(channel)
             outboundAddress = channel.localAddress.flatMap { a in a.port.map { HostPort(host: listen.host, port: $0) } }
         }
         if let listen = configuration.hboneListen {
             let server = try NodeProxyTLS.server(configuration.tls)
-            let channel = try await ServerBootstrap.labListener(group: group)
+            let channel = try await bind(ServerBootstrap.labListener(group: group)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: server))
@@ -101,13 +106,13 @@ public final class NodeProxy: Sendable {
                                     let peer = certificate.flatMap(PeerIdentity.of)
                                     return stream.eventLoop.makeCompletedFuture {
                                         try stream.pipeline.syncOperations.addHandler(ConnectServerHandler(
-                                            peerIdentity: peer, configuration: configuration, stats: stats))
+                                            peerIdentity: peer, configuration: configuration, connector: connector,
+                                            stats: stats))
                                     }
                                 }
                             }).map { _ in () }
                     }
-                }
-                .bind(host: listen.host, port: listen.port).get()
+                }, listen)
             channels.append(channel)
             hboneAddress = channel.localAddress.flatMap { a in a.port.map { HostPort(host: listen.host, port: $0) } }
         }

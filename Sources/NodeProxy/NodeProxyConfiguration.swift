@@ -23,11 +23,15 @@ public struct NodeProxyConfiguration: Sendable, Equatable {
     public var threads: Int
     /// How long connecting to a peer or a target may take.
     public var connectTimeout: LabDuration
+    /// The pod whose network namespace (a file such as `/proc/<pid>/fd/<fd>`) the node proxy's sockets live in —
+    /// listeners, tunnel connections, connections to destinations — as ztunnel serves each pod from inside it; nil:
+    /// the node proxy's own namespace.
+    public var podNamespace: String?
 
     public init(outboundListen: HostPort? = nil, hboneListen: HostPort? = nil, metricsListen: HostPort? = nil,
                 destination: HostPort? = nil,
                 peer: HostPort? = nil, hbonePort: Int = 15008, tls: SidecarTLS, deniedIdentities: Set<String> = [],
-                threads: Int = 1, connectTimeout: LabDuration = .seconds(1)) {
+                threads: Int = 1, connectTimeout: LabDuration = .seconds(1), podNamespace: String? = nil) {
         self.outboundListen = outboundListen
         self.hboneListen = hboneListen
         self.metricsListen = metricsListen
@@ -38,5 +42,6 @@ public struct NodeProxyConfiguration: Sendable, Equatable {
         self.deniedIdentities = deniedIdentities
         self.threads = threads
         self.connectTimeout = connectTimeout
+        self.podNamespace = podNamespace
     }
 }

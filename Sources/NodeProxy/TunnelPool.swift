@@ -13,14 +13,14 @@ import NIOSSL
 final class TunnelPool {
     private let loop: EventLoop
     private let context: NIOSSLContext
-    private let connectTimeout: TimeAmount
+    private let connector: Connector
     private let stats: NodeProxyStats
     private var connections: [HostPort: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>] = [:]
 
-    init(loop: EventLoop, context: NIOSSLContext, connectTimeout: TimeAmount, stats: NodeProxyStats) {
+    init(loop: EventLoop, context: NIOSSLContext, connector: Connector, stats: NodeProxyStats) {
         self.loop = loop
         self.context = context
-        self.connectTimeout = connectTimeout
+        self.connector = connector
         self.stats = stats
     }
 
@@ -29,14 +29,12 @@ final class TunnelPool {
         loop.preconditionInEventLoop()
         if let existing = connections[peer] { return existing }
         let context = self.context
-        let connecting = ClientBootstrap(group: loop)
-            .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .connect(host: peer.host, port: peer.port)
-            .flatMapThrowing { channel -> Channel in
-                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
-                return channel
-            }
+        let connecting = connector.connect(peer, on: loop, initializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context,
+                                                                                       serverHostname: nil))
+                }
+            })
             .flatMap { channel -> EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> in
                 channel.closeFuture.whenComplete { [weak self] _ in
                     self?.loop.execute { self?.connections[peer] = nil }
