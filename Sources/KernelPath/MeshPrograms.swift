@@ -42,9 +42,7 @@ public final class MeshPrograms {
     /// The highest service id + 1; ids index the kernel's stats array, 0 stands for "no service".
     public static let maxServices = UInt32(MB_MAX_SERVICES)
 
-    private var object: OpaquePointer?
-    /// libbpf parses the ELF from this buffer during open and load; it is freed with the object.
-    private var objectBuffer: UnsafeMutableRawBufferPointer?
+    private let object: LoadedBPFObject
     private var cgroupLinks: [(program: Program, link: OpaquePointer)] = []
     private var sockmapLinkFD: Int32 = -1
     private var services: [IPv4Endpoint: (id: UInt32, count: UInt32)] = [:]
@@ -54,39 +52,17 @@ public final class MeshPrograms {
     ///
     /// - Throws: `BPFError` (EPERM without root), `MeshProgramsError` if the object is missing from the build.
     public init(mode: Mode = .balance) throws {
-        guard let encoded = EmbeddedBPFObjects.all["mesh"], let bytes = Data(base64Encoded: encoded) else {
-            throw MeshProgramsError.objectNotEmbedded("mesh")
-        }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
-        bytes.copyBytes(to: buffer)
-        objectBuffer = buffer
+        object = try LoadedBPFObject(embedded: "mesh")
         self.mode = mode
-        do {
-            let opened = try BPFError.checkPointer(
-                bpf_object__open_mem(buffer.baseAddress, buffer.count, nil),
-                "bpf_object__open_mem(mesh.bpf.o)"
-            )
-            object = opened
-            try BPFError.check(bpf_object__load(opened), "bpf_object__load(mesh.bpf.o)")
-            try writeConfig(mode)
-        } catch {
-            // deinit also runs (the object was fully initialized); closeObject() is idempotent.
-            closeObject()
-            throw error
-        }
+        try writeConfig(mode)
     }
 
-    deinit {
-        detach()
-        closeObject()
-    }
+    // The object closes after the links: they go here, it goes with this value.
+    deinit { detach() }
 
     /// The raw ELF object embedded at build time, for tools and tests that load it themselves.
     public static func embeddedObject() throws -> Data {
-        guard let encoded = EmbeddedBPFObjects.all["mesh"], let bytes = Data(base64Encoded: encoded) else {
-            throw MeshProgramsError.objectNotEmbedded("mesh")
-        }
-        return bytes
+        try LoadedBPFObject.embedded("mesh")
     }
 
     // MARK: Attaching
@@ -103,8 +79,8 @@ public final class MeshPrograms {
             if let path = plan.connectCgroup { try attachCgroup(.connect4, path: path) }
             if let path = plan.getsockoptCgroup { try attachCgroup(.getsockopt, path: path) }
             if plan.redirect && sockmapLinkFD < 0 {
-                let prog = try programFD(.skMsg)
-                let map = try mapFD("sock_hash")
+                let prog = try object.programFD(Program.skMsg.rawValue)
+                let map = try object.mapFD("sock_hash")
                 // libbpf 1.1 has no bpf_program__attach_sockmap (1.5); a sockmap link needs Linux 6.10+.
                 sockmapLinkFD = try BPFError.check(
                     bpf_link_create(prog, map, BPF_SK_MSG_VERDICT, nil),
@@ -144,14 +120,14 @@ public final class MeshPrograms {
     public func programIDs() throws -> [Program: UInt32] {
         var ids: [Program: UInt32] = [:]
         for program in Program.allCases {
-            ids[program] = try ProgramInfo.read(fd: try programFD(program)).id
+            ids[program] = try ProgramInfo.read(fd: try object.programFD(program.rawValue)).id
         }
         return ids
     }
 
     private func attachCgroup(_ program: Program, path: String) throws {
         try CgroupV2.requireLabCgroup(path)
-        let prog = try programHandle(program)
+        let prog = try object.program(program.rawValue)
         let cgroupFD = try BPFError.checkSyscall(open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), "open(\(path))")
         // The link holds its own reference to the cgroup; the directory fd is only needed for the call.
         defer { close(cgroupFD) }
@@ -186,7 +162,7 @@ public final class MeshPrograms {
             }
         }
         var key: UInt32 = 0
-        try update("config", key: &key, value: &value, flags: UInt64(BPF_ANY))
+        try object.update("config", key: &key, value: &value)
     }
 
     // MARK: Pods
@@ -199,7 +175,7 @@ public final class MeshPrograms {
             guard endpoint.isLabAddress, !endpoint.isLoopback else { throw MeshProgramsError.notLoopback(endpoint) }
             var key = endpoint.networkAddress
             var value = node
-            try update("lab_node", key: &key, value: &value, flags: UInt64(BPF_ANY))
+            try object.update("lab_node", key: &key, value: &value)
         }
     }
 
@@ -211,7 +187,7 @@ public final class MeshPrograms {
             guard endpoint.isLabAddress, !endpoint.isLoopback else { throw MeshProgramsError.notLoopback(endpoint) }
             var key = endpoint.networkAddress
             var value: UInt32 = 1
-            try update("local_pods", key: &key, value: &value, flags: UInt64(BPF_ANY))
+            try object.update("local_pods", key: &key, value: &value)
         }
     }
 
@@ -234,11 +210,11 @@ public final class MeshPrograms {
         for (slot, backend) in backends.enumerated() {
             var key = mb_backend_key(svc_id: id, slot: UInt32(slot))
             var value = mb_backend_value(ip: backend.networkAddress, port: backend.networkPort, pad: 0)
-            try update("backend", key: &key, value: &value, flags: UInt64(BPF_ANY))
+            try object.update("backend", key: &key, value: &value)
         }
         var key = mb_svc_key(vip: address.networkAddress, port: address.networkPort, pad: 0)
         var value = mb_svc_value(svc_id: id, count: UInt32(backends.count))
-        try update("svc", key: &key, value: &value, flags: UInt64(BPF_ANY))
+        try object.update("svc", key: &key, value: &value)
         services[address] = (id, UInt32(backends.count))
         if let previous {
             let staleFrom = previous.id == id ? UInt32(backends.count) : 0
@@ -249,7 +225,7 @@ public final class MeshPrograms {
     /// Removes a service; connects to its address go through untouched again.
     public func removeService(address: IPv4Endpoint) throws {
         var key = mb_svc_key(vip: address.networkAddress, port: address.networkPort, pad: 0)
-        try delete("svc", key: &key)
+        try object.delete("svc", key: &key)
         if let previous = services.removeValue(forKey: address) {
             try deleteSlots(serviceID: previous.id, from: 0, to: previous.count)
         }
@@ -261,9 +237,9 @@ public final class MeshPrograms {
         var key = serviceID
         if deny {
             var value = mb_policy(deny: 1, pad: 0)
-            try update("policy", key: &key, value: &value, flags: UInt64(BPF_ANY))
+            try object.update("policy", key: &key, value: &value)
         } else {
-            try delete("policy", key: &key)
+            try object.delete("policy", key: &key)
         }
     }
 
@@ -271,7 +247,7 @@ public final class MeshPrograms {
         guard from < to else { return }
         for slot in from..<to {
             var key = mb_backend_key(svc_id: serviceID, slot: slot)
-            try delete("backend", key: &key)
+            try object.delete("backend", key: &key)
         }
     }
 
@@ -281,13 +257,8 @@ public final class MeshPrograms {
     /// (e.g. the server side of a connection).
     public func stats(serviceID: UInt32) throws -> ServiceStats {
         guard serviceID < Self.maxServices else { throw MeshProgramsError.invalidServiceID(serviceID) }
-        let cpus = try BPFError.check(libbpf_num_possible_cpus(), "libbpf_num_possible_cpus")
-        var values = [mb_svc_stats](repeating: mb_svc_stats(), count: Int(cpus))
-        var key = serviceID
-        let fd = try mapFD("stats")
-        let rc = values.withUnsafeMutableBytes { raw in bpf_map_lookup_elem(fd, &key, raw.baseAddress) }
-        try BPFError.check(rc, "bpf_map_lookup_elem(stats[\(serviceID)])")
-        return values.reduce(into: ServiceStats()) { total, cpu in total.add(cpu) }
+        return try object.perCPU("stats", key: serviceID, empty: mb_svc_stats())
+            .reduce(into: ServiceStats()) { total, cpu in total.add(cpu) }
     }
 
     /// Counters of every service id that saw anything, including 0.
@@ -308,7 +279,7 @@ public final class MeshPrograms {
 
     /// The original destinations of steered connections, keyed by the app socket's 4-tuple (its own view).
     public func originalDestinations() throws -> [ConnectionKey: IPv4Endpoint] {
-        let fd = try mapFD("pair_orig")
+        let fd = try object.mapFD("pair_orig")
         var result: [ConnectionKey: IPv4Endpoint] = [:]
         var key = mb_key4()
         var next = mb_key4()
@@ -334,7 +305,7 @@ public final class MeshPrograms {
     /// has BPF statistics on.
     public func programStats() throws -> [ProgramStats] {
         try Program.allCases.map { program in
-            let info = try ProgramInfo.read(fd: try programFD(program))
+            let info = try ProgramInfo.read(fd: try object.programFD(program.rawValue))
             return ProgramStats(
                 program: program,
                 id: info.id,
@@ -345,19 +316,6 @@ public final class MeshPrograms {
     }
 
     // MARK: libbpf plumbing
-
-    private func loadedObject() throws -> OpaquePointer {
-        guard let object else { throw MeshProgramsError.closed }
-        return object
-    }
-
-    private func programHandle(_ program: Program) throws -> OpaquePointer {
-        let object = try loadedObject()
-        return try BPFError.checkPointer(
-            bpf_object__find_program_by_name(object, program.rawValue),
-            "bpf_object__find_program_by_name(\(program.rawValue))"
-        )
-    }
 
     /// Maps only the `sidecar-ebpf` path's steering writes (the original destinations connect4 records for the
     /// sidecar's SO_ORIGINAL_DST); the `ebpf` path loads them with the object but never uses them.
@@ -380,17 +338,12 @@ public final class MeshPrograms {
 
     /// Every map of the object, by name.
     public func mapFootprints() throws -> [String: MapFootprint] {
-        let object = try loadedObject()
         var result: [String: MapFootprint] = [:]
-        var map = bpf_object__next_map(object, nil)
-        while let m = map {
-            let fd = bpf_map__fd(m)
-            let name = bpf_map__name(m).map { String(cString: $0) } ?? "?"
-            if fd >= 0, let bytes = MapInfo.memlockBytes(fd: fd) {
-                result[name] = MapFootprint(name: name, memlockBytes: bytes, maxEntries: bpf_map__max_entries(m),
-                                            entriesInUse: Self.entries(of: m, fd: fd))
+        for (name, map, fd) in object.maps {
+            if let bytes = MapInfo.memlockBytes(fd: fd) {
+                result[name] = MapFootprint(name: name, memlockBytes: bytes, maxEntries: bpf_map__max_entries(map),
+                                            entriesInUse: Self.entries(of: map, fd: fd))
             }
-            map = bpf_object__next_map(object, m)
         }
         return result
     }
@@ -420,42 +373,6 @@ public final class MeshPrograms {
             }
             return rc == -ENOENT ? count : nil
         }
-    }
-
-    private func programFD(_ program: Program) throws -> Int32 {
-        try BPFError.check(bpf_program__fd(try programHandle(program)), "bpf_program__fd(\(program.rawValue))")
-    }
-
-    private func mapFD(_ name: String) throws -> Int32 {
-        let object = try loadedObject()
-        let map = try BPFError.checkPointer(
-            bpf_object__find_map_by_name(object, name),
-            "bpf_object__find_map_by_name(\(name))"
-        )
-        return try BPFError.check(bpf_map__fd(map), "bpf_map__fd(\(name))")
-    }
-
-    private func update<K: BitwiseCopyable, V: BitwiseCopyable>(_ map: String, key: inout K, value: inout V, flags: UInt64) throws {
-        let fd = try mapFD(map)
-        try BPFError.check(bpf_map_update_elem(fd, &key, &value, flags), "bpf_map_update_elem(\(map))")
-    }
-
-    /// Deletes a key; a key that is not there is not an error.
-    private func delete<K: BitwiseCopyable>(_ map: String, key: inout K) throws {
-        let fd = try mapFD(map)
-        let rc = bpf_map_delete_elem(fd, &key)
-        if rc == -ENOENT { return }
-        try BPFError.check(rc, "bpf_map_delete_elem(\(map))")
-    }
-
-    /// Closes the object (and with it the programs and maps this process holds) and frees the ELF buffer. Idempotent.
-    private func closeObject() {
-        if let object {
-            bpf_object__close(object)
-            self.object = nil
-        }
-        objectBuffer?.deallocate()
-        objectBuffer = nil
     }
 }
 
@@ -491,7 +408,6 @@ public enum MeshProgramsError: Error, CustomStringConvertible, Equatable, Sendab
     case refusedCgroup(String, reason: String)
     case badEndpoint(String)
     case noCgroupV2
-    case closed
 
     public var description: String {
         switch self {
@@ -510,8 +426,6 @@ public enum MeshProgramsError: Error, CustomStringConvertible, Equatable, Sendab
             return "pod endpoint refused: \(reason)"
         case .noCgroupV2:
             return "no cgroup v2 mount found in /proc/self/mountinfo"
-        case .closed:
-            return "the BPF object is closed"
         }
     }
 }

@@ -16,8 +16,7 @@ public final class NodePrograms {
     /// BPF_TCX_INGRESS (Linux 6.6): libbpf 1.1's headers predate it.
     static let tcxIngress = bpf_attach_type(rawValue: 46)
 
-    private var object: OpaquePointer?
-    private var objectBuffer: UnsafeMutableRawBufferPointer?
+    private let object: LoadedBPFObject
     private var links: [(ifindex: Int32, fd: Int32)] = []
 
     /// A pod on this node: where its veth's node end is, and the link-layer addresses a frame for it must carry.
@@ -50,24 +49,11 @@ public final class NodePrograms {
 
     /// Loads the embedded object; attaches nothing yet.
     public init() throws {
-        guard let encoded = EmbeddedBPFObjects.all["node"], let bytes = Data(base64Encoded: encoded) else {
-            throw MeshProgramsError.objectNotEmbedded("node")
-        }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
-        bytes.copyBytes(to: buffer)
-        objectBuffer = buffer
-        do {
-            let opened = try BPFError.checkPointer(bpf_object__open_mem(buffer.baseAddress, buffer.count, nil),
-                                                   "bpf_object__open_mem(node.bpf.o)")
-            object = opened
-            try BPFError.check(bpf_object__load(opened), "bpf_object__load(node.bpf.o)")
-        } catch {
-            close()
-            throw error
-        }
+        object = try LoadedBPFObject(embedded: "node")
     }
 
-    deinit { close() }
+    // The object closes after the links: they go here, it goes with this value.
+    deinit { detach() }
 
     /// Registers the pods on this node.
     public func setEndpoints(_ endpoints: [Endpoint]) throws {
@@ -81,7 +67,7 @@ public final class NodePrograms {
             value.ifindex = UInt32(e.ifindex)
             withUnsafeMutableBytes(of: &value.mac) { $0.copyBytes(from: e.mac) }
             withUnsafeMutableBytes(of: &value.node_mac) { $0.copyBytes(from: e.nodeMAC) }
-            try update("endpoints", key: &key, value: &value)
+            try object.update("endpoints", key: &key, value: &value)
         }
     }
 
@@ -91,17 +77,17 @@ public final class NodePrograms {
             guard address.isLabAddress, !address.isLoopback else { throw MeshProgramsError.notLoopback(address) }
             var key = address.networkAddress
             var value: UInt32 = 1
-            try update("remote_pods", key: &key, value: &value)
+            try object.update("remote_pods", key: &key, value: &value)
         }
         var zero: UInt32 = 0
         var config = mb_node_config(link_ifindex: UInt32(ifindex), pad: 0)
-        try update("node_config", key: &zero, value: &config)
+        try object.update("node_config", key: &zero, value: &config)
     }
 
     /// Attaches the program to `ifindex`'s ingress through a tcx link this object holds. Call it on a thread inside
     /// the namespace the interface is in: the kernel reads the index in the caller's namespace.
     public func attachIngress(ifindex: Int32) throws {
-        let prog = try BPFError.check(bpf_program__fd(try program()), "bpf_program__fd(\(Self.programName))")
+        let prog = try object.programFD(Self.programName)
         let fd = try BPFError.check(bpf_link_create(prog, ifindex, Self.tcxIngress, nil),
                                     "bpf_link_create(\(Self.programName), ifindex \(ifindex), BPF_TCX_INGRESS)")
         links.append((ifindex, fd))
@@ -117,19 +103,13 @@ public final class NodePrograms {
 
     /// The program's run count and time (they move only while BPF statistics are on).
     public func programStats() throws -> (runCount: UInt64, runTimeNanoseconds: UInt64) {
-        let info = try ProgramInfo.read(fd: try BPFError.check(bpf_program__fd(try program()), "bpf_program__fd"))
+        let info = try ProgramInfo.read(fd: try object.programFD(Self.programName))
         return (info.runCount, info.runTimeNanoseconds)
     }
 
     /// What the program did so far, summed over CPUs.
     public func counters() throws -> Counters {
-        let cpus = try BPFError.check(libbpf_num_possible_cpus(), "libbpf_num_possible_cpus")
-        var values = [mb_node_stats](repeating: mb_node_stats(), count: Int(cpus))
-        var key: UInt32 = 0
-        let fd = try mapFD("node_stats")
-        let rc = values.withUnsafeMutableBytes { raw in bpf_map_lookup_elem(fd, &key, raw.baseAddress) }
-        try BPFError.check(rc, "bpf_map_lookup_elem(node_stats)")
-        return values.reduce(into: Counters()) { total, cpu in
+        try object.perCPU("node_stats", key: 0, empty: mb_node_stats()).reduce(into: Counters()) { total, cpu in
             total.peer &+= cpu.peer
             total.neigh &+= cpu.neigh
             total.passed &+= cpu.passed
@@ -139,45 +119,10 @@ public final class NodePrograms {
 
     /// Kernel memory charged for each map (fdinfo `memlock`), by name.
     public func mapMemlockBytes() -> [String: UInt64] {
-        guard let object else { return [:] }
         var result: [String: UInt64] = [:]
-        var map = bpf_object__next_map(object, nil)
-        while let m = map {
-            let fd = bpf_map__fd(m)
-            if fd >= 0, let name = bpf_map__name(m).map({ String(cString: $0) }),
-               let bytes = MapInfo.memlockBytes(fd: fd) {
-                result[name] = bytes
-            }
-            map = bpf_object__next_map(object, m)
+        for (name, _, fd) in object.maps {
+            if let bytes = MapInfo.memlockBytes(fd: fd) { result[name] = bytes }
         }
         return result
-    }
-
-    private func program() throws -> OpaquePointer {
-        guard let object else { throw MeshProgramsError.closed }
-        return try BPFError.checkPointer(bpf_object__find_program_by_name(object, Self.programName),
-                                         "bpf_object__find_program_by_name(\(Self.programName))")
-    }
-
-    private func mapFD(_ name: String) throws -> Int32 {
-        guard let object else { throw MeshProgramsError.closed }
-        let map = try BPFError.checkPointer(bpf_object__find_map_by_name(object, name),
-                                            "bpf_object__find_map_by_name(\(name))")
-        return try BPFError.check(bpf_map__fd(map), "bpf_map__fd(\(name))")
-    }
-
-    private func update<K: BitwiseCopyable, V: BitwiseCopyable>(_ map: String, key: inout K, value: inout V) throws {
-        let fd = try mapFD(map)
-        try BPFError.check(bpf_map_update_elem(fd, &key, &value, UInt64(BPF_ANY)), "bpf_map_update_elem(\(map))")
-    }
-
-    private func close() {
-        detach()
-        if let object {
-            bpf_object__close(object)
-            self.object = nil
-        }
-        objectBuffer?.deallocate()
-        objectBuffer = nil
     }
 }

@@ -59,7 +59,9 @@ public final class NodeProxy: Sendable {
         var channels: [Channel] = []
         var outboundAddress: HostPort?
         var hboneAddress: HostPort?
-        let identity = try Self.ownIdentity(configuration.tls)
+        // This workload's identity, from its certificate; unreadable files are bad input that names them.
+        let identity = try SidecarTLSContexts.loadIdentity(configuration.tls).0.first.flatMap(PeerIdentity.of)
+            ?? "unknown"
         let pod = try configuration.podNamespace.map { try PodSockets(path: $0) }
         let connector = Connector(pod: pod, timeout: configuration.connectTimeout)
         // In a pod, the listeners are made inside it and handed to NIO bound.
@@ -144,15 +146,6 @@ public final class NodeProxy: Sendable {
         for channel in running.channels { try? await channel.close() }
         // Closing the group closes every connection and tunnel still open.
         try? await running.group.shutdownGracefully()
-    }
-
-    /// This workload's identity, from its certificate; a file that cannot be read is bad input, said as such.
-    private static func ownIdentity(_ tls: SidecarTLS) throws -> String {
-        // Both contexts are made first: their errors name the file and what is wrong with it.
-        _ = try NodeProxyTLS.client(tls)
-        _ = try NodeProxyTLS.server(tls)
-        let chain = (try? NIOSSLCertificate.fromPEMFile(tls.certificate)) ?? []
-        return chain.first.flatMap(PeerIdentity.of) ?? "unknown"
     }
 }
 

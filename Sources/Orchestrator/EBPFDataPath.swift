@@ -45,7 +45,7 @@ final class EBPFDataPath {
         inPods = pods != nil
         do {
             try programs.setService(id: Self.serviceID, address: vip, backends: [backendEndpoint])
-            if let pods { try programs.setPodNodes(Self.podNodes(pods)) }
+            if let pods { try programs.setPodNodes(try Self.podNodes(pods)) }
             statsSession = try ProgramStatsSession()
             try programs.attach(AttachPlan(sockopsCgroup: pathCgroup, connectCgroup: clientCgroup,
                                            getsockoptCgroup: nil, redirect: true))
@@ -79,10 +79,10 @@ final class EBPFDataPath {
         do {
             try programs.setService(id: Self.serviceID, address: serviceEndpoint, backends: [])
             if let pods {
-                try programs.setPodNodes(Self.podNodes(pods))
+                try programs.setPodNodes(try Self.podNodes(pods))
                 // Merbridge's local_pod_ips: the meshed pods on the client's node.
                 let local = PodNetwork.Pod.allCases.filter { $0 != .client && pods.node(of: $0) == pods.node(of: .client) }
-                try programs.setLocalPods(local.compactMap { IPv4Endpoint(pods.address(of: $0), port: 0)?.address })
+                try programs.setLocalPods(try local.map { try pods.endpoint(of: $0).address })
             }
             statsSession = try ProgramStatsSession()
             try programs.attach(AttachPlan(sockopsCgroup: pathCgroup, connectCgroup: pods == nil ? clientCgroup : pathCgroup,
@@ -96,11 +96,9 @@ final class EBPFDataPath {
     deinit { stop() }
 
     /// Every pod's address and its node.
-    private static func podNodes(_ pods: PodNetwork) -> [UInt32: UInt32] {
+    private static func podNodes(_ pods: PodNetwork) throws -> [UInt32: UInt32] {
         var result: [UInt32: UInt32] = [:]
-        for pod in PodNetwork.Pod.allCases {
-            if let a = IPv4Endpoint(pods.address(of: pod), port: 0) { result[a.address] = UInt32(pods.node(of: pod)) }
-        }
+        for pod in PodNetwork.Pod.allCases { result[try pods.endpoint(of: pod).address] = UInt32(pods.node(of: pod)) }
         return result
     }
 

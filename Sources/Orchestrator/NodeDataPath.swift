@@ -39,23 +39,14 @@ final class NodeDataPath {
         for pod in local {
             let nodeSide = try PodNetwork.interface(PodNetwork.nodeSideInterface(of: pod), in: namespace)
             let podSide = try PodNetwork.interface(PodNetwork.podInterface, in: network.namespace(of: pod))
-            guard let address = IPv4Endpoint(network.address(of: pod), port: 0) else {
-                throw LabError.runFailed("internal: pod address \(network.address(of: pod)) is not IPv4")
-            }
-            endpoints.append(NodePrograms.Endpoint(address: address, ifindex: nodeSide.ifindex, mac: podSide.mac,
+            endpoints.append(NodePrograms.Endpoint(address: try network.endpoint(of: pod), ifindex: nodeSide.ifindex, mac: podSide.mac,
                                                    nodeMAC: nodeSide.mac))
             interfaces.append(nodeSide.ifindex)
         }
         try programs.setEndpoints(endpoints)
         if !remote.isEmpty {
             let link = try PodNetwork.interface(PodNetwork.linkInterface, in: namespace)
-            let addresses = try remote.map { pod -> IPv4Endpoint in
-                guard let a = IPv4Endpoint(network.address(of: pod), port: 0) else {
-                    throw LabError.runFailed("internal: pod address \(network.address(of: pod)) is not IPv4")
-                }
-                return a
-            }
-            try programs.setRemotePods(addresses, link: link.ifindex)
+            try programs.setRemotePods(try remote.map(network.endpoint(of:)), link: link.ifindex)
             interfaces.append(link.ifindex)
         }
         // Interface indexes mean something only in their namespace: attach from a thread inside the node's.
@@ -111,5 +102,15 @@ final class NodeDataPath {
 
     func stop() {
         for (_, programs) in perNode { programs.detach() }
+    }
+}
+
+extension PodNetwork {
+    /// A pod's address as the kernel programs take it (port 0).
+    func endpoint(of pod: Pod) throws -> IPv4Endpoint {
+        guard let endpoint = IPv4Endpoint(address(of: pod), port: 0) else {
+            throw LabError.runFailed("internal: pod address \(address(of: pod)) is not IPv4")
+        }
+        return endpoint
     }
 }

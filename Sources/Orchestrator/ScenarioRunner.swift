@@ -105,8 +105,7 @@ public final class ScenarioRunner {
 
         // TLS material for mTLS between sidecars: a CA and two identities made for this run; the private keys are
         // deleted when the run ends.
-        let needsTLS = (scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF))
-            && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
+        let needsTLS = Self.hasSidecars(scenario) && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
         let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls", runID: runID) : nil
         defer { tls?.removePrivateKeys() }
 
@@ -115,8 +114,7 @@ public final class ScenarioRunner {
         if let topologyNote { log("note: \(topologyNote)") }
         var roundScenario = scenario
         roundScenario.topology = topology
-        let hasSidecars = scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF)
-        if topology == .pods, hasSidecars,
+        if topology == .pods, Self.hasSidecars(scenario),
            let closed = Self.folderOthersCannotEnter(on: runDirectory) {
             throw LabError.runFailed("topology: pods runs the sidecars as uid \(PodPorts.sidecarUser), which cannot enter "
                 + "\(closed) (others may not search it); put the run folder (--out) under a folder every user can "
@@ -151,13 +149,17 @@ public final class ScenarioRunner {
         return Outcome(runDirectory: runDirectory, report: report, succeeded: ok)
     }
 
+    /// Whether the scenario runs a path with sidecars (`sidecar`, `sidecar-ebpf`).
+    static func hasSidecars(_ scenario: Scenario) -> Bool {
+        scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF)
+    }
+
     /// The topology the rounds run in, and why it is not the scenario's when the host cannot make pods (not root,
     /// no `ip`, `nsenter` or `iptables`, or the kernel refused a namespace).
     static func topology(for scenario: Scenario) -> (Topology, String?) {
         guard scenario.topology == .pods else { return (.loopback, nil) }
         // sidecar-ebpf keeps istio-iptables' rules too: Merbridge leaves them for what it does not steer.
-        let interception = scenario.paths.contains(.sidecar) || scenario.paths.contains(.sidecarEBPF)
-        if let missing = HostDoctor.podTopologyUnavailableReason(interception: interception) {
+        if let missing = HostDoctor.podTopologyUnavailableReason(interception: hasSidecars(scenario)) {
             return (.loopback, "topology: pods asked for, ran on loopback instead: \(missing)")
         }
         return (.pods, nil)

@@ -2,8 +2,9 @@ import LabCore
 import NIOSSL
 
 /// Builds the proxy's TLS contexts from `SidecarTLS` PEM files, once at start: a context is expensive to make and
-/// safe to share between event loops and connections.
-enum SidecarTLSContexts {
+/// safe to share between event loops and connections. The node proxy builds its own configurations from the same
+/// files with `loadIdentity` and `makeContext`.
+public enum SidecarTLSContexts {
     /// The inbound sidecar's side: requires a client certificate that chains to the lab CA (mutual TLS), and offers
     /// HTTP/2 and HTTP/1.1 by ALPN.
     ///
@@ -36,7 +37,8 @@ enum SidecarTLSContexts {
         return try makeContext(configuration, tls)
     }
 
-    private static func loadIdentity(_ tls: SidecarTLS) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
+    /// The certificate chain and key of `tls`, with the trust roots checked readable; bad input names the file.
+    public static func loadIdentity(_ tls: SidecarTLS) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(tls.certificate)
@@ -65,7 +67,8 @@ enum SidecarTLSContexts {
         return (chain, key)
     }
 
-    private static func makeContext(_ configuration: TLSConfiguration, _ tls: SidecarTLS) throws -> NIOSSLContext {
+    /// The context of `configuration`; bad input names `tls`'s files when they cannot be used together.
+    public static func makeContext(_ configuration: TLSConfiguration, _ tls: SidecarTLS) throws -> NIOSSLContext {
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {
