@@ -53,11 +53,6 @@ public final class ComponentProcess {
             }
             process.standardError = handle
         }
-        let buffer = output
-        stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { buffer.append(data) }
-        }
     }
 
     /// The arguments the binary is started with: through the `exec` trampoline when there is placement to apply
@@ -76,6 +71,32 @@ public final class ComponentProcess {
         } catch {
             throw LabError.runFailed("cannot start \(name): \(error.localizedDescription)")
         }
+        Self.readUntilEnd(stdoutPipe.fileHandleForReading, into: output, name: name)
+    }
+
+    /// Reads the child's stdout on a thread of its own until the end of the pipe (when the child and everything
+    /// that inherited its stdout have exited). A blocking read and not `FileHandle.readabilityHandler`: that is a
+    /// dispatch source on the descriptor, which spins on end-of-file until it is cancelled, and whose cancellation
+    /// races the descriptor's close when the handle goes away first; a test process once crashed in libdispatch's
+    /// event loop that way. The thread holds the handle, so the descriptor is closed only after its last read.
+    private static func readUntilEnd(_ handle: FileHandle, into buffer: LockedBuffer, name: String) {
+        let thread = Thread {
+            var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+            let fd = handle.fileDescriptor
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    buffer.append(Data(chunk[..<n]))
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            try? handle.close()
+        }
+        thread.name = "stdout of \(name)"
+        thread.start()
     }
 
     /// Waits for a stdout line starting with `prefix` and returns the rest of it.
@@ -112,7 +133,6 @@ public final class ComponentProcess {
             signal(SIGKILL)
             waitForExit(timeout: 5)
         }
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
     }
 
     public var stdoutText: String { output.text() }

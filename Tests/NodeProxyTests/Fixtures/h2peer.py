@@ -17,6 +17,8 @@ import os
 import socket
 import ssl
 import sys
+import threading
+import time
 
 import h2.config
 import h2.connection
@@ -125,7 +127,22 @@ def server(args):
         pump(sock, conn)
 
 
+def die_with_parent():
+    """Ends this helper when the test process that started it is gone, even by a crash, so a crashed test run leaves
+    no server holding its output pipe open. Polled, not prctl(PR_SET_PDEATHSIG): that signal follows the thread that
+    spawned the helper, and the test's thread may be a pool thread that ends while the test goes on."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main():
+    die_with_parent()
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["client", "server"])
     parser.add_argument("--connect")
