@@ -14,12 +14,23 @@ let nioHTTP: [Target.Dependency] = [
     .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
 ]
 
+// The Swift runtime and Foundation linked into an executable statically. The modules it links were compiled against
+// the shared runtime, whose Foundation names none of the libraries the static one needs, so they are named here (and
+// grouped: they refer to each other).
+let staticRuntime: [LinkerSetting] = [.unsafeFlags([
+    "-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationInternationalization",
+    "-lFoundationEssentials", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
+    "-l_FoundationCollections", "-lswiftSynchronization", "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime",
+    "-Xlinker", "--end-group", "-lstdc++",
+])]
+
 let package = Package(
     name: "meshbench",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "meshbench", targets: ["meshbench"]),
         .executable(name: "meshbench-proxy", targets: ["MeshbenchProxy"]),
+        .executable(name: "meshbench-node-proxy", targets: ["MeshbenchNodeProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,14 +60,14 @@ let package = Package(
             name: "MeshbenchProxy",
             dependencies: ["Sidecar", "LabCore"],
             swiftSettings: swiftSettings,
-            // The modules it links were compiled against the shared runtime, whose Foundation names none of the
-            // libraries the static one needs, so they are named here (and grouped: they refer to each other).
-            linkerSettings: [.unsafeFlags([
-                "-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationInternationalization",
-                "-lFoundationEssentials", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
-                "-l_FoundationCollections", "-lswiftSynchronization", "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime",
-                "-Xlinker", "--end-group", "-lstdc++",
-            ])]
+            linkerSettings: staticRuntime
+        ),
+        // The node proxy of the ambient path alone, linked the same way for the same reason.
+        .executableTarget(
+            name: "MeshbenchNodeProxy",
+            dependencies: ["NodeProxy", "LabCore"],
+            swiftSettings: swiftSettings,
+            linkerSettings: staticRuntime
         ),
         // The only module that imports CYaml (libyaml, reached through the Yams product).
         .target(name: "LabYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
@@ -140,7 +151,9 @@ let package = Package(
         .target(name: "Accounting", dependencies: ["LabCore", "LabSys"], swiftSettings: swiftSettings),
         .target(
             name: "Orchestrator",
-            dependencies: ["LabCore", "LoadGen", "Upstream", "Sidecar", "KernelPath", "Accounting", "Report", "LabSys"],
+            dependencies: [
+                "LabCore", "LoadGen", "Upstream", "Sidecar", "NodeProxy", "KernelPath", "Accounting", "Report", "LabSys",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(name: "Report", dependencies: ["LabCore"], swiftSettings: swiftSettings),

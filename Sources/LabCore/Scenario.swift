@@ -190,6 +190,8 @@ public enum PathName: String, Sendable, Equatable, Hashable, CaseIterable, Codab
     case sidecar
     case ebpf
     case sidecarEBPF = "sidecar-ebpf"
+    /// Istio ambient's L4 data path: a node proxy per node carrying pods' connections in HBONE tunnels (pods only).
+    case ambient
 
     public var description: String { rawValue }
 }
@@ -555,6 +557,8 @@ public struct FaultSpec: Sendable, Equatable, Codable {
         case server
         case sidecarOutbound = "sidecar-outbound"
         case sidecarInbound = "sidecar-inbound"
+        /// The `ambient` path's node proxy in front of the client (node 1's; with one node, the only one).
+        case nodeProxy = "node-proxy"
     }
 
     public var kill: Component
@@ -588,6 +592,7 @@ public struct FaultSpec: Sendable, Equatable, Codable {
         case .server: return true
         case .sidecarOutbound: return path == .sidecar || path == .sidecarEBPF
         case .sidecarInbound: return path == .sidecar || path == .sidecarEBPF
+        case .nodeProxy: return path == .ambient
         }
     }
 }

@@ -157,6 +157,10 @@ struct ScenarioReader {
             nodes = nil
         }
 
+        if let entry = fields["paths"], let paths, paths.contains(.ambient), let topology, topology != .pods {
+            fail(entry.keyLine, "path 'ambient' needs 'topology: pods': its node proxy serves pods from inside their "
+                 + "network namespaces; add 'topology: pods' or remove 'ambient'")
+        }
         guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar,
               let sweep, let ebpf, let faults, let topology, let nodes else {
             return nil

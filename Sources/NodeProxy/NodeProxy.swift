@@ -20,7 +20,8 @@ import Sidecar
 /// did this (Nagle's algorithm against delayed ACKs).
 public final class NodeProxy: Sendable {
     public struct Running: Sendable {
-        let group: MultiThreadedEventLoopGroup
+        /// The threads, when this proxy made them (nil: a `NodeProxyNode`'s shared threads, which it shuts down).
+        let ownGroup: MultiThreadedEventLoopGroup?
         let channels: [Channel]
         public let outboundAddress: HostPort?
         public let hboneAddress: HostPort?
@@ -28,11 +29,18 @@ public final class NodeProxy: Sendable {
     }
 
     public let configuration: NodeProxyConfiguration
-    public let stats = NodeProxyStats()
+    public let stats: NodeProxyStats
+    private let sharedGroup: EventLoopGroup?
     private let lifecycle = ServerLifecycle<Running, Void>()
 
-    public init(configuration: NodeProxyConfiguration) {
+    /// - Parameters:
+    ///   - group: threads shared with the node's other pods (`NodeProxyNode`); nil: its own, `configuration.threads`.
+    ///   - stats: counters shared with the node's other pods; by default its own.
+    public init(configuration: NodeProxyConfiguration, group: EventLoopGroup? = nil,
+                stats: NodeProxyStats = NodeProxyStats()) {
         self.configuration = configuration
+        self.sharedGroup = group
+        self.stats = stats
     }
 
     /// Binds the configured sides and serves them; returns where they listen.
@@ -42,9 +50,10 @@ public final class NodeProxy: Sendable {
             alreadyStarted: LabError.runFailed("the node proxy was started before"),
             stoppedWhileStarting: LabError.runFailed("the node proxy was stopped while it started"),
             launch: {
+                if let sharedGroup { return try await bind(group: sharedGroup, own: nil) }
                 let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
                 do {
-                    return try await bind(group: group)
+                    return try await bind(group: group, own: group)
                 } catch {
                     try? await group.shutdownGracefully()
                     throw error
@@ -53,7 +62,7 @@ public final class NodeProxy: Sendable {
             discard: { running in await Self.shutDown(running) })
     }
 
-    private func bind(group: MultiThreadedEventLoopGroup) async throws -> Running {
+    private func bind(group: EventLoopGroup, own: MultiThreadedEventLoopGroup?) async throws -> Running {
         let configuration = self.configuration
         let stats = self.stats
         var channels: [Channel] = []
@@ -120,32 +129,37 @@ public final class NodeProxy: Sendable {
         }
         var metricsAddress: HostPort?
         if let listen = configuration.metricsListen {
-            let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        try sync.configureHTTPServerPipeline(withErrorHandling: true)
-                        try sync.addHandler(MetricsRequestHandler(render: { NodeProxyMetrics.render(stats.counts) }))
-                    }
-                }
-                .bind(host: listen.host, port: listen.port).get()
+            let channel = try await Self.bindMetrics(listen, group: group, stats: stats)
             channels.append(channel)
             metricsAddress = channel.localAddress.flatMap { a in a.port.map { HostPort(host: listen.host, port: $0) } }
         }
-        return Running(group: group, channels: channels, outboundAddress: outboundAddress, hboneAddress: hboneAddress,
+        return Running(ownGroup: own, channels: channels, outboundAddress: outboundAddress, hboneAddress: hboneAddress,
                        metricsAddress: metricsAddress)
     }
 
-    /// Stops listening, closes every connection and the threads.
+    /// The metrics listener: `GET /metrics` answers `stats` in the Prometheus text format.
+    static func bindMetrics(_ listen: HostPort, group: EventLoopGroup, stats: NodeProxyStats) async throws -> Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                    try sync.addHandler(MetricsRequestHandler(render: { NodeProxyMetrics.render(stats.counts) }))
+                }
+            }
+            .bind(host: listen.host, port: listen.port).get()
+    }
+
+    /// Stops listening and closes every connection; the threads too, when they are its own.
     public func stop() async {
         try? await lifecycle.stop(empty: ()) { running in await Self.shutDown(running) }
     }
 
     private static func shutDown(_ running: Running) async {
         for channel in running.channels { try? await channel.close() }
-        // Closing the group closes every connection and tunnel still open.
-        try? await running.group.shutdownGracefully()
+        // Closing the group closes every connection and tunnel still open (a shared group: its owner does).
+        try? await running.ownGroup?.shutdownGracefully()
     }
 }
 

@@ -80,7 +80,7 @@ struct FaultInjector {
     }
 
     private mutating func kill(_ i: Int, at now: TimeInterval, on target: FaultTarget) {
-        let name = schedule[i].fault.kill.rawValue
+        let name = schedule[i].fault.component
         schedule[i].killedAt = now
         guard let pid = target.killComponent(named: name) else {
             events.append("fault: no running \(name) to kill")

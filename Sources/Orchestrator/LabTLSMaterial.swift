@@ -3,7 +3,9 @@ import LabCore
 import Sidecar
 
 /// The certificates of one run: a CA made for it, a server identity for the inbound sidecar and a client identity
-/// for the outbound one. Nothing secret outlives the run: the private keys live outside the results, in a folder
+/// for the outbound one, and for the `ambient` path a workload identity per pod (a SPIFFE ID in the certificate's URI
+/// SAN, as Istio issues them: `spiffe://cluster.local/ns/default/sa/<pod>`), which the node proxy serving the pod
+/// presents. Nothing secret outlives the run: the private keys live outside the results, in a folder
 /// of the system's temporary directory named after the run, which `removePrivateKeys` deletes at the end and the
 /// next run (or `doctor --cleanup`) deletes if the run was killed.
 struct LabTLSMaterial {
@@ -11,6 +13,10 @@ struct LabTLSMaterial {
     var secrets: String
     var inbound: TLSFiles
     var outbound: TLSFiles
+    var workloads: [PodNetwork.Pod: TLSFiles]
+
+    /// The SPIFFE ID of a pod's workload.
+    static func spiffeID(of pod: PodNetwork.Pod) -> String { "spiffe://cluster.local/ns/default/sa/\(pod.rawValue)" }
 
     static let secretsPrefix = "meshbench-secrets-"
 
@@ -31,11 +37,11 @@ struct LabTLSMaterial {
             let ca = try LabCertificateAuthority()
             let caPath = directory + "/ca.pem"
             try write(ca.certificatePEM, to: caPath, mode: 0o644)
-            func identity(_ name: String, _ usage: LabCertificateAuthority.Usage) throws -> TLSFiles {
+            func identity(_ name: String, _ usage: LabCertificateAuthority.Usage, uris: [String] = []) throws -> TLSFiles {
                 // The server pods' addresses too: in pods the outbound sidecar dials the server pod by address.
                 let issued = try ca.issue(commonName: "meshbench-\(name)", dnsNames: ["localhost"],
                                           ipAddresses: ["127.0.0.1"] + (1...2).map { PodNetwork.Addressing.pod(.server, node: $0) },
-                                          usage: usage)
+                                          usage: usage, uris: uris)
                 let files = TLSFiles(certificate: "\(directory)/\(name).pem", privateKey: "\(secrets)/\(name)-key.pem",
                                      caCertificate: caPath, bundle: "\(secrets)/\(name)-bundle.pem")
                 try write(issued.certificatePEM, to: files.certificate, mode: 0o644)
@@ -43,8 +49,12 @@ struct LabTLSMaterial {
                 try write(issued.certificatePEM + "\n" + issued.privateKeyPEM, to: files.bundle, mode: 0o600)
                 return files
             }
+            var workloads: [PodNetwork.Pod: TLSFiles] = [:]
+            for pod in PodNetwork.Pod.allCases {
+                workloads[pod] = try identity("\(pod.rawValue)-pod", .both, uris: [spiffeID(of: pod)])
+            }
             return LabTLSMaterial(directory: directory, secrets: secrets, inbound: try identity("inbound", .server),
-                                  outbound: try identity("outbound", .client))
+                                  outbound: try identity("outbound", .client), workloads: workloads)
         } catch let e as LabError {
             throw e
         } catch {

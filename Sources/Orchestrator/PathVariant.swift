@@ -20,7 +20,7 @@ struct PathVariant: Hashable {
                     placements.map { PathVariant(path: path, impl: impl, placement: $0,
                                                  namesPlacement: placements.count > 1) }
                 }
-            case .direct, .ebpf:
+            case .direct, .ebpf, .ambient:
                 return [PathVariant(path: path, impl: nil)]
             }
         }
@@ -42,6 +42,8 @@ struct PathVariant: Hashable {
     var meshComponents: [String] {
         switch path {
         case .sidecar, .sidecarEBPF: return ["sidecar-outbound", "sidecar-inbound"]
+        // One per node; with one node only the first exists.
+        case .ambient: return (1...2).map(RoundPlan.nodeProxyName)
         case .direct, .ebpf: return []
         }
     }

@@ -48,7 +48,10 @@ final class PodNetwork {
     }
 
     /// The node a pod runs on.
-    func node(of pod: Pod) -> Int { nodes == 1 || pod == .client ? 1 : 2 }
+    func node(of pod: Pod) -> Int { Self.node(of: pod, nodes: nodes) }
+
+    /// The node a pod runs on in a topology of `nodes` nodes: the client's is node 1, the server's the last.
+    static func node(of pod: Pod, nodes: Int) -> Int { nodes == 1 || pod == .client ? 1 : 2 }
 
     /// The pod's address.
     func address(of pod: Pod) -> String { Addressing.pod(pod, node: node(of: pod)) }

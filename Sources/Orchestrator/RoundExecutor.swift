@@ -66,6 +66,7 @@ final class RoundExecutor: FaultTarget {
             let network = try PodNetwork(nodes: podPlan.nodes)
             pods = network
             if podPlan.interception { try SidecarInterception.install(in: network) }
+            if podPlan.ambient { try AmbientInterception.install(in: network) }
         }
         var load: (ComponentPlan, LoadLaunch)?
         for component in plan.components {
@@ -75,7 +76,13 @@ final class RoundExecutor: FaultTarget {
             case .sidecar(let launch):
                 let sidecar = try SidecarLauncher(launch, upstream: try address(of: component.target))
                 if let user = component.user { try sidecar.grantFiles(to: user, launch: launch) }
-                try start(component, arguments: sidecar.arguments, display: sidecar.displayCommand, sidecar: sidecar)
+                try start(component, arguments: sidecar.arguments, display: sidecar.displayCommand, sidecar: sidecar,
+                          executableCopy: sidecar.executableCopy)
+            case .nodeProxy(let launch):
+                guard let pods else { throw LabError.runFailed("the ambient path runs only in topology: pods") }
+                let arguments = try launch.arguments(namespace: { pods.namespace(of: $0).path })
+                try start(component, arguments: arguments, display: Array(arguments.drop { $0 != launch.executable.path }),
+                          executableCopy: launch.executable)
             case .load(let launch): load = (component, launch)
             }
         }
@@ -99,9 +106,9 @@ final class RoundExecutor: FaultTarget {
 
     /// Starts a long-running component and waits until it is ready.
     private func start(_ component: ComponentPlan, arguments: [String], display: [String]? = nil,
-                       sidecar: SidecarLauncher? = nil) throws {
+                       sidecar: SidecarLauncher? = nil, executableCopy: StagedExecutable? = nil) throws {
         let process = try launch(component, arguments: arguments, stderrPath: component.logPath,
-                                 executableCopy: sidecar?.executableCopy)
+                                 executableCopy: executableCopy)
         do {
             switch component.readiness {
             case .line(let prefix):
@@ -127,8 +134,9 @@ final class RoundExecutor: FaultTarget {
             cpus: process.allowedCPUs, cgroup: groups[component.name]?.relative, command: display ?? arguments)
     }
 
-    /// The pod's namespace a component runs in; nil in the host's.
+    /// The pod's or node's namespace a component runs in; nil in the host's.
     private func namespace(of component: ComponentPlan) -> NetworkNamespace? {
+        if let node = component.node { return pods?.nodeNamespace(node) }
         guard let pod = component.pod else { return nil }
         return pods?.namespace(of: pod)
     }
@@ -206,13 +214,15 @@ final class RoundExecutor: FaultTarget {
         outcome.windowLag = (gate?.startLagNanoseconds.map { Double($0) / 1e9 },
                              gate?.endLagNanoseconds.map { Double($0) / 1e9 })
         outcome.warmup = warmupUsage
-        if let pods, plan.pods?.interception == true {
+        if let pods, let podPlan = plan.pods, podPlan.interception || podPlan.ambient {
             var counters: [String: InterceptionCounters] = [:]
             for pod in PodNetwork.Pod.allCases {
-                counters[pod.rawValue] = try? SidecarInterception.counters(in: pods, pod: pod)
+                counters[pod.rawValue] = podPlan.ambient ? try? AmbientInterception.counters(in: pods, pod: pod)
+                    : try? SidecarInterception.counters(in: pods, pod: pod)
             }
             outcome.interception = counters
         }
+        outcome.tunnels = tunnelCounters()
         return outcome
     }
 
@@ -261,6 +271,19 @@ final class RoundExecutor: FaultTarget {
             self?.ebpf?.markWindowStart()
             return try AccountingWindow.start(components: components, hostTasks: hostTasks, clock: nanoseconds)
         }
+    }
+
+    /// What each node proxy counted over the round (its Prometheus counters, read from inside its node's namespace);
+    /// nil off the ambient path. A node proxy that cannot be read (killed by a fault) is left out.
+    private func tunnelCounters() -> [String: TunnelCounters]? {
+        guard let pods else { return nil }
+        var counters: [String: TunnelCounters] = [:]
+        for component in plan.components where component.role == .nodeProxy {
+            guard let node = component.node,
+                  let text = try? MetricsScrape.get(NodeProxyLaunch.metrics, in: pods.nodeNamespace(node)) else { continue }
+            counters[component.name] = TunnelCounters(prometheusText: text)
+        }
+        return counters.isEmpty ? nil : counters
     }
 
     /// The resident set of each component but the load generator; a restarted server's replaces the killed one's.

@@ -19,6 +19,8 @@ struct RoundOutcome {
     var windowLag: (start: Double?, end: Double?) = (nil, nil)
     /// In pods with interception: each pod's redirect counts and conntrack entries at the end of the round.
     var interception: [String: InterceptionCounters]? = nil
+    /// On the ambient path: each node proxy's tunnel counters at the end of the round.
+    var tunnels: [String: TunnelCounters]? = nil
 }
 
 /// The run was asked to stop (SIGINT/SIGTERM) while a round's load was running.

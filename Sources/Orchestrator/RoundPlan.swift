@@ -15,7 +15,7 @@ struct RoundPlan: Equatable {
     var tag: String
     /// The cgroup, under the run's, that holds this path's components (one child cgroup each).
     var cgroupPath: String
-    /// In start order: server, inbound sidecar, outbound sidecar, load generator.
+    /// In start order: server, inbound sidecar, outbound sidecar (or the node proxies), load generator.
     var components: [ComponentPlan]
     var ebpf: EBPFAttachment
     var faults: [FaultPlan]
@@ -35,12 +35,13 @@ struct RoundPlan: Equatable {
 /// One process of a round.
 struct ComponentPlan: Equatable {
     enum Role: Equatable {
-        case server, inboundSidecar, outboundSidecar, load
+        case server, inboundSidecar, outboundSidecar, nodeProxy, load
     }
 
     enum Command: Equatable {
         case server(ServerLaunch)
         case sidecar(SidecarLaunch)
+        case nodeProxy(NodeProxyLaunch)
         case load(LoadLaunch)
     }
 
@@ -75,6 +76,8 @@ struct ComponentPlan: Equatable {
     var readiness: Readiness
     /// The pod it runs in (`topology: pods`); nil in the host's namespace.
     var pod: PodNetwork.Pod? = nil
+    /// The node whose namespace it runs in (a node proxy, 1-based); nil for what runs in a pod or the host.
+    var node: Int? = nil
     /// The uid it runs as (a sidecar in a pod: the one interception exempts); nil keeps the orchestrator's.
     var user: UInt32? = nil
     /// Where the server listens at its first start; nil picks a loopback port.
@@ -87,6 +90,8 @@ struct PodPlan: Equatable {
     var nodes: Int
     /// Istio's iptables rules in both pods (the sidecar path).
     var interception: Bool
+    /// Istio ambient's in-pod redirection rules in both pods (the ambient path).
+    var ambient: Bool = false
     var serverAddress: HostPort
 }
 
@@ -104,6 +109,8 @@ enum EBPFAttachment: Equatable {
 /// A component killed (SIGKILL) `at` into the measured window; the server can be started again `restartAfter` later.
 struct FaultPlan: Equatable {
     var kill: FaultSpec.Component
+    /// The component's name in the round (`node-proxy` kills node 1's proxy, `node-proxy-1`).
+    var component: String
     var at: LabDuration
     var restartAfter: LabDuration?
     /// The restarted server's log.
@@ -158,23 +165,32 @@ extension RoundPlan {
             (ebpf, loadTarget) = (.balance(vip: vip, backend: front, client: "load"), .address(vip))
         case .sidecarEBPF:
             (ebpf, loadTarget) = (.steer(sidecar: front, service: service, client: "load"), .component(service))
+        case .ambient:
+            // The client dials the server pod's app; the pod's rules hand the connection to its node proxy.
+            (ebpf, loadTarget) = (.none, .component(server.name))
         }
         let launch = LoadLaunch(spec: scenario.load, resultPath: "\(logs)/\(tag)-load.json",
                                 progressLabel: "round \(round)/\(scenario.rounds) \(variant.name)")
         let load = ComponentPlan(name: "load", role: .load, command: .load(launch), target: loadTarget, cgroup: "load",
                                  cpus: cpus.load, logPath: loadLogToTerminal ? nil : "\(logs)/\(tag)-load.log",
                                  readiness: .exit)
-        var components = [server] + sidecars + [load]
+        let nodeProxies = variant.path == .ambient
+            ? nodeProxies(nodes: scenario.nodes, threads: scenario.sidecar.threads, tls: tls, tag: tag,
+                          runDirectory: runDirectory, cpus: cpus.mesh,
+                          executable: StagedExecutable.sibling(of: proxyExecutable, named: "meshbench-node-proxy"))
+            : []
+        var components = [server] + sidecars + nodeProxies + [load]
         var pods: PodPlan?
         if scenario.topology == .pods {
-            let plan = PodPlan(nodes: scenario.nodes, interception: !sidecars.isEmpty,
+            let plan = PodPlan(nodes: scenario.nodes, interception: !sidecars.isEmpty, ambient: !nodeProxies.isEmpty,
                                serverAddress: HostPort(host: PodNetwork.Addressing.pod(.server, node: scenario.nodes),
                                                        port: PodPorts.app))
             components = components.map { placeInPod($0, plan: plan, spec: scenario.sidecar) }
             pods = plan
         }
         let faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }.enumerated().map { i, f in
-            FaultPlan(kill: f.kill, at: f.at, restartAfter: f.restartAfter,
+            FaultPlan(kill: f.kill, component: f.kill == .nodeProxy ? nodeProxyName(1) : f.kill.rawValue, at: f.at,
+                      restartAfter: f.restartAfter,
                       restartLog: f.restartAfter.map { _ in "\(logs)/\(tag)-server-restart\(i + 1).log" })
         }
         return RoundPlan(
@@ -197,6 +213,8 @@ extension RoundPlan {
             c.pod = .client
             // A service address (the ebpf path's VIP) stays; whatever else it sends to, it dials the server pod.
             if case .component = c.target { c.target = .address(plan.serverAddress) }
+        case .nodeProxy:
+            break
         case .inboundSidecar, .outboundSidecar:
             let outbound = c.role == .outboundSidecar
             c.pod = outbound ? .client : .server
@@ -218,6 +236,27 @@ extension RoundPlan {
             }
         }
         return c
+    }
+
+    /// A node proxy's component name.
+    static func nodeProxyName(_ node: Int) -> String { "node-proxy-\(node)" }
+
+    /// The `ambient` path's node proxies, one per node, each in its node's namespace serving the pods on that node,
+    /// on the mesh CPUs (where the sidecars run by default). They run as root: they enter the pods' namespaces and
+    /// mark their sockets (CAP_SYS_ADMIN, CAP_NET_ADMIN), as ztunnel holds those capabilities.
+    static func nodeProxies(nodes: Int, threads: Int, tls: LabTLSMaterial?, tag: String, runDirectory: String,
+                            cpus: [Int], executable: String) -> [ComponentPlan] {
+        (1...nodes).map { node in
+            let name = nodeProxyName(node)
+            let pods = PodNetwork.Pod.allCases.filter { PodNetwork.node(of: $0, nodes: nodes) == node }
+            let launch = NodeProxyLaunch(
+                executable: StagedExecutable(source: executable, component: name, runDirectory: runDirectory),
+                node: node, pods: pods, identities: tls?.workloads ?? [:], caCertificate: tls?.inbound.caCertificate ?? "",
+                threads: threads)
+            return ComponentPlan(name: name, role: .nodeProxy, command: .nodeProxy(launch), target: nil, cgroup: name,
+                                 cpus: cpus, logPath: "\(runDirectory)/logs/\(tag)-\(name).log",
+                                 readiness: .line(prefix: ReadinessLine.prefix), node: node)
+        }
     }
 
     /// The path's sidecars, inbound first so the outbound one has somewhere to send; none off the sidecar paths.

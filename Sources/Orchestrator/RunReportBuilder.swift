@@ -112,14 +112,20 @@ struct RunReportBuilder {
                                    sidecarHops: scenario.sidecar.hops))
         // sidecar-ebpf keeps the rules too (Merbridge leaves istio-iptables' in place): its counters show what eBPF
         // steered around them and what still took them.
-        if pods, variant.path == .sidecar || variant.path == .sidecarEBPF {
-            network.interceptionRules = SidecarInterception.rules().map { $0.joined(separator: " ") }
+        if pods, variant.path == .sidecar || variant.path == .sidecarEBPF || variant.path == .ambient {
+            network.interceptionRules = variant.path == .ambient ? AmbientInterception.ruleLines
+                : SidecarInterception.rules().map { $0.joined(separator: " ") }
             var total: [String: InterceptionCounters] = [:]
             for counters in rounds.compactMap(\.interception) {
                 for (pod, c) in counters { total[pod] = total[pod].map { $0.adding(c) } ?? c }
             }
             network.interception = total.isEmpty ? nil : total
         }
+        var tunnels: [String: TunnelCounters] = [:]
+        for counters in rounds.compactMap(\.tunnels) {
+            for (proxy, c) in counters { tunnels[proxy] = tunnels[proxy].map { $0.adding(c) } ?? c }
+        }
+        network.tunnels = tunnels.isEmpty ? nil : tunnels
         return network
     }
 

@@ -105,7 +105,9 @@ public final class ScenarioRunner {
 
         // TLS material for mTLS between sidecars: a CA and two identities made for this run; the private keys are
         // deleted when the run ends.
+        // The ambient path's tunnels are always mutual TLS (HBONE), with a workload identity per pod.
         let needsTLS = Self.hasSidecars(scenario) && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
+            || scenario.paths.contains(.ambient)
         let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls", runID: runID) : nil
         defer { tls?.removePrivateKeys() }
 
@@ -128,6 +130,10 @@ public final class ScenarioRunner {
                 : HostDoctor(layout: layout).eBPFUnavailableReason())
             : nil
         func skipReason(_ v: PathVariant) -> String? {
+            if v.path == .ambient, topology != .pods {
+                return "the ambient path runs only in topology: pods, which this host cannot make: "
+                    + (topologyNote ?? "unavailable")
+            }
             guard v.path == .ebpf || v.path == .sidecarEBPF else { return nil }
             return ebpfHostReason
         }
@@ -159,7 +165,9 @@ public final class ScenarioRunner {
     static func topology(for scenario: Scenario) -> (Topology, String?) {
         guard scenario.topology == .pods else { return (.loopback, nil) }
         // sidecar-ebpf keeps istio-iptables' rules too: Merbridge leaves them for what it does not steer.
-        if let missing = HostDoctor.podTopologyUnavailableReason(interception: hasSidecars(scenario)) {
+        // The ambient path's in-pod redirection is iptables too.
+        if let missing = HostDoctor.podTopologyUnavailableReason(
+            interception: hasSidecars(scenario) || scenario.paths.contains(.ambient)) {
             return (.loopback, "topology: pods asked for, ran on loopback instead: \(missing)")
         }
         return (.pods, nil)

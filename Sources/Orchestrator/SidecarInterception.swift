@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabSys
 import Report
 
 /// Istio's sidecar interception, as istio-iptables writes it into every pod's network namespace (iptables NAT,
@@ -55,11 +56,16 @@ enum SidecarInterception {
                                                    in: namespace)
             return parseRedirectPackets(text)
         }
-        let conntrack = try? NamespaceCommand.output(["/bin/cat", "/proc/sys/net/netfilter/nf_conntrack_count"],
-                                                     in: namespace)
         return InterceptionCounters(
             outboundRedirects: try packets("ISTIO_REDIRECT"), inboundRedirects: try packets("ISTIO_IN_REDIRECT"),
-            conntrackEntries: conntrack.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            conntrackEntries: conntrackEntries(in: namespace))
+    }
+
+    /// The connections conntrack tracks in `namespace` now; nil when unreadable.
+    static func conntrackEntries(in namespace: NetworkNamespace) -> Int? {
+        let text = try? NamespaceCommand.output(["/bin/cat", "/proc/sys/net/netfilter/nf_conntrack_count"],
+                                                in: namespace)
+        return text.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// The packet count of the REDIRECT rule in `iptables -L CHAIN -v -n -x` output.

@@ -31,8 +31,8 @@ struct StagedExecutable: Equatable {
     func prepare() throws {
         let files = FileManager.default
         guard files.isExecutableFile(atPath: source) else {
-            throw LabError.runFailed("\(source) is not there: the Swift sidecar runs as its own executable, "
-                + "built beside meshbench (swift build, or scripts/build.sh)")
+            throw LabError.runFailed("\(source) is not there: the Swift sidecar and the node proxy run as executables "
+                + "of their own, built beside meshbench (swift build, or scripts/build.sh)")
         }
         if !files.fileExists(atPath: path) {
             do {

@@ -12,20 +12,24 @@ public struct PathNetwork: Codable, Sendable, Equatable {
     public var interceptionRules: [String]?
     /// Per pod (`client`, `server`): connections redirected over all rounds, and the largest conntrack count.
     public var interception: [String: InterceptionCounters]?
+    /// On the ambient path, per node proxy (`node-proxy-1`, ...): its tunnel counters over all rounds (warm-ups
+    /// included).
+    public var tunnels: [String: TunnelCounters]?
 
     public init(topology: Topology, nodes: Int?, hops: [String], interceptionRules: [String]? = nil,
-                interception: [String: InterceptionCounters]? = nil) {
+                interception: [String: InterceptionCounters]? = nil, tunnels: [String: TunnelCounters]? = nil) {
         self.topology = topology
         self.nodes = nodes
         self.hops = hops
         self.interceptionRules = interceptionRules
         self.interception = interception
+        self.tunnels = tunnels
     }
 
     enum CodingKeys: String, CodingKey {
         case topology, nodes, hops
         case interceptionRules = "interception_rules"
-        case interception
+        case interception, tunnels
     }
 
     /// The hops of `path` in `topology`.
@@ -46,6 +50,16 @@ public struct PathNetwork: Codable, Sendable, Equatable {
         case (.loopback, .sidecarEBPF):
             return ["connect4 steers the app's connect into the outbound sidecar (no iptables)",
                     "sk_msg redirects app → outbound, outbound → inbound, inbound → app socket to socket"]
+        case (_, .ambient):
+            // Only in pods (the scenario loader refuses it on loopback).
+            let proxies = nodes == 2 ? "node 1's proxy" : "the node proxy"
+            return ["load → iptables OUTPUT REDIRECT (conntrack) → \(proxies)'s outbound listener inside the client "
+                        + "pod (15001)",
+                    "\(proxies) → HBONE tunnel (HTTP/2 CONNECT stream in mutual TLS) from the client pod's address to "
+                        + "the server pod's port 15008: " + wire,
+                    (nodes == 2 ? "node 2's proxy" : "the node proxy") + " accepts it inside the server pod (15008 "
+                        + "is not redirected) and connects to the app from inside the pod (mark 0x539, over the pod's "
+                        + "lo)"]
         case (.pods, .direct):
             return ["load (client pod) → app (server pod): " + wire]
         case (.pods, .sidecar):
