@@ -14,7 +14,9 @@ work=$(mktemp -d /tmp/meshbench-bench-pods.XXXXXX)
 chmod 755 "$work"   # the sidecars run as uid 1337 in pods and must reach their files in the run folders
 trap 'rm -rf "$work"' EXIT
 sed 's/^nodes: 2$/nodes: 1/; s/^name: pods$/name: pods-1node/' scenarios/pods.yaml > "$work/pods-1node.yaml"
-sed '/^topology: pods$/d; /^nodes: 2$/d; s/^name: pods$/name: pods-loopback/' scenarios/pods.yaml > "$work/loopback.yaml"
+# On loopback without ambient, which runs only in pods.
+sed '/^topology: pods$/d; /^nodes: 2$/d; s/^name: pods$/name: pods-loopback/; s/, ambient\]/]/' scenarios/pods.yaml \
+    > "$work/loopback.yaml"
 one=$("$bin" run "$work/pods-1node.yaml" --out "$work" --quiet) || { echo "bench: the 1-node run failed" >&2; exit 1; }
 two=$("$bin" run scenarios/pods.yaml --out "$work" --quiet) || { echo "bench: the 2-node run failed" >&2; exit 1; }
 loop=$("$bin" run "$work/loopback.yaml" --out "$work" --quiet) || { echo "bench: the loopback run failed" >&2; exit 1; }

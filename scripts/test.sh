@@ -20,8 +20,9 @@ if [[ -n "$session" ]]; then
     for stat in /proc/[0-9]*/stat; do
         # Fields after the command name (which may hold spaces): state ppid pgrp session ...
         fields=$(sed 's/.*) //' "$stat" 2>/dev/null) || continue
-        read -r _ _ _ sid _ <<<"$fields"
-        if [[ "$sid" == "$session" ]]; then
+        read -r state _ _ sid _ <<<"$fields"
+        # A zombie has already ended; its parent (or init) reaps it.
+        if [[ "$sid" == "$session" && "$state" != "Z" ]]; then
             pid=${stat#/proc/}
             pid=${pid%/stat}
             echo "test.sh: ending PID $pid, left behind by the tests: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2

@@ -109,12 +109,13 @@ enum EBPFAttachment: Equatable {
 /// A component killed (SIGKILL) `at` into the measured window; the server can be started again `restartAfter` later.
 struct FaultPlan: Equatable {
     var kill: FaultSpec.Component
-    /// The component's name in the round (`node-proxy` kills node 1's proxy, `node-proxy-1`).
-    var component: String
     var at: LabDuration
     var restartAfter: LabDuration?
     /// The restarted server's log.
     var restartLog: String?
+
+    /// The component's name in the round (`node-proxy` kills node 1's proxy, `node-proxy-1`).
+    var component: String { kill == .nodeProxy ? RoundPlan.nodeProxyName(1) : kill.rawValue }
 }
 
 /// What the accounting window covers.
@@ -189,8 +190,7 @@ extension RoundPlan {
             pods = plan
         }
         let faults = scenario.faults.filter { $0.applies(to: variant.path, round: round) }.enumerated().map { i, f in
-            FaultPlan(kill: f.kill, component: f.kill == .nodeProxy ? nodeProxyName(1) : f.kill.rawValue, at: f.at,
-                      restartAfter: f.restartAfter,
+            FaultPlan(kill: f.kill, at: f.at, restartAfter: f.restartAfter,
                       restartLog: f.restartAfter.map { _ in "\(logs)/\(tag)-server-restart\(i + 1).log" })
         }
         return RoundPlan(

@@ -9,8 +9,10 @@ import LabCore
 /// and a ratio without that context would mislead. `compare` adds what differs in the run itself (rate,
 /// connections, payload, protocol, proxy threads, mTLS, hops, sidecars sharing the server's CPUs) to each row's caveat
 /// and `setup_differences`, and gives no ratio where it would mislead (`no_ratio`): a latency difference that is not
-/// significant or has no interval, a value at or below zero, or a figure of a different function (the ebpf path
-/// against ztunnel). Latency rows also carry the uncorrected basis fortio reports (`measured_uncorrected`).
+/// significant or has no interval, or a value at or below zero. Sidecar figures are set against the sidecar paths,
+/// ztunnel's against the ambient path (a node proxy per node carrying HBONE tunnels, as ztunnel does); the ebpf path,
+/// which does no proxying and no encryption, has no Istio figure of its own. Latency rows also carry the uncorrected
+/// basis fortio reports (`measured_uncorrected`).
 public enum IstioComparisonCatalog {
     /// The measured quantity a figure is set against.
     public enum Measure: String, Sendable, Equatable, CaseIterable {
@@ -21,20 +23,20 @@ public enum IstioComparisonCatalog {
         case sidecarMemoryPeakMB
         /// `added_latency_us.p90` / `.p99`, in ms, of sidecar-kind paths with `sidecar.hops: 2`.
         case sidecarPairAddedP90Ms, sidecarPairAddedP99Ms
-        /// `cpu.mesh_vcpu_per_1000rps` of the `ebpf` path (the BPF programs' own run time).
-        case ebpfVCPUPer1000RPS
-        /// Kernel memory charged for the `ebpf` path's BPF maps (`bpf.maps_memlock_bytes`, summed), MB.
-        case ebpfMapsMB
-        /// `added_latency_us.p90` / `.p99`, in ms, of the `ebpf` path.
-        case ebpfAddedP90Ms, ebpfAddedP99Ms
+        /// `cpu.mesh_vcpu_per_1000rps_per_proxy` of the `ambient` path: its node proxies' CPU per node proxy.
+        case ambientVCPUPer1000RPSPerProxy
+        /// `memory_mib.mesh_rss_peak_per_proxy` of the `ambient` path: the largest resident-set peak of one node proxy.
+        case ambientMemoryPeakMB
+        /// `added_latency_us.p90` / `.p99`, in ms, of the `ambient` path.
+        case ambientAddedP90Ms, ambientAddedP99Ms
         /// The control plane: meshbench has none, so these rows are never applicable.
         case controlPlane
 
         /// The latency percentile a latency measure reads, nil for the others.
         var percentile: String? {
             switch self {
-            case .sidecarPairAddedP90Ms, .ebpfAddedP90Ms: return "p90"
-            case .sidecarPairAddedP99Ms, .ebpfAddedP99Ms: return "p99"
+            case .sidecarPairAddedP90Ms, .ambientAddedP90Ms: return "p90"
+            case .sidecarPairAddedP99Ms, .ambientAddedP99Ms: return "p99"
             default: return nil
             }
         }
@@ -46,6 +48,9 @@ public enum IstioComparisonCatalog {
             default: return false
             }
         }
+
+        /// The kind of path the measure reads: "sidecar path" or "ambient path".
+        var pathKind: String { onSidecarPaths ? "sidecar path" : "ambient path" }
     }
 
     /// The load Istio's figure was measured under, to say in a row's caveat where this run differs.
@@ -121,10 +126,11 @@ public enum IstioComparisonCatalog {
         + "methodology change, so it is not comparable with the 1.8-1.16 figure. meshbench's sidecar paths with "
         + "hops: 2 measure the same topology on loopback."
     static let ambientCaveat = "Istio's number is the client-node and server-node ztunnel pair (ambient L4, mTLS/HBONE "
-        + "in userspace) over no mesh, at 1 kB, 1000 rps, 1-64 connections, 2 proxy workers, on a cluster. ztunnel is "
-        + "a node-level L4 proxy; meshbench's closest L4 analogue is the in-kernel ebpf path (connect4 balancing and "
-        + "sockmap redirect, no proxy process and no encryption), so this compares unlike data planes doing similar "
-        + "L4 jobs."
+        + "in userspace) over no mesh, at 1 kB, 1000 rps, 1-64 connections, 2 proxy workers, on a cluster. meshbench's "
+        + "ambient path measures the same topology over a direct baseline from the same run: the client pod's "
+        + "connections redirected in the pod to its node's proxy, carried in an HTTP/2 CONNECT stream inside mutual "
+        + "TLS to the server node's proxy, which connects to the app from inside the server pod; the pods and nodes "
+        + "are network namespaces on one host, so no NIC or physical network is crossed."
 
     /// The published figures, in the order the report lists them.
     public static let figures: [Figure] = [
@@ -171,25 +177,22 @@ public enum IstioComparisonCatalog {
                measure: .sidecarMemoryPeakMB, setup: setup124),
         Figure(figure: "ztunnel vCPU per 1000 rps", value: 0.06, unit: "vCPU", version: "1.24", source: source124,
                caveat: "A single ztunnel (node-level L4 proxy that also terminates mTLS) at 1000 HTTP rps of 1 KB. "
-                   + "Shown beside the ebpf path, its closest in-kernel L4 analogue, without a ratio: the BPF programs' "
-                   + "own run time per 1000 rps for both ends together leaves out the data copy a redirect triggers in "
-                   + "the sender's system call (host_cpu.increment_vs_direct_per_1000rps counts the path's whole "
-                   + "cost to the host), and the ebpf path does no encryption.",
-               measure: .ebpfVCPUPer1000RPS, setup: setup124),
+                   + "Compared with the ambient path's node proxies' CPU from their cgroups per 1000 handled rps and "
+                   + "per node proxy; with nodes: 1 one node proxy carries both ends of every connection, which "
+                   + "Istio's two nodes split between two ztunnels.",
+               measure: .ambientVCPUPer1000RPSPerProxy, setup: setup124),
         Figure(figure: "ztunnel memory", value: 12, unit: "MB", version: "1.24", source: source124,
-               caveat: "A single ztunnel's memory at 1000 HTTP rps of 1 KB. The ebpf path has no process; the closest "
-                   + "quantity is the kernel memory charged for the BPF maps it uses (fdinfo memlock, their preallocated "
-                   + "capacity, summed; bpf.maps_entries_in_use says how much of it holds entries), which does not "
-                   + "grow with the rate.",
-               measure: .ebpfMapsMB, setup: setup124),
+               caveat: "A single ztunnel's memory at 1000 HTTP rps of 1 KB. Compared with the largest resident-set "
+                   + "peak (VmHWM) of one node proxy at this run's rate.",
+               measure: .ambientMemoryPeakMB, setup: setup124),
         Figure(figure: "added p90 latency, client+server sidecar pair", value: 0.228, unit: "ms", version: "1.20",
                source: source120, caveat: pairCaveat120, measure: .sidecarPairAddedP90Ms, setup: setup120),
         Figure(figure: "added p99 latency, client+server sidecar pair", value: 0.298, unit: "ms", version: "1.20",
                source: source120, caveat: pairCaveat120, measure: .sidecarPairAddedP99Ms, setup: setup120),
         Figure(figure: "added p90 latency, ambient ztunnel pair", value: 0.17, unit: "ms", version: "1.22",
-               source: source122, caveat: ambientCaveat, measure: .ebpfAddedP90Ms, setup: setup122),
+               source: source122, caveat: ambientCaveat, measure: .ambientAddedP90Ms, setup: setup122),
         Figure(figure: "added p99 latency, ambient ztunnel pair", value: 0.20, unit: "ms", version: "1.22",
-               source: source122, caveat: ambientCaveat, measure: .ebpfAddedP99Ms, setup: setup122),
+               source: source122, caveat: ambientCaveat, measure: .ambientAddedP99Ms, setup: setup122),
     ]
 
     /// The base path a report entry measured (`sidecar` for `sidecar/nginx@connections=16`).
@@ -203,7 +206,7 @@ public enum IstioComparisonCatalog {
         return base == PathName.sidecar.rawValue || base == PathName.sidecarEBPF.rawValue
     }
 
-    static func isEBPF(_ p: PathReport) -> Bool { basePath(p) == PathName.ebpf.rawValue }
+    static func isAmbient(_ p: PathReport) -> Bool { basePath(p) == PathName.ambient.rawValue }
 
     /// The scenario a path entry ran: in a sweep, the load at its point.
     static func scenario(for p: PathReport, in report: RunReport) -> Scenario {
@@ -217,13 +220,13 @@ public enum IstioComparisonCatalog {
     static func measured(_ measure: Measure, _ p: PathReport, hops: Int,
                          closedLoop: Bool = false) -> (value: Double?, note: String?) {
         switch measure {
-        case .sidecarVCPUPer1000RPSPerProxy:
+        case .sidecarVCPUPer1000RPSPerProxy, .ambientVCPUPer1000RPSPerProxy:
             if let v = p.cpu?.meshVCPUPer1000RPSPerProxy { return (v, nil) }
             return (nil, "Not measured: this path has no per-proxy CPU (no cgroup accounting in this run).")
-        case .sidecarMemoryPeakMB:
+        case .sidecarMemoryPeakMB, .ambientMemoryPeakMB:
             if let v = p.memoryMiB?.meshRSSPeakPerProxy { return (v, nil) }
             return (nil, "Not measured: this path has no per-proxy resident-set peak in this run.")
-        case .sidecarPairAddedP90Ms, .sidecarPairAddedP99Ms, .ebpfAddedP90Ms, .ebpfAddedP99Ms:
+        case .sidecarPairAddedP90Ms, .sidecarPairAddedP99Ms, .ambientAddedP90Ms, .ambientAddedP99Ms:
             if measure.onSidecarPaths && hops != 2 {
                 return (nil, "Not compared: this run's sidecar paths have hops: \(hops) (outbound sidecar only), "
                              + "while Istio's figure is the client+server pair; run with sidecar.hops: 2.")
@@ -252,13 +255,6 @@ public enum IstioComparisonCatalog {
                              + "requests, too few for a \(pct).")
             }
             return (us / 1000, notes.joined(separator: " "))
-        case .ebpfVCPUPer1000RPS:
-            if let v = p.cpu?.meshVCPUPer1000RPS { return (v, nil) }
-            return (nil, "Not measured: no BPF program run time per 1000 rps in this run (needs kernel.bpf_stats "
-                         + "and cgroup accounting).")
-        case .ebpfMapsMB:
-            if let bytes = p.bpf?.totalMapsMemlockBytes { return (mib(bytes), nil) }
-            return (nil, "Not measured: this run recorded no BPF map memory.")
         case .controlPlane:
             return (nil, nil)
         }
@@ -266,7 +262,7 @@ public enum IstioComparisonCatalog {
 
     /// Where this run's load differs from the setup behind Istio's number; for sidecar paths also where the proxies
     /// ran (`components` from the report: sidecars on the server's CPUs share them).
-    static func differences(_ setup: Setup?, _ s: Scenario, sidecarPath: Bool,
+    static func differences(_ setup: Setup?, _ s: Scenario, sidecarPath: Bool, ambientPath: Bool = false,
                             components: [String: ComponentPlacement] = [:]) -> [String] {
         guard let setup else { return [] }
         var out: [String] = []
@@ -303,17 +299,21 @@ public enum IstioComparisonCatalog {
                            + " (Istio: it runs in the client's pod)")
             }
         }
+        if ambientPath {
+            if let workers = setup.proxyWorkers, workers != s.sidecar.threads {
+                out.append("\(s.sidecar.threads) thread(s) per node proxy (Istio: \(workers) workers)")
+            }
+            if s.nodes == 1 {
+                out.append("one node: a single node proxy carries both ends of every connection (Istio: client and "
+                           + "server on different nodes, one ztunnel each)")
+            }
+        }
         return out
     }
 
     /// Why a row gets no ratio although both numbers exist, or nil when the ratio may be read.
     static func noRatio(_ f: Figure, measured: Double?, path p: PathReport) -> String? {
         guard let measured else { return nil }
-        if f.measure == .ebpfVCPUPer1000RPS || f.measure == .ebpfMapsMB || f.measure == .ebpfAddedP90Ms
-            || f.measure == .ebpfAddedP99Ms {
-            return "different function: the ebpf path balances L4 in the kernel without a proxy process or "
-                + "encryption, ztunnel is a userspace proxy terminating mTLS"
-        }
         if let pct = f.measure.percentile {
             if p.addedLatencyUs?.significant?[pct] == nil {
                 return "no interval: this run cannot tell the difference from zero"
@@ -356,18 +356,18 @@ public enum IstioComparisonCatalog {
                 rows.append(row(path: nil, measured: nil, caveat: f.caveat))
                 continue
             }
-            let matching = candidates.filter { f.measure.onSidecarPaths ? isSidecarKind($0) : isEBPF($0) }
+            let matching = candidates.filter { f.measure.onSidecarPaths ? isSidecarKind($0) : isAmbient($0) }
             if matching.isEmpty {
-                let wanted = f.measure.onSidecarPaths ? "sidecar path" : "ebpf path"
                 rows.append(row(path: nil, measured: nil,
-                                caveat: f.caveat + " Not measured: this run has no \(wanted) with results."))
+                                caveat: f.caveat + " Not measured: this run has no \(f.measure.pathKind) with results."))
                 continue
             }
             for p in matching {
                 let s = scenario(for: p, in: report)
                 let (value, note) = measured(f.measure, p, hops: s.sidecar.hops, closedLoop: s.load.qps == .max)
                 var caveat = f.caveat
-                let diffs = differences(f.setup, s, sidecarPath: isSidecarKind(p), components: p.components)
+                let diffs = differences(f.setup, s, sidecarPath: isSidecarKind(p), ambientPath: isAmbient(p),
+                                        components: p.components)
                 if !diffs.isEmpty { caveat += " This run differs: " + diffs.joined(separator: ", ") + "." }
                 if p.status == .failed {
                     caveat += " This path's status is failed (\(p.reason ?? "no reason recorded")): treat with care."

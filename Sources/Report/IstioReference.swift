@@ -48,7 +48,7 @@ struct IstioReference: Equatable {
     }
 
     /// What a chart's subtitle says beside Istio's lines of one kind: where this run's setup differs from theirs (from
-    /// the rows' `setup_differences`), and that the ztunnel lines are a different function; empty without rows.
+    /// the rows' `setup_differences`), and that the ztunnel lines are for the ambient path; empty without rows.
     static func caveat(_ kind: Kind, report: RunReport) -> String {
         var differences: [String] = []
         var ztunnel = false
@@ -62,8 +62,8 @@ struct IstioReference: Equatable {
             out += " Istio's lines come from another setup; this run differs: " + differences.joined(separator: "; ") + "."
         }
         if ztunnel {
-            out += " The ztunnel lines are a different function (a userspace proxy terminating mTLS, set beside the "
-                + "in-kernel ebpf path): no ratio is given for them."
+            out += " The ztunnel lines are Istio ambient's node proxy: read them against the ambient path's node "
+                + "proxies, not against the sidecars or the in-kernel ebpf path."
         }
         return out
     }

@@ -601,7 +601,7 @@ import Testing
             .write(to: broken, atomically: true, encoding: .utf8)
         let error = try #require(throws: LabError.self) { try ScenarioLoader.load(file: broken.path) }
         #expect(error.message == "\(broken.path):2: 'paths' must list at least one path; allowed: direct, sidecar, "
-                + "ebpf, sidecar-ebpf")
+                + "ebpf, sidecar-ebpf, ambient")
 
         let notDirectory = try #require(throws: LabError.self) { try ScenarioLoader.load(file: dir.path) }
         #expect(notDirectory.message.contains("is a directory"))

@@ -64,6 +64,15 @@ struct BadInputTests {
         BadCommand(arguments: ["node-proxy", "--hbone", "127.0.0.1:0", "--tls-cert", "/nonexistent/meshbench/c.pem",
                                "--tls-key", "/nonexistent/meshbench/k.pem", "--tls-ca", "/nonexistent/meshbench/ca.pem"],
                    mentions: ["certificate", "/nonexistent/meshbench/c.pem"]),
+        BadCommand(arguments: ["node-proxy", "--hbone", "127.0.0.1:0", "--tls-ca", "ca.pem", "--pod", "netns=/x,cert=c.pem"],
+                   mentions: ["--pod", "key"]),
+        BadCommand(arguments: ["node-proxy", "--hbone", "127.0.0.1:0", "--tls-ca", "ca.pem", "--pod", "ns=/x"],
+                   mentions: ["--pod", "ns=/x", "netns=PATH"]),
+        BadCommand(arguments: ["node-proxy", "--hbone", "127.0.0.1:0", "--tls-ca", "ca.pem"],
+                   mentions: ["--tls-cert", "--pod"]),
+        BadCommand(arguments: ["node-proxy", "--hbone", "127.0.0.1:0", "--tls-ca", "ca.pem", "--tls-cert", "c.pem",
+                               "--tls-key", "k.pem", "--pod", "netns=/x,cert=c.pem,key=k.pem"],
+                   mentions: ["--tls-cert", "--pod"]),
     ]
 
     /// A valid scenario for the commands that need one before they reach the flag under test.

@@ -122,4 +122,63 @@ struct AmbientTunnelTests {
         try await app.close()
         try await group.shutdownGracefully()
     }
+
+    /// One node proxy process for both pods of one node, as ztunnel serves a node: Istio's in-pod rules in both pods,
+    /// each pod's sides inside its namespace with its own identity, shared threads and counters; the client's
+    /// connection goes out of the client pod and into the server pod over the node's bridge.
+    @Test func oneNodeProxyServesBothPodsOfItsNode() async throws {
+        if let reason = PodNetworkTests.cannotRun {
+            print("skipped: \(reason)")
+            return
+        }
+        let network = try PodNetwork(nodes: 1)
+        defer { network.close() }
+        try AmbientInterception.install(in: network)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let app = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Echo()) }
+            }
+            .withBoundSocket(try Self.socket(in: network.namespace(of: .server), listen: 8080)).get()
+        let dir = try TemporaryDirectory()
+        let tls = try LabTLSMaterial.make(in: dir.path + "/tls")
+        defer { tls.removePrivateKeys() }
+        let pods = PodNetwork.Pod.allCases.map { pod in
+            NodeProxyConfiguration(
+                outboundListen: NodeProxyLaunch.outbound, hboneListen: NodeProxyLaunch.hbone,
+                tls: SidecarTLS(certificate: tls.workloads[pod]!.certificate, privateKey: tls.workloads[pod]!.privateKey,
+                                trustRoots: tls.workloads[pod]!.caCertificate),
+                podNamespace: network.namespace(of: pod).path)
+        }
+        let node = NodeProxyNode(pods: pods, threads: 1, metricsListen: nil)
+        let running = try await node.start()
+        #expect(running.pods.count == 2)
+
+        let target = HostPort(host: network.address(of: .server), port: 8080)
+        let fd = try Self.socket(in: network.namespace(of: .client), connect: target)
+        defer { close(fd) }
+        for i in 0..<20 {
+            let message = Array("message \(i) ".utf8) + [UInt8](repeating: UInt8(i), count: 1000)
+            _ = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var received: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while received.count < message.count {
+                let n = recv(fd, &chunk, chunk.count, 0)
+                guard n > 0 else { break }
+                received += chunk[0..<n]
+            }
+            #expect(received == message, "message \(i)")
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let counts = node.stats.counts
+        #expect(counts.outboundConnections == 1 && counts.outboundStreams == 1 && counts.inboundStreams == 1)
+        let pair = NodeProxyStats.Pair(source: LabTLSMaterial.spiffeID(of: .client), destination: target.description)
+        #expect(counts.streamsPerPair[pair] == 1, "the server side saw the client pod's identity: \(counts.streamsPerPair)")
+        let client = try AmbientInterception.counters(in: network, pod: .client)
+        let server = try AmbientInterception.counters(in: network, pod: .server)
+        #expect(client.outboundRedirects == 1 && server.outboundRedirects == 0, "\(client) \(server)")
+        await node.stop()
+        try await app.close()
+        try await group.shutdownGracefully()
+    }
 }

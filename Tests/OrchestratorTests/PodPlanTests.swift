@@ -113,4 +113,63 @@ struct PodPlanTests {
         chmod(closed, 0o711)
         #expect(ScenarioRunner.folderOthersCannotEnter(on: closed + "/run") == nil)
     }
+
+    /// Ambient: a node proxy per node in the node's namespace serving the pods on that node, each with the pod's own
+    /// identity; the client dials the server pod's app and only the pods' in-pod rules take it to the node proxy.
+    @Test(arguments: [1, 2])
+    func ambientRunsANodeProxyPerNodeServingItsPods(nodes: Int) throws {
+        let plan = Self.plan(.ambient, nodes: nodes)
+        let server = HostPort(host: PodNetwork.Addressing.pod(.server, node: nodes), port: 8080)
+        #expect(plan.pods == PodPlan(nodes: nodes, interception: false, ambient: true, serverAddress: server))
+        #expect(plan.components.map(\.name) == ["server"] + (1...nodes).map { "node-proxy-\($0)" } + ["load"])
+        #expect(plan.component("load")?.target == .address(server) && plan.ebpf == .none)
+        var served: [PodNetwork.Pod] = []
+        for node in 1...nodes {
+            let proxy = try #require(plan.component("node-proxy-\(node)"))
+            #expect(proxy.role == .nodeProxy && proxy.node == node && proxy.pod == nil && proxy.user == nil)
+            #expect(proxy.cpus == [2], "the mesh CPUs, where the sidecars run by default")
+            guard case .nodeProxy(let launch) = proxy.command else {
+                Issue.record("node-proxy-\(node) has no node proxy command")
+                continue
+            }
+            served += launch.pods
+            #expect(launch.executable.path == "/runs/r1/bin/node-proxy-\(node)/meshbench-node-proxy")
+            let args = try launch.arguments(namespace: { "/proc/1/fd/\($0 == .client ? 7 : 8)" })
+            #expect(Array(args.prefix(3)) == ["exec", "--", launch.executable.path])
+            #expect(RoundPlanTests.value(args, after: "--outbound") == "127.0.0.1:15001")
+            #expect(RoundPlanTests.value(args, after: "--hbone") == "0.0.0.0:15008")
+            #expect(RoundPlanTests.value(args, after: "--tls-ca") == "/ca.pem")
+            let pods = args.indices.filter { args[$0] == "--pod" }.map { args[$0 + 1] }
+            #expect(pods == launch.pods.map {
+                "netns=/proc/1/fd/\($0 == .client ? 7 : 8),cert=/\($0.rawValue).pem,key=/\($0.rawValue)-key.pem"
+            })
+        }
+        #expect(served.sorted { $0.rawValue < $1.rawValue } == [.client, .server], "every pod is served once")
+        #expect(plan.accounting.components.contains("node-proxy-1"))
+        #expect(PathVariant(path: .ambient).meshComponents.starts(with: ["node-proxy-1"]))
+    }
+
+    @Test func killingTheNodeProxyHitsNode1sProxyOnTheAmbientPathOnly() {
+        let fault = FaultSpec(kill: .nodeProxy, at: .seconds(1))
+        var scenario = RoundPlanTests.scenario(.ambient, faults: [fault])
+        scenario.topology = .pods
+        scenario.nodes = 2
+        let plan = RoundPlanTests.plan(scenario, tls: RoundPlanTests.tls)
+        #expect(plan.faults.map(\.component) == ["node-proxy-1"])
+        #expect(!fault.applies(to: .sidecar, round: 1) && !fault.applies(to: .direct, round: 1))
+    }
+
+    @Test func theAmbientHopsCrossTheTunnel() {
+        let hops = PathNetwork.hops(path: .ambient, topology: .pods, nodes: 2, sidecarHops: 2)
+        #expect(hops.count == 3 && hops[0].contains("15001") && hops[1].contains("HBONE") && hops[1].contains("node link"))
+        #expect(!PathNetwork.hops(path: .ambient, topology: .pods, nodes: 1, sidecarHops: 2)[1].contains("node link"))
+    }
+
+    /// The rules are Istio's in-pod ones: outbound TCP not marked 0x539 and not to 127.0.0.1 goes to 15001.
+    @Test func ambientRulesRedirectThePodsOutboundToTheNodeProxy() {
+        let lines = AmbientInterception.ruleLines
+        #expect(lines.contains("-t nat -A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001"))
+        #expect(lines.contains { $0.hasPrefix("-t mangle -A ISTIO_PRERT -m mark --mark 0x539/0xfff -j CONNMARK") })
+        #expect(!lines.contains { $0.contains("15006") }, "no plaintext inbound capture: the lab has no client outside the mesh")
+    }
 }

@@ -15,7 +15,11 @@ struct RoundPlanTests {
         inbound: TLSFiles(certificate: "/in.pem", privateKey: "/in-key.pem", caCertificate: "/ca.pem",
                           bundle: "/in-b.pem"),
         outbound: TLSFiles(certificate: "/out.pem", privateKey: "/out-key.pem", caCertificate: "/ca.pem",
-                           bundle: "/out-b.pem"))
+                           bundle: "/out-b.pem"),
+        workloads: [.client: TLSFiles(certificate: "/client.pem", privateKey: "/client-key.pem", caCertificate: "/ca.pem",
+                                      bundle: "/client-b.pem"),
+                    .server: TLSFiles(certificate: "/server.pem", privateKey: "/server-key.pem", caCertificate: "/ca.pem",
+                                      bundle: "/server-b.pem")])
 
     static func scenario(_ path: PathName, hops: Int = 2, impl: SidecarSpec.Implementation = .swift,
                          features: [SidecarSpec.Feature] = [.metrics], faults: [FaultSpec] = [],
@@ -103,7 +107,7 @@ struct RoundPlanTests {
         for c in plan.components {
             switch c.role {
             case .server: #expect(c.cpus == [0, 1])
-            case .inboundSidecar, .outboundSidecar: #expect(c.cpus == [2])
+            case .inboundSidecar, .outboundSidecar, .nodeProxy: #expect(c.cpus == [2])
             case .load: #expect(c.cpus == [3])
             }
             #expect(c.logPath == "/runs/r1/logs/\(tag)-\(c.name).log")

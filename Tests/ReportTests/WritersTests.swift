@@ -51,11 +51,12 @@ struct WritersTests {
     }
 
     /// direct, sidecar (Swift), sidecar/nginx, ebpf, and a skipped sidecar-ebpf; two rounds; Istio's 1.10 setup.
-    func fixture(hops: Int = 2, ebpf: Bool = true) -> RunReport {
+    func fixture(hops: Int = 2, ebpf: Bool = true, ambient: Bool = false) -> RunReport {
         let sidecarSpec = SidecarSpec(implementations: [.swift, .nginx], hops: hops, features: [.mtls, .metrics],
                                       threads: 2)
         let scenario = Scenario(
-            name: "istio-like", paths: ebpf ? [.direct, .sidecar, .ebpf, .sidecarEBPF] : [.direct, .sidecar],
+            name: "istio-like",
+            paths: (ebpf ? [.direct, .sidecar, .ebpf, .sidecarEBPF] : [.direct, .sidecar]) + (ambient ? [.ambient] : []),
             rounds: 2, load: LoadSpec(qps: .rate(1000), connections: 16, stop: .duration(.seconds(10)),
                                       warmup: .seconds(1)),
             sidecar: sidecarSpec)
@@ -103,6 +104,17 @@ struct WritersTests {
             skipped.path = PathName.sidecarEBPF.rawValue
             skipped.impl = "swift"
             paths.append(skipped)
+        }
+        if ambient {
+            var a = path("ambient", base: .ambient, latencies: [200, 240, 280, 300])
+            a.stats = stats(240, 280, 300, 310)
+            a.addedLatencyUs = added(150, 190, significantP99: true)
+            a.cpu = cpu(perProxy: 0.03, total: 0.06, mesh: 0.06)
+            a.memoryMiB = PathMemoryMiB(meshRSSPeakPerProxy: 9, meshCgroupWorkingSetPeakPerProxy: 4, components: [
+                "node-proxy-1": ComponentMemoryMiB(rssPeak: 9, cgroupPeak: 4),
+                "node-proxy-2": ComponentMemoryMiB(rssPeak: 8.5, cgroupPeak: 3.9),
+            ], source: "test")
+            paths.append(a)
         }
         var report = RunReport(
             runID: "20260301T100000-istio-like", createdAt: "2026-03-01T09:59:58Z", meshbenchVersion: "0.test",
@@ -274,12 +286,12 @@ struct WritersTests {
     // MARK: Istio comparison
 
     @Test func istioComparisonPairsEachFigureWithEachMatchingPath() throws {
-        let rows = IstioComparisonCatalog.compare(fixture())
+        let rows = IstioComparisonCatalog.compare(fixture(ambient: true))
         func row(_ figure: String, _ version: String, _ path: String?) throws -> IstioComparison {
             try #require(rows.first { $0.figure == figure && $0.istioVersion == version && $0.path == path },
                          "no row \(figure) \(version) \(path ?? "nil")")
         }
-        // 8 sidecar figures × (sidecar, sidecar/nginx) + 4 ztunnel/ambient figures × ebpf + 2 control plane rows.
+        // 8 sidecar figures × (sidecar, sidecar/nginx) + 4 ztunnel figures × ambient + 2 control plane rows.
         #expect(rows.count == 8 * 2 + 4 + 2)
         let cpu = try row("sidecar vCPU per 1000 rps per proxy", "1.8-1.16", "sidecar")
         #expect(cpu.istioValue == 0.35 && cpu.measured == 0.07)
@@ -295,14 +307,17 @@ struct WritersTests {
         #expect(p99.caveat.contains("not significant"), "the interval [-0.05, 0.782] ms includes zero")
         let p99v120 = try row("added p99 latency, client+server sidecar pair", "1.20", "sidecar/nginx")
         #expect(p99v120.istioValue == 0.298 && abs((p99v120.measured ?? 0) - 0.291) < 1e-9)
-        let ztunnel = try row("ztunnel vCPU per 1000 rps", "1.24", "ebpf")
-        #expect(ztunnel.measured == 0.006 && ztunnel.ratio == nil, "a different function: no ratio")
-        #expect(ztunnel.caveat.contains("ebpf path"))
-        let ztunnelMem = try row("ztunnel memory", "1.24", "ebpf")
-        #expect(ztunnelMem.measured == 6 && ztunnelMem.ratio == nil)
-        let ambient = try row("added p90 latency, ambient ztunnel pair", "1.22", "ebpf")
-        #expect(ambient.istioValue == 0.17 && abs((ambient.measured ?? 0) - 0.017) < 1e-9)
-        #expect(ambient.ratio == nil && ambient.noRatio?.contains("different function") == true)
+        // ztunnel's figures are set against the ambient path's node proxies; the ebpf path has no Istio figure.
+        let ztunnel = try row("ztunnel vCPU per 1000 rps", "1.24", "ambient")
+        #expect(ztunnel.measured == 0.03 && abs((ztunnel.ratio ?? 0) - 0.5) < 1e-9)
+        #expect(ztunnel.caveat.contains("per node proxy"))
+        #expect(ztunnel.setupDifferences?.contains { $0.hasPrefix("one node: a single node proxy") } == true)
+        let ztunnelMem = try row("ztunnel memory", "1.24", "ambient")
+        #expect(ztunnelMem.measured == 9 && abs((ztunnelMem.ratio ?? 0) - 0.75) < 1e-9)
+        let ambient = try row("added p90 latency, ambient ztunnel pair", "1.22", "ambient")
+        #expect(ambient.istioValue == 0.17 && abs((ambient.measured ?? 0) - 0.15) < 1e-9)
+        #expect(abs((ambient.ratio ?? 0) - 0.15 / 0.17) < 1e-9)
+        #expect(!rows.contains { $0.path == "ebpf" })
         // The skipped sidecar-ebpf measured nothing, so it gets no row.
         #expect(!rows.contains { $0.path == "sidecar-ebpf" })
         // Every row carries its citation and caveat.
@@ -322,7 +337,7 @@ struct WritersTests {
         let ztunnel = rows.filter { $0.figure.hasPrefix("ztunnel") || $0.figure.contains("ambient") }
         #expect(ztunnel.count == 4)
         #expect(ztunnel.allSatisfy { $0.path == nil && $0.measured == nil && $0.ratio == nil && $0.applicable })
-        #expect(ztunnel.allSatisfy { $0.caveat.contains("Not measured: this run has no ebpf path with results") })
+        #expect(ztunnel.allSatisfy { $0.caveat.contains("Not measured: this run has no ambient path with results") })
     }
 
     @Test func pairLatencyIsNotComparedWithOneSidecar() throws {
