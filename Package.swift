@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "NodeProxyTests",
             dependencies: [
-                "NodeProxy", "Sidecar", "LabCore", "LabTestSupport",
+                "NodeProxy", "Sidecar", "LabCore", "LabTestSupport", "Upstream",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ] + nioHTTP,
             exclude: ["Fixtures"],

@@ -63,7 +63,8 @@ final class ConnectServerHandler: ChannelInboundHandler, RemovableChannelHandler
         state = .connecting
         let tcp = TCPRelayHandler(counter: TunnelByteCounter(stats: stats))
         let streamChannel = context.channel
-        connector.connect(target, on: context.eventLoop, initializer: { channel in
+        // A waypoint hands every stream to its L7 proxy, whatever the stream's destination.
+        connector.connect(configuration.forwardTo ?? target, on: context.eventLoop, initializer: { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(tcp) }
             })
             .whenComplete { [self] result in

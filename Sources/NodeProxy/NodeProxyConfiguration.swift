@@ -12,9 +12,12 @@ public struct NodeProxyConfiguration: Sendable, Equatable {
     /// Where an outbound connection goes when the kernel knows no original destination for it (a connection that was
     /// not redirected, as in tests on loopback); nil: such a connection is refused.
     public var destination: HostPort?
-    /// The peer node proxy every tunnel goes to; nil: the destination's own address on `hbonePort`, as ztunnel dials
-    /// the destination pod's 15008.
+    /// The peer every tunnel goes to (a waypoint, or in tests the peer node proxy); nil: the destination's own address
+    /// on `hbonePort`, as ztunnel dials the destination pod's 15008. The stream's `:authority` stays the destination.
     public var peer: HostPort?
+    /// Where the inbound side connects every stream, whatever its `:authority` (a waypoint's L7 proxy); nil: to the
+    /// stream's `:authority`.
+    public var forwardTo: HostPort?
     public var hbonePort: Int
     /// This node's workload identity (certificate, key, the lab CA), presented on both sides and checked on peers.
     public var tls: SidecarTLS
@@ -31,7 +34,8 @@ public struct NodeProxyConfiguration: Sendable, Equatable {
     public init(outboundListen: HostPort? = nil, hboneListen: HostPort? = nil, metricsListen: HostPort? = nil,
                 destination: HostPort? = nil,
                 peer: HostPort? = nil, hbonePort: Int = 15008, tls: SidecarTLS, deniedIdentities: Set<String> = [],
-                threads: Int = 1, connectTimeout: LabDuration = .seconds(1), podNamespace: String? = nil) {
+                threads: Int = 1, connectTimeout: LabDuration = .seconds(1), podNamespace: String? = nil,
+                forwardTo: HostPort? = nil) {
         self.outboundListen = outboundListen
         self.hboneListen = hboneListen
         self.metricsListen = metricsListen
@@ -43,5 +47,6 @@ public struct NodeProxyConfiguration: Sendable, Equatable {
         self.threads = threads
         self.connectTimeout = connectTimeout
         self.podNamespace = podNamespace
+        self.forwardTo = forwardTo
     }
 }

@@ -21,7 +21,7 @@ extension Meshbench {
         @Argument(help: "The scenario file (YAML).")
         var scenario: String
 
-        @Option(help: "Only these paths, comma-separated (direct, sidecar, ebpf, sidecar-ebpf).",
+        @Option(help: "Only these paths, comma-separated (direct, sidecar, ebpf, sidecar-ebpf, ambient).",
                 transform: PathName.list)
         var paths: [PathName]?
 
