@@ -32,6 +32,8 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var topology: Topology
     /// Nodes of the pod topology (1: both pods on one node; 2: the client pod on one, the server pod on the other).
     public var nodes: Int
+    /// How the ambient path is built (its waypoint).
+    public var ambient: AmbientSpec
 
     public static let defaultRounds = 1
     public static let defaultOutput = "results"
@@ -39,7 +41,9 @@ public struct Scenario: Sendable, Equatable, Codable {
     public init(name: String, description: String? = nil, paths: [PathName], rounds: Int = Scenario.defaultRounds,
                 load: LoadSpec, server: ServerSpec = ServerSpec(), cpus: CPUPlacement = CPUPlacement(),
                 output: String = Scenario.defaultOutput, sidecar: SidecarSpec = SidecarSpec(), sweep: Sweep? = nil,
-                ebpf: EBPFSpec = EBPFSpec(), faults: [FaultSpec] = [], topology: Topology = .loopback, nodes: Int = 1) {
+                ebpf: EBPFSpec = EBPFSpec(), faults: [FaultSpec] = [], topology: Topology = .loopback, nodes: Int = 1,
+                ambient: AmbientSpec = AmbientSpec()) {
+        self.ambient = ambient
         self.topology = topology
         self.nodes = nodes
         self.sidecar = sidecar
@@ -58,6 +62,7 @@ public struct Scenario: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case name, description, paths, rounds, load, server, cpus, output, sidecar, sweep, ebpf, faults, topology, nodes
+        case ambient
     }
 
     // Written out so an absent description stays absent in report.json instead of appearing as null, and so older
@@ -78,6 +83,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         faults = try c.decodeIfPresent([FaultSpec].self, forKey: .faults) ?? []
         topology = try c.decodeIfPresent(Topology.self, forKey: .topology) ?? .loopback
         nodes = try c.decodeIfPresent(Int.self, forKey: .nodes) ?? 1
+        ambient = try c.decodeIfPresent(AmbientSpec.self, forKey: .ambient) ?? AmbientSpec()
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -96,6 +102,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         if !faults.isEmpty { try c.encode(faults, forKey: .faults) }
         try c.encode(topology, forKey: .topology)
         if topology == .pods { try c.encode(nodes, forKey: .nodes) }
+        if paths.contains(.ambient) { try c.encode(ambient, forKey: .ambient) }
     }
 
     /// The scenario at one point of its sweep: the load with the swept parameter set to `value`.

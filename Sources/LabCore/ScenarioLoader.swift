@@ -15,12 +15,13 @@ import Yams
 public enum ScenarioLoader {
     /// Top-level keys, in the order the format documents them (and the order "allowed:" lists them).
     static let rootKeys = ["name", "description", "paths", "rounds", "load", "server", "sidecar", "cpus", "output",
-                           "sweep", "ebpf", "faults", "topology", "nodes"]
+                           "sweep", "ebpf", "faults", "topology", "nodes", "ambient"]
     static let loadKeys = ["qps", "connections", "duration", "requests", "warmup", "protocol", "streams", "method",
                            "request_size", "response_size", "timeout"]
     static let serverKeys = ["delay", "threads", "reset_fraction", "stall_fraction", "close_after", "close_abruptly"]
     static let cpuKeys = ["load", "server", "mesh"]
     static let sidecarKeys = ["impl", "hops", "features", "threads", "placement"]
+    static let ambientKeys = ["waypoint"]
 
     /// Reads and parses the file at `path`; messages name the file as the user wrote it.
     public static func load(file path: String) throws -> Scenario {
@@ -145,6 +146,7 @@ struct ScenarioReader {
         let sidecar = fields["sidecar"].map { sidecarSpec($0) } ?? SidecarSpec()
         let sweep: Sweep?? = fields["sweep"].map { sweepSpec($0, load: load) } ?? .some(nil)
         let ebpf = fields["ebpf"].map { ebpfSpec($0) } ?? EBPFSpec()
+        let ambient = fields["ambient"].map { ambientSpec($0) } ?? AmbientSpec()
         let faults = fields["faults"].map { faultList($0, rounds: rounds) } ?? []
         let topology = fields["topology"].map {
             choice($0, aliases: Dictionary(uniqueKeysWithValues: Topology.allCases.map { ($0.rawValue, $0) }),
@@ -162,12 +164,12 @@ struct ScenarioReader {
                  + "network namespaces; add 'topology: pods' or remove 'ambient'")
         }
         guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar,
-              let sweep, let ebpf, let faults, let topology, let nodes else {
+              let sweep, let ebpf, let faults, let topology, let nodes, let ambient else {
             return nil
         }
         return Scenario(name: name, description: description ?? nil, paths: paths, rounds: rounds, load: load,
                         server: server, cpus: cpus, output: output, sidecar: sidecar, sweep: sweep, ebpf: ebpf,
-                        faults: faults, topology: topology, nodes: nodes)
+                        faults: faults, topology: topology, nodes: nodes, ambient: ambient)
     }
 
     // MARK: - Mappings and keys

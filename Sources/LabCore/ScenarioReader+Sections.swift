@@ -219,6 +219,18 @@ extension ScenarioReader {
         return nil
     }
 
+    // MARK: - ambient
+
+    mutating func ambientSpec(_ entry: ScenarioEntry) -> AmbientSpec? {
+        if Self.isNull(entry.value) { return AmbientSpec() }
+        guard let fields = fields(of: entry.value, label: "ambient", line: entry.keyLine, valueLine: entry.valueLine,
+                                  allowed: ScenarioLoader.ambientKeys) else { return nil }
+        guard let waypoint = fields["waypoint"] else { return AmbientSpec() }
+        let words = ["false": AmbientSpec.Waypoint.off, "no": .off, "off": .off, "true": .on, "yes": .on, "on": .on,
+                     "both": .both]
+        return choice(waypoint, aliases: words, canonical: ["false", "true", "both"], ignoringCase: true).map { AmbientSpec(waypoint: $0) }
+    }
+
     // MARK: - sidecar
 
     mutating func sidecarSpec(_ entry: ScenarioEntry) -> SidecarSpec? {

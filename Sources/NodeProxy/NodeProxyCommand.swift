@@ -93,9 +93,9 @@ public struct NodeProxyCommand: AsyncParsableCommand {
         } else if tlsCertificate != nil || tlsKey != nil {
             throw ValidationError("--tls-cert and --tls-key are for a node proxy without --pod; each --pod names its "
                                   + "own cert= and key=")
-        } else if peer != nil || destination != nil {
-            throw ValidationError("--peer and --destination are for a node proxy without --pod; pods' connections "
-                                  + "go where they were meant to (SO_ORIGINAL_DST) through the destination's node proxy")
+        } else if destination != nil {
+            throw ValidationError("--destination is for a node proxy without --pod; pods' connections go where they "
+                                  + "were meant to (SO_ORIGINAL_DST)")
         }
     }
 

@@ -81,7 +81,7 @@ final class EBPFDataPath {
             if let pods {
                 try programs.setPodNodes(try Self.podNodes(pods))
                 // Merbridge's local_pod_ips: the meshed pods on the client's node.
-                let local = PodNetwork.Pod.allCases.filter { $0 != .client && pods.node(of: $0) == pods.node(of: .client) }
+                let local = pods.pods.filter { $0 != .client && pods.node(of: $0) == pods.node(of: .client) }
                 try programs.setLocalPods(try local.map { try pods.endpoint(of: $0).address })
             }
             statsSession = try ProgramStatsSession()
@@ -98,7 +98,7 @@ final class EBPFDataPath {
     /// Every pod's address and its node.
     private static func podNodes(_ pods: PodNetwork) throws -> [UInt32: UInt32] {
         var result: [UInt32: UInt32] = [:]
-        for pod in PodNetwork.Pod.allCases { result[try pods.endpoint(of: pod).address] = UInt32(pods.node(of: pod)) }
+        for pod in pods.pods { result[try pods.endpoint(of: pod).address] = UInt32(pods.node(of: pod)) }
         return result
     }
 

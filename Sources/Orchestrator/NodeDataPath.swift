@@ -32,8 +32,8 @@ final class NodeDataPath {
 
     private func configure(_ programs: NodePrograms, node: Int, network: PodNetwork) throws {
         let namespace = network.nodeNamespace(node)
-        let local = PodNetwork.Pod.allCases.filter { network.node(of: $0) == node }
-        let remote = PodNetwork.Pod.allCases.filter { network.node(of: $0) != node }
+        let local = network.pods.filter { network.node(of: $0) == node }
+        let remote = network.pods.filter { network.node(of: $0) != node }
         var endpoints: [NodePrograms.Endpoint] = []
         var interfaces: [Int32] = []
         for pod in local {

@@ -14,6 +14,8 @@ struct NodeProxyLaunch: Equatable {
     var identities: [PodNetwork.Pod: TLSFiles]
     var caCertificate: String
     var threads: Int
+    /// Where every tunnel goes instead of the destination's node proxy: the waypoint's HBONE address.
+    var peer: HostPort? = nil
 
     /// ztunnel's ports: 15001 takes a pod's redirected outbound connections (on the pod's loopback, where REDIRECT
     /// in OUTPUT sends them), 15008 takes HBONE tunnels on the pod's address, 15020 serves metrics on the node.
@@ -26,6 +28,7 @@ struct NodeProxyLaunch: Equatable {
         var arguments = ["exec", "--", executable.path, "--outbound", Self.outbound.description,
                          "--hbone", Self.hbone.description, "--metrics", Self.metrics.description,
                          "--threads", "\(threads)", "--tls-ca", caCertificate]
+        if let peer { arguments += ["--peer", peer.description] }
         for pod in pods {
             guard let identity = identities[pod] else {
                 throw LabError.runFailed("internal: no identity for the \(pod.rawValue) pod's node proxy")

@@ -8,6 +8,8 @@ struct PathAccounting {
     var memoryMiB: PathMemoryMiB?
 
     static let bytesPerMB = 1_048_576.0
+    /// The measured rate the figures were divided by (every request handled).
+    var achievedRPS: Double
 
     /// - Parameters:
     ///   - rounds: one window per round (rounds whose accounting failed are left out).
@@ -18,6 +20,7 @@ struct PathAccounting {
     init?(rounds: [WindowReport], residentSets: [[String: ResidentSet]] = [], meshComponents: [String],
           bpfSeconds: Double? = nil, achievedRPS: Double, source layout: CgroupLayout) {
         guard !rounds.isEmpty else { return nil }
+        self.achievedRPS = achievedRPS
         let wall = rounds.reduce(0) { $0 + $1.wallSeconds }
         guard wall > 0 else { return nil }
         var seconds: [String: (total: Double, user: Double, system: Double)] = [:]
@@ -49,6 +52,23 @@ struct PathAccounting {
             hostSoftirqSeconds: rounds.reduce(0) { $0 + $1.hostSoftirqSeconds }, windowSeconds: wall, source: source)
         memory = Self.memory(rounds: rounds, residentSets: residentSets, mesh: mesh, layout: layout)
         memoryMiB = Self.sampledMemory(rounds: rounds, mesh: mesh, layout: layout)
+    }
+
+    /// Per kind of proxy (`roles`: kind → its components): vCPU per 1000 rps per proxy of that kind, and the largest
+    /// resident peak of one of them; kinds none of whose components was accounted are left out.
+    func perRole(_ roles: [String: [String]]) -> (cpu: [String: Double], rss: [String: Double]) {
+        var cpuByRole: [String: Double] = [:]
+        var rssByRole: [String: Double] = [:]
+        for (role, names) in roles {
+            let measured = names.compactMap { cpu.components[$0] }
+            if let cost = MeshCost(proxySeconds: measured.reduce(0) { $0 + $1.vcpu * cpu.windowSeconds },
+                                   bpfSeconds: nil, windowSeconds: cpu.windowSeconds, achievedRPS: achievedRPS,
+                                   proxies: measured.count), let perProxy = cost.vcpuPer1000RPSPerProxy {
+                cpuByRole[role] = perProxy
+            }
+            if let peak = names.compactMap({ memoryMiB?.components[$0]?.rssPeak }).max() { rssByRole[role] = peak }
+        }
+        return (cpuByRole, rssByRole)
     }
 
     /// Each sampled component's largest figures over the rounds, and the largest resident peak of one proxy.

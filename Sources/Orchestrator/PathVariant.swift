@@ -8,6 +8,8 @@ struct PathVariant: Hashable {
     var placement: SidecarSpec.Placement?
     /// Whether the name carries the placement: only when the scenario compares placements.
     var namesPlacement = false
+    /// The ambient path with an L7 waypoint between the node proxies (`ambient+waypoint`).
+    var waypoint = false
 
     /// Every variant a scenario asks for, in the scenario's path order, implementations in the order listed, then
     /// placements in the order listed.
@@ -20,7 +22,9 @@ struct PathVariant: Hashable {
                     placements.map { PathVariant(path: path, impl: impl, placement: $0,
                                                  namesPlacement: placements.count > 1) }
                 }
-            case .direct, .ebpf, .ambient:
+            case .ambient:
+                return scenario.ambient.waypoint.variants.map { PathVariant(path: path, impl: nil, waypoint: $0) }
+            case .direct, .ebpf:
                 return [PathVariant(path: path, impl: nil)]
             }
         }
@@ -32,18 +36,27 @@ struct PathVariant: Hashable {
         var name = path.rawValue
         if let impl, impl != .swift { name += "/\(impl.rawValue)" }
         if namesPlacement, let placement { name += "+\(placement.rawValue)" }
+        if waypoint { name += "+waypoint" }
         return name
     }
 
     /// The name as a file and cgroup name.
     var fileTag: String { name.replacingOccurrences(of: "/", with: "-") }
 
+    /// Where the mesh has proxies of different kinds, the components of each kind (reported apart); empty otherwise.
+    var roles: [String: [String]] {
+        guard path == .ambient else { return [:] }
+        var roles = ["node_proxy": (1...2).map(RoundPlan.nodeProxyName)]
+        if waypoint { roles["waypoint"] = [RoundPlan.waypointName] }
+        return roles
+    }
+
     /// Components whose cost is the mesh's.
     var meshComponents: [String] {
         switch path {
         case .sidecar, .sidecarEBPF: return ["sidecar-outbound", "sidecar-inbound"]
-        // One per node; with one node only the first exists.
-        case .ambient: return (1...2).map(RoundPlan.nodeProxyName)
+        // One per node (with one node only the first exists), and the waypoint.
+        case .ambient: return (1...2).map(RoundPlan.nodeProxyName) + (waypoint ? [RoundPlan.waypointName] : [])
         case .direct, .ebpf: return []
         }
     }

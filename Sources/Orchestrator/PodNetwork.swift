@@ -11,16 +11,23 @@ import LabSys
 /// come from 198.18.0.0/15 (RFC 2544's benchmarking range) and exist only inside these namespaces; no namespace has
 /// an interface or route that leads out of the lab.
 final class PodNetwork {
-    /// The two pods a round uses: the client (the load generator, and its outbound sidecar) and the server (the app,
-    /// and its inbound sidecar).
+    /// The pods a round uses: the client (the load generator, and its outbound sidecar), the server (the app, and its
+    /// inbound sidecar), and on the ambient path with a waypoint the waypoint's own pod (on the server's node).
     enum Pod: String, CaseIterable, Sendable {
-        case client, server
+        case client, server, waypoint
+
+        /// The pods of the apps the round measures (every round has them; the waypoint's only the ambient path with
+        /// a waypoint).
+        static let apps: [Pod] = [.client, .server]
     }
 
     struct Addressing: Equatable {
-        /// Node `n` (1-based) has the bridge address 198.18.n.1/24; its pods are .10 (client) and .20 (server).
+        /// Node `n` (1-based) has the bridge address 198.18.n.1/24; its pods are .10 (client), .20 (server) and .30
+        /// (waypoint).
         static func bridge(node: Int) -> String { "198.18.\(node).1" }
-        static func pod(_ pod: Pod, node: Int) -> String { "198.18.\(node).\(pod == .client ? 10 : 20)" }
+        static func pod(_ pod: Pod, node: Int) -> String {
+            "198.18.\(node).\(pod == .client ? 10 : pod == .server ? 20 : 30)"
+        }
         /// The link between two nodes: 198.18.0.n/24.
         static func link(node: Int) -> String { "198.18.0.\(node)" }
         /// The `ebpf` path's service VIP in pods: in 198.18.0.0/15 and on no interface (connect4 rewrites it).
@@ -28,17 +35,21 @@ final class PodNetwork {
     }
 
     let nodes: Int
+    /// The pods this network has: the client's and the server's, and the waypoint's when asked for.
+    let pods: [Pod]
     private(set) var nodeNamespaces: [NetworkNamespace] = []
     private(set) var podNamespaces: [Pod: NetworkNamespace] = [:]
     /// Every command that built the topology, in order, as run (for the report and for debugging).
     private(set) var commands: [[String]] = []
 
-    /// Builds the topology: one node (both pods on it) or two (the client pod on node 1, the server pod on node 2).
-    init(nodes: Int) throws {
+    /// Builds the topology: one node (every pod on it) or two (the client pod on node 1, the server pod and the
+    /// waypoint's on node 2).
+    init(nodes: Int, waypoint: Bool = false) throws {
         precondition(nodes == 1 || nodes == 2, "the pod topology has one or two nodes")
         self.nodes = nodes
+        pods = Pod.apps + (waypoint ? [.waypoint] : [])
         for _ in 1...nodes { nodeNamespaces.append(try NetworkNamespace.create()) }
-        for pod in Pod.allCases { podNamespaces[pod] = try NetworkNamespace.create() }
+        for pod in pods { podNamespaces[pod] = try NetworkNamespace.create() }
         do {
             try build()
         } catch {
@@ -56,7 +67,13 @@ final class PodNetwork {
     /// The pod's address.
     func address(of pod: Pod) -> String { Addressing.pod(pod, node: node(of: pod)) }
 
-    func namespace(of pod: Pod) -> NetworkNamespace { podNamespaces[pod]! }
+    /// A pod's namespace; a pod this network does not have (the waypoint's, unless asked for) is a programming error.
+    func namespace(of pod: Pod) -> NetworkNamespace {
+        guard let namespace = podNamespaces[pod] else {
+            preconditionFailure("internal: the round's network has no \(pod.rawValue) pod")
+        }
+        return namespace
+    }
 
     /// The node's namespace (1-based).
     func nodeNamespace(_ node: Int) -> NetworkNamespace { nodeNamespaces[node - 1] }
@@ -107,7 +124,7 @@ final class PodNetwork {
             // A node forwards between its pods and the other node: its own namespace's setting, not the host's.
             try run([try NamespaceCommand.locate("sysctl"), "-q", "-w", "net.ipv4.ip_forward=1"], in: node)
         }
-        for pod in Pod.allCases {
+        for pod in pods {
             let n = node(of: pod)
             let node = nodeNamespaces[n - 1]
             let podNS = namespace(of: pod)

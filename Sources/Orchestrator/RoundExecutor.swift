@@ -63,7 +63,7 @@ final class RoundExecutor: FaultTarget {
             groups[component.name] = try cgroups?.create(path: plan.cgroupPath, component: component.cgroup)
         }
         if let podPlan = plan.pods {
-            let network = try PodNetwork(nodes: podPlan.nodes)
+            let network = try PodNetwork(nodes: podPlan.nodes, waypoint: podPlan.waypoint)
             pods = network
             if podPlan.interception { try SidecarInterception.install(in: network) }
             if podPlan.ambient { try AmbientInterception.install(in: network) }
@@ -81,6 +81,10 @@ final class RoundExecutor: FaultTarget {
             case .nodeProxy(let launch):
                 guard let pods else { throw LabError.runFailed("the ambient path runs only in topology: pods") }
                 let arguments = try launch.arguments(namespace: { pods.namespace(of: $0).path })
+                try start(component, arguments: arguments, display: Array(arguments.drop { $0 != launch.executable.path }),
+                          executableCopy: launch.executable)
+            case .waypoint(let launch):
+                let arguments = try launch.arguments()
                 try start(component, arguments: arguments, display: Array(arguments.drop { $0 != launch.executable.path }),
                           executableCopy: launch.executable)
             case .load(let launch): load = (component, launch)
@@ -216,7 +220,7 @@ final class RoundExecutor: FaultTarget {
         outcome.warmup = warmupUsage
         if let pods, let podPlan = plan.pods, podPlan.interception || podPlan.ambient {
             var counters: [String: InterceptionCounters] = [:]
-            for pod in PodNetwork.Pod.allCases {
+            for pod in PodNetwork.Pod.apps {
                 counters[pod.rawValue] = podPlan.ambient ? try? AmbientInterception.counters(in: pods, pod: pod)
                     : try? SidecarInterception.counters(in: pods, pod: pod)
             }

@@ -35,13 +35,14 @@ struct RoundPlan: Equatable {
 /// One process of a round.
 struct ComponentPlan: Equatable {
     enum Role: Equatable {
-        case server, inboundSidecar, outboundSidecar, nodeProxy, load
+        case server, inboundSidecar, outboundSidecar, nodeProxy, waypoint, load
     }
 
     enum Command: Equatable {
         case server(ServerLaunch)
         case sidecar(SidecarLaunch)
         case nodeProxy(NodeProxyLaunch)
+        case waypoint(WaypointLaunch)
         case load(LoadLaunch)
     }
 
@@ -92,6 +93,8 @@ struct PodPlan: Equatable {
     var interception: Bool
     /// Istio ambient's in-pod redirection rules in both pods (the ambient path).
     var ambient: Bool = false
+    /// A waypoint pod on the server's node (the ambient path with a waypoint).
+    var waypoint: Bool = false
     var serverAddress: HostPort
 }
 
@@ -175,17 +178,22 @@ extension RoundPlan {
         let load = ComponentPlan(name: "load", role: .load, command: .load(launch), target: loadTarget, cgroup: "load",
                                  cpus: cpus.load, logPath: loadLogToTerminal ? nil : "\(logs)/\(tag)-load.log",
                                  readiness: .exit)
+        let nodeProxyExecutable = StagedExecutable.sibling(of: proxyExecutable, named: "meshbench-node-proxy")
+        let serverAddress = HostPort(host: PodNetwork.Addressing.pod(.server, node: scenario.nodes), port: PodPorts.app)
+        let waypoint = variant.waypoint
+            ? waypoint(scenario: scenario, destination: serverAddress, tls: tls, tag: tag, runDirectory: runDirectory,
+                       cpus: cpus.mesh, executable: nodeProxyExecutable)
+            : nil
         let nodeProxies = variant.path == .ambient
             ? nodeProxies(nodes: scenario.nodes, threads: scenario.sidecar.threads, tls: tls, tag: tag,
-                          runDirectory: runDirectory, cpus: cpus.mesh,
-                          executable: StagedExecutable.sibling(of: proxyExecutable, named: "meshbench-node-proxy"))
+                          runDirectory: runDirectory, cpus: cpus.mesh, executable: nodeProxyExecutable,
+                          waypoint: waypoint.map { _ in waypointAddress(nodes: scenario.nodes) })
             : []
-        var components = [server] + sidecars + nodeProxies + [load]
+        var components = [server] + sidecars + nodeProxies + (waypoint.map { [$0] } ?? []) + [load]
         var pods: PodPlan?
         if scenario.topology == .pods {
             let plan = PodPlan(nodes: scenario.nodes, interception: !sidecars.isEmpty, ambient: !nodeProxies.isEmpty,
-                               serverAddress: HostPort(host: PodNetwork.Addressing.pod(.server, node: scenario.nodes),
-                                                       port: PodPorts.app))
+                               waypoint: waypoint != nil, serverAddress: serverAddress)
             components = components.map { placeInPod($0, plan: plan, spec: scenario.sidecar) }
             pods = plan
         }
@@ -213,7 +221,7 @@ extension RoundPlan {
             c.pod = .client
             // A service address (the ebpf path's VIP) stays; whatever else it sends to, it dials the server pod.
             if case .component = c.target { c.target = .address(plan.serverAddress) }
-        case .nodeProxy:
+        case .nodeProxy, .waypoint:
             break
         case .inboundSidecar, .outboundSidecar:
             let outbound = c.role == .outboundSidecar
@@ -245,18 +253,44 @@ extension RoundPlan {
     /// on the mesh CPUs (where the sidecars run by default). They run as root: they enter the pods' namespaces and
     /// mark their sockets (CAP_SYS_ADMIN, CAP_NET_ADMIN), as ztunnel holds those capabilities.
     static func nodeProxies(nodes: Int, threads: Int, tls: LabTLSMaterial?, tag: String, runDirectory: String,
-                            cpus: [Int], executable: String) -> [ComponentPlan] {
+                            cpus: [Int], executable: String, waypoint: HostPort? = nil) -> [ComponentPlan] {
         (1...nodes).map { node in
             let name = nodeProxyName(node)
-            let pods = PodNetwork.Pod.allCases.filter { PodNetwork.node(of: $0, nodes: nodes) == node }
+            let pods = PodNetwork.Pod.apps.filter { PodNetwork.node(of: $0, nodes: nodes) == node }
             let launch = NodeProxyLaunch(
                 executable: StagedExecutable(source: executable, component: name, runDirectory: runDirectory),
                 node: node, pods: pods, identities: tls?.workloads ?? [:], caCertificate: tls?.inbound.caCertificate ?? "",
-                threads: threads)
+                threads: threads, peer: waypoint)
             return ComponentPlan(name: name, role: .nodeProxy, command: .nodeProxy(launch), target: nil, cgroup: name,
                                  cpus: cpus, logPath: "\(runDirectory)/logs/\(tag)-\(name).log",
                                  readiness: .line(prefix: ReadinessLine.prefix), node: node)
         }
+    }
+
+    /// The waypoint's component name.
+    static let waypointName = "waypoint"
+
+    /// Where node proxies send every tunnel on the ambient path with a waypoint: the waypoint pod's 15008.
+    static func waypointAddress(nodes: Int) -> HostPort {
+        HostPort(host: PodNetwork.Addressing.pod(.waypoint, node: PodNetwork.node(of: .waypoint, nodes: nodes)),
+                 port: WaypointLaunch.hbone.port)
+    }
+
+    /// The `ambient+waypoint` path's waypoint: in its own pod on the server's node (Istio deploys waypoints as pods of
+    /// their own), on the mesh CPUs, with the scenario's L7 features.
+    static func waypoint(scenario: Scenario, destination: HostPort, tls: LabTLSMaterial?, tag: String,
+                         runDirectory: String, cpus: [Int], executable: String) -> ComponentPlan {
+        let name = waypointName
+        let spec = scenario.sidecar
+        let launch = WaypointLaunch(
+            executable: StagedExecutable(source: executable, component: name, runDirectory: runDirectory),
+            destination: destination, identity: tls?.workloads[.waypoint], threads: spec.threads,
+            metrics: spec.has(.metrics),
+            accessLog: spec.has(.accessLog) ? "\(runDirectory)/logs/\(tag)-\(name)-access.log" : nil,
+            retries: spec.has(.retries))
+        return ComponentPlan(name: name, role: .waypoint, command: .waypoint(launch), target: nil, cgroup: name,
+                             cpus: cpus, logPath: "\(runDirectory)/logs/\(tag)-\(name).log",
+                             readiness: .line(prefix: ReadinessLine.prefix), pod: .waypoint)
     }
 
     /// The path's sidecars, inbound first so the outbound one has somewhere to send; none off the sidecar paths.

@@ -88,6 +88,11 @@ struct RunReportBuilder {
             report.cpu?.windowLagMaxMs = lags.max().map { $0 * 1000 }
             report.cpu?.warmup = Self.warmup(done.compactMap(\.warmup), mesh: variant.meshComponents)
             report.memoryMiB = usage.memoryMiB
+            if !variant.roles.isEmpty {
+                let (cpu, rss) = usage.perRole(variant.roles)
+                report.cpu?.perRoleVCPUPer1000RPSPerProxy = cpu.isEmpty ? nil : cpu
+                report.memoryMiB?.perRoleRSSPeakPerProxy = rss.isEmpty ? nil : rss
+            }
         }
         report.hostCPU = PathHostAccounting.hostCPU(
             rounds: done.map { outcome in outcome.usage.map { ($0, Self.handledRPS(outcome.result)) } },
@@ -109,7 +114,7 @@ struct RunReportBuilder {
         var network = PathNetwork(
             topology: topology, nodes: pods ? scenario.nodes : nil,
             hops: PathNetwork.hops(path: variant.path, topology: topology, nodes: scenario.nodes,
-                                   sidecarHops: scenario.sidecar.hops))
+                                   sidecarHops: scenario.sidecar.hops, waypoint: variant.waypoint))
         // sidecar-ebpf keeps the rules too (Merbridge leaves istio-iptables' in place): its counters show what eBPF
         // steered around them and what still took them.
         if pods, variant.path == .sidecar || variant.path == .sidecarEBPF || variant.path == .ambient {

@@ -39,7 +39,7 @@ enum SidecarInterception {
     /// Installs the rules in every pod of `network` (never in a node's or the host's namespace).
     static func install(in network: PodNetwork) throws {
         let iptables = try NamespaceCommand.locate("iptables")
-        for pod in PodNetwork.Pod.allCases {
+        for pod in PodNetwork.Pod.apps {
             for rule in rules() {
                 try network.run([iptables, "-w", "-t", "nat"] + rule, in: network.namespace(of: pod))
             }

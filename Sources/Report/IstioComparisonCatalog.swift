@@ -27,8 +27,11 @@ public enum IstioComparisonCatalog {
         case ambientVCPUPer1000RPSPerProxy
         /// `memory_mib.mesh_rss_peak_per_proxy` of the `ambient` path: the largest resident-set peak of one node proxy.
         case ambientMemoryPeakMB
-        /// `added_latency_us.p90` / `.p99`, in ms, of the `ambient` path.
+        /// `added_latency_us.p90` / `.p99`, in ms, of the `ambient` path without a waypoint.
         case ambientAddedP90Ms, ambientAddedP99Ms
+        /// The `ambient+waypoint` path's waypoint: `cpu.per_role_vcpu_per_1000rps_per_proxy.waypoint` and
+        /// `memory_mib.per_role_rss_peak_per_proxy.waypoint`.
+        case waypointVCPUPer1000RPS, waypointMemoryPeakMB
         /// The control plane: meshbench has none, so these rows are never applicable.
         case controlPlane
 
@@ -49,8 +52,38 @@ public enum IstioComparisonCatalog {
             }
         }
 
-        /// The kind of path the measure reads: "sidecar path" or "ambient path".
-        var pathKind: String { onSidecarPaths ? "sidecar path" : "ambient path" }
+        /// The kind of path the measure reads, in words.
+        var pathKind: String {
+            switch self {
+            case _ where onSidecarPaths: return "sidecar path"
+            case .ambientAddedP90Ms, .ambientAddedP99Ms: return "ambient path without a waypoint"
+            case .waypointVCPUPer1000RPS, .waypointMemoryPeakMB: return "ambient path with a waypoint"
+            default: return "ambient path"
+            }
+        }
+
+        /// Whether the measure reads path `p`.
+        func reads(_ p: PathReport) -> Bool {
+            switch self {
+            case _ where onSidecarPaths: return IstioComparisonCatalog.isSidecarKind(p)
+            case .ambientAddedP90Ms, .ambientAddedP99Ms:
+                return IstioComparisonCatalog.isAmbient(p) && !IstioComparisonCatalog.hasWaypoint(p)
+            case .waypointVCPUPer1000RPS, .waypointMemoryPeakMB:
+                return IstioComparisonCatalog.isAmbient(p) && IstioComparisonCatalog.hasWaypoint(p)
+            case .ambientVCPUPer1000RPSPerProxy, .ambientMemoryPeakMB: return IstioComparisonCatalog.isAmbient(p)
+            default: return false
+            }
+        }
+
+        /// The kind of proxy an ambient measure is about, for the run's differences; nil off the ambient path.
+        var ambientProxy: String? {
+            switch self {
+            case .ambientVCPUPer1000RPSPerProxy, .ambientMemoryPeakMB, .ambientAddedP90Ms, .ambientAddedP99Ms:
+                return "node proxy"
+            case .waypointVCPUPer1000RPS, .waypointMemoryPeakMB: return "waypoint"
+            default: return nil
+            }
+        }
     }
 
     /// The load Istio's figure was measured under, to say in a row's caveat where this run differs.
@@ -185,6 +218,16 @@ public enum IstioComparisonCatalog {
                caveat: "A single ztunnel's memory at 1000 HTTP rps of 1 KB. Compared with the largest resident-set "
                    + "peak (VmHWM) of one node proxy at this run's rate.",
                measure: .ambientMemoryPeakMB, setup: setup124),
+        Figure(figure: "waypoint vCPU per 1000 rps", value: 0.25, unit: "vCPU", version: "1.24", source: source124,
+               caveat: "A single waypoint proxy (Envoy, L7) with 2 worker threads at 1000 HTTP rps of 1 KB. Compared "
+                   + "with the ambient+waypoint path's waypoint: its cgroup CPU per 1000 handled rps — HBONE in and "
+                   + "out and the Swift sidecar's L7 proxying, joined by two loopback hand-offs inside its process "
+                   + "(Envoy joins those layers in memory).",
+               measure: .waypointVCPUPer1000RPS, setup: setup124),
+        Figure(figure: "waypoint memory", value: 60, unit: "MB", version: "1.24", source: source124,
+               caveat: "A single waypoint proxy with 2 worker threads at 1000 HTTP rps of 1 KB. Compared with the "
+                   + "waypoint's resident-set peak (VmHWM) at this run's rate.",
+               measure: .waypointMemoryPeakMB, setup: setup124),
         Figure(figure: "added p90 latency, client+server sidecar pair", value: 0.228, unit: "ms", version: "1.20",
                source: source120, caveat: pairCaveat120, measure: .sidecarPairAddedP90Ms, setup: setup120),
         Figure(figure: "added p99 latency, client+server sidecar pair", value: 0.298, unit: "ms", version: "1.20",
@@ -208,6 +251,9 @@ public enum IstioComparisonCatalog {
 
     static func isAmbient(_ p: PathReport) -> Bool { basePath(p) == PathName.ambient.rawValue }
 
+    /// The ambient path with a waypoint (`ambient+waypoint`).
+    static func hasWaypoint(_ p: PathReport) -> Bool { p.name.split(separator: "@").first?.hasSuffix("+waypoint") == true }
+
     /// The scenario a path entry ran: in a sweep, the load at its point.
     static func scenario(for p: PathReport, in report: RunReport) -> Scenario {
         guard report.scenario.sweep != nil, let value = p.sweepValue else { return report.scenario }
@@ -220,11 +266,15 @@ public enum IstioComparisonCatalog {
     static func measured(_ measure: Measure, _ p: PathReport, hops: Int,
                          closedLoop: Bool = false) -> (value: Double?, note: String?) {
         switch measure {
-        case .sidecarVCPUPer1000RPSPerProxy, .ambientVCPUPer1000RPSPerProxy:
-            if let v = p.cpu?.meshVCPUPer1000RPSPerProxy { return (v, nil) }
+        case .sidecarVCPUPer1000RPSPerProxy, .ambientVCPUPer1000RPSPerProxy, .waypointVCPUPer1000RPS:
+            let role = measure == .waypointVCPUPer1000RPS ? "waypoint" : "node_proxy"
+            let perRole = p.cpu?.perRoleVCPUPer1000RPSPerProxy
+            if let v = perRole?[role] ?? (perRole == nil ? p.cpu?.meshVCPUPer1000RPSPerProxy : nil) { return (v, nil) }
             return (nil, "Not measured: this path has no per-proxy CPU (no cgroup accounting in this run).")
-        case .sidecarMemoryPeakMB, .ambientMemoryPeakMB:
-            if let v = p.memoryMiB?.meshRSSPeakPerProxy { return (v, nil) }
+        case .sidecarMemoryPeakMB, .ambientMemoryPeakMB, .waypointMemoryPeakMB:
+            let role = measure == .waypointMemoryPeakMB ? "waypoint" : "node_proxy"
+            let perRole = p.memoryMiB?.perRoleRSSPeakPerProxy
+            if let v = perRole?[role] ?? (perRole == nil ? p.memoryMiB?.meshRSSPeakPerProxy : nil) { return (v, nil) }
             return (nil, "Not measured: this path has no per-proxy resident-set peak in this run.")
         case .sidecarPairAddedP90Ms, .sidecarPairAddedP99Ms, .ambientAddedP90Ms, .ambientAddedP99Ms:
             if measure.onSidecarPaths && hops != 2 {
@@ -262,7 +312,7 @@ public enum IstioComparisonCatalog {
 
     /// Where this run's load differs from the setup behind Istio's number; for sidecar paths also where the proxies
     /// ran (`components` from the report: sidecars on the server's CPUs share them).
-    static func differences(_ setup: Setup?, _ s: Scenario, sidecarPath: Bool, ambientPath: Bool = false,
+    static func differences(_ setup: Setup?, _ s: Scenario, sidecarPath: Bool, ambientProxy: String? = nil,
                             components: [String: ComponentPlacement] = [:]) -> [String] {
         guard let setup else { return [] }
         var out: [String] = []
@@ -299,11 +349,11 @@ public enum IstioComparisonCatalog {
                            + " (Istio: it runs in the client's pod)")
             }
         }
-        if ambientPath {
+        if let ambientProxy {
             if let workers = setup.proxyWorkers, workers != s.sidecar.threads {
-                out.append("\(s.sidecar.threads) thread(s) per node proxy (Istio: \(workers) workers)")
+                out.append("\(s.sidecar.threads) thread(s) per \(ambientProxy) (Istio: \(workers) workers)")
             }
-            if s.nodes == 1 {
+            if s.nodes == 1 && ambientProxy == "node proxy" {
                 out.append("one node: a single node proxy carries both ends of every connection (Istio: client and "
                            + "server on different nodes, one ztunnel each)")
             }
@@ -356,7 +406,7 @@ public enum IstioComparisonCatalog {
                 rows.append(row(path: nil, measured: nil, caveat: f.caveat))
                 continue
             }
-            let matching = candidates.filter { f.measure.onSidecarPaths ? isSidecarKind($0) : isAmbient($0) }
+            let matching = candidates.filter { f.measure.reads($0) }
             if matching.isEmpty {
                 rows.append(row(path: nil, measured: nil,
                                 caveat: f.caveat + " Not measured: this run has no \(f.measure.pathKind) with results."))
@@ -366,7 +416,7 @@ public enum IstioComparisonCatalog {
                 let s = scenario(for: p, in: report)
                 let (value, note) = measured(f.measure, p, hops: s.sidecar.hops, closedLoop: s.load.qps == .max)
                 var caveat = f.caveat
-                let diffs = differences(f.setup, s, sidecarPath: isSidecarKind(p), ambientPath: isAmbient(p),
+                let diffs = differences(f.setup, s, sidecarPath: isSidecarKind(p), ambientProxy: f.measure.ambientProxy,
                                         components: p.components)
                 if !diffs.isEmpty { caveat += " This run differs: " + diffs.joined(separator: ", ") + "." }
                 if p.status == .failed {

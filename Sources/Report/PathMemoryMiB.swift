@@ -11,6 +11,9 @@ public struct PathMemoryMiB: Codable, Sendable, Equatable {
     /// The largest `cgroup_working_set_peak` of any one mesh component.
     public var meshCgroupWorkingSetPeakPerProxy: Double?
     public var components: [String: ComponentMemoryMiB]
+    /// Where a path's mesh has proxies of different kinds (the ambient path's), the largest `rss_peak` of one proxy of
+    /// each kind: `node_proxy`, `waypoint`.
+    public var perRoleRSSPeakPerProxy: [String: Double]?
     /// Where the figures come from, in words.
     public var source: String
 
@@ -26,6 +29,7 @@ public struct PathMemoryMiB: Codable, Sendable, Equatable {
         case meshRSSPeakPerProxy = "mesh_rss_peak_per_proxy"
         case meshCgroupWorkingSetPeakPerProxy = "mesh_cgroup_working_set_peak_per_proxy"
         case components, source
+        case perRoleRSSPeakPerProxy = "per_role_rss_peak_per_proxy"
     }
 }
 

@@ -33,7 +33,8 @@ public struct PathNetwork: Codable, Sendable, Equatable {
     }
 
     /// The hops of `path` in `topology`.
-    public static func hops(path: PathName, topology: Topology, nodes: Int, sidecarHops: Int) -> [String] {
+    public static func hops(path: PathName, topology: Topology, nodes: Int, sidecarHops: Int,
+                            waypoint: Bool = false) -> [String] {
         let wire = nodes == 2
             ? "pod eth0 → veth → node 1 bridge → node link (veth pair, routed) → node 2 bridge → veth → pod eth0"
             : "pod eth0 → veth → node bridge → veth → pod eth0"
@@ -50,6 +51,19 @@ public struct PathNetwork: Codable, Sendable, Equatable {
         case (.loopback, .sidecarEBPF):
             return ["connect4 steers the app's connect into the outbound sidecar (no iptables)",
                     "sk_msg redirects app → outbound, outbound → inbound, inbound → app socket to socket"]
+        case (_, .ambient) where waypoint:
+            let last = nodes == 2 ? "node 2" : "node 1"
+            return ["load → iptables OUTPUT REDIRECT (conntrack) → node 1's proxy's outbound listener inside the client "
+                        + "pod (15001)",
+                    "node 1's proxy → HBONE tunnel to the waypoint pod's 15008 (on \(last)): "
+                        + (nodes == 2 ? "pod eth0 → veth → node 1 bridge → node link → node 2 bridge → veth → pod eth0"
+                            : "pod eth0 → veth → node bridge → veth → pod eth0"),
+                    "inside the waypoint: HBONE side → its L7 proxy (the Swift sidecar) → its outbound side, over the "
+                        + "waypoint pod's lo",
+                    "waypoint → HBONE tunnel (its own identity) to the server pod's 15008: pod eth0 → veth → "
+                        + "\(last)'s bridge → veth → pod eth0",
+                    "\(last)'s proxy accepts it inside the server pod and connects to the app from inside the pod "
+                        + "(mark 0x539, over the pod's lo)"]
         case (_, .ambient):
             // Only in pods (the scenario loader refuses it on loopback).
             let proxies = nodes == 2 ? "node 1's proxy" : "the node proxy"

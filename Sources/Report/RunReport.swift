@@ -291,6 +291,9 @@ public struct PathCPU: Codable, Sendable, Equatable {
     public var windowLagMaxMs: Double?
     /// What the warm-up cost, apart from the figures above (which cover only the measured windows).
     public var warmup: WarmupCPU?
+    /// Where a path's mesh has proxies of different kinds (the ambient path's node proxies and waypoint), each kind's
+    /// vCPU per 1000 rps per proxy of that kind: `node_proxy`, `waypoint`.
+    public var perRoleVCPUPer1000RPSPerProxy: [String: Double]?
 
     public init(meshVCPUPer1000RPS: Double?, meshVCPUPer1000RPSPerProxy: Double?, meshVCPU: Double?,
                 totalVCPU: Double, components: [String: ComponentCPU], hostSoftirqSeconds: Double?,
@@ -317,6 +320,7 @@ public struct PathCPU: Codable, Sendable, Equatable {
         case window
         case windowLagMaxMs = "window_lag_max_ms"
         case warmup
+        case perRoleVCPUPer1000RPSPerProxy = "per_role_vcpu_per_1000rps_per_proxy"
     }
 }
 

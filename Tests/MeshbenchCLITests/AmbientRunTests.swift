@@ -27,8 +27,10 @@ extension MeshbenchCLITests {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let before = networkNamespaces()
-        let paths = try runPodScenario(
-            Self.ambientScenario.replacingOccurrences(of: "nodes: 2", with: "nodes: \(nodes)"), in: dir)
+        // On two nodes also with a waypoint (a pod of its own on the server's node) in the same rounds.
+        let scenario = nodes == 1 ? Self.ambientScenario.replacingOccurrences(of: "nodes: 2", with: "nodes: 1")
+            : Self.ambientScenario + "\nambient:\n  waypoint: both\n"
+        let paths = try runPodScenario(scenario, in: dir)
         let ambient = try #require(paths.first { $0["name"] as? String == "ambient" })
         #expect(ambient["status"] as? String == "ok", "\(ambient["reason"] ?? "")")
         #expect(ambient["requests"] as? Int == 200 && ambient["ok"] as? Int == 200, "ambient lost requests")
@@ -58,8 +60,30 @@ extension MeshbenchCLITests {
         // Istio's ztunnel figures are read against this path.
         let report = try #require(runFolder(in: dir).flatMap(reportJSON))
         let rows = report["istio_comparison"] as? [[String: Any]] ?? []
-        let ztunnel = rows.filter { ($0["figure"] as? String ?? "").contains("ztunnel") }
-        #expect(ztunnel.count == 4 && ztunnel.allSatisfy { $0["path"] as? String == "ambient" }, "\(ztunnel)")
+        let ztunnel = rows.filter { ($0["figure"] as? String ?? "").contains("ztunnel") && $0["path"] as? String == "ambient" }
+        #expect(ztunnel.count == 4, "\(ztunnel)")
+        if nodes == 2 {
+            // The waypoint: every request crosses it, its CPU and memory are its own, and Istio's waypoint figures are
+            // read against it; ztunnel's latency figures are not (an L7 hop is not a ztunnel pair).
+            let viaWaypoint = try #require(paths.first { $0["name"] as? String == "ambient+waypoint" })
+            #expect(viaWaypoint["status"] as? String == "ok", "\(viaWaypoint["reason"] ?? "")")
+            #expect(viaWaypoint["requests"] as? Int == 200 && viaWaypoint["ok"] as? Int == 200)
+            let roles = try #require((viaWaypoint["cpu"] as? [String: Any])?["per_role_vcpu_per_1000rps_per_proxy"]
+                as? [String: Double])
+            #expect((roles["waypoint"] ?? 0) > 0 && (roles["node_proxy"] ?? 0) > 0, "\(roles)")
+            let rss = try #require((viaWaypoint["memory_mib"] as? [String: Any])?["per_role_rss_peak_per_proxy"]
+                as? [String: Double])
+            #expect((rss["waypoint"] ?? 0) > 1, "\(rss)")
+            let tunnels = try #require((viaWaypoint["network"] as? [String: Any])?["tunnels"] as? [String: [String: Int]])
+            let opened = try #require(viaWaypoint["connections_opened"] as? Int)
+            #expect(tunnels["node-proxy-1"]?["streams_out"] == opened, "\(tunnels)")
+            #expect((tunnels["node-proxy-2"]?["streams_in"] ?? 0) >= 1, "the waypoint's tunnels arrive at node 2: \(tunnels)")
+            let waypointRows = rows.filter { ($0["figure"] as? String ?? "").hasPrefix("waypoint") }
+            #expect(waypointRows.count == 2 && waypointRows.allSatisfy { $0["path"] as? String == "ambient+waypoint" },
+                    "\(waypointRows)")
+            #expect(!rows.contains { ($0["figure"] as? String ?? "").contains("latency, ambient")
+                && $0["path"] as? String == "ambient+waypoint" })
+        }
         #expect(networkNamespaces() == before, "the run left network namespaces behind")
     }
 

@@ -37,7 +37,7 @@ struct WaypointTests {
         let waypoint = Waypoint(configuration: Waypoint.Configuration(
             hboneListen: HostPort(host: "127.0.0.1", port: 0), destination: target, hbonePort: hbone.port,
             tls: try #require(bundle.tls(for: "waypoint")), deniedIdentities: denied,
-            sidecar: SidecarConfiguration(upstreams: [target], role: .inbound)))
+            sidecar: SidecarConfiguration(upstreams: [target], role: .inbound, shutdownGracePeriod: .milliseconds(100))))
         let through = try await waypoint.start().hboneAddress
         let client = NodeProxy(configuration: NodeProxyConfiguration(
             outboundListen: HostPort(host: "127.0.0.1", port: 0), destination: target, peer: through,

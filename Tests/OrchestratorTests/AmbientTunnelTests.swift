@@ -143,7 +143,7 @@ struct AmbientTunnelTests {
         let dir = try TemporaryDirectory()
         let tls = try LabTLSMaterial.make(in: dir.path + "/tls")
         defer { tls.removePrivateKeys() }
-        let pods = PodNetwork.Pod.allCases.map { pod in
+        let pods = PodNetwork.Pod.apps.map { pod in
             NodeProxyConfiguration(
                 outboundListen: NodeProxyLaunch.outbound, hboneListen: NodeProxyLaunch.hbone,
                 tls: SidecarTLS(certificate: tls.workloads[pod]!.certificate, privateKey: tls.workloads[pod]!.privateKey,

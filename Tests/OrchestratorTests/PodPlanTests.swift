@@ -172,4 +172,33 @@ struct PodPlanTests {
         #expect(lines.contains { $0.hasPrefix("-t mangle -A ISTIO_PRERT -m mark --mark 0x539/0xfff -j CONNMARK") })
         #expect(!lines.contains { $0.contains("15006") }, "no plaintext inbound capture: the lab has no client outside the mesh")
     }
+
+    /// With a waypoint: its own pod on the server's node, its own identity, and node 1's proxy sends every tunnel
+    /// through it; the path is named apart so both variants run in the same rounds.
+    @Test func theWaypointSitsInItsOwnPodBetweenTheNodeProxies() throws {
+        var scenario = RoundPlanTests.scenario(.ambient, features: [.metrics])
+        scenario.topology = .pods
+        scenario.nodes = 2
+        scenario.ambient = AmbientSpec(waypoint: .both)
+        let variants = PathVariant.all(for: scenario)
+        #expect(variants.map(\.name) == ["ambient", "ambient+waypoint"])
+        let plan = RoundPlan.make(variant: variants[1], scenario: scenario, point: nil, round: 1, cpus: RoundPlanTests.cpus,
+                                  tls: RoundPlanTests.tls, runDirectory: RoundPlanTests.run, loadLogToTerminal: false,
+                                  proxyExecutable: RoundPlanTests.proxyExecutable)
+        #expect(plan.components.map(\.name) == ["server", "node-proxy-1", "node-proxy-2", "waypoint", "load"])
+        #expect(plan.pods?.waypoint == true && plan.pods?.ambient == true)
+        let waypoint = try #require(plan.component("waypoint"))
+        #expect(waypoint.pod == .waypoint && waypoint.role == .waypoint)
+        guard case .waypoint(let launch) = waypoint.command, case .nodeProxy(let first)? = plan.component("node-proxy-1")?.command
+        else {
+            Issue.record("no waypoint or node proxy command")
+            return
+        }
+        let args = try launch.arguments()
+        #expect(args[3] == "waypoint" && RoundPlanTests.value(args, after: "--destination") == "198.18.2.20:8080")
+        #expect(RoundPlanTests.value(args, after: "--metrics") == "127.0.0.1:15090")
+        #expect(first.peer == HostPort(host: "198.18.2.30", port: 15008), "node 1 tunnels through the waypoint")
+        #expect(variants[1].meshComponents.contains("waypoint"))
+        #expect(variants[1].roles == ["node_proxy": ["node-proxy-1", "node-proxy-2"], "waypoint": ["waypoint"]])
+    }
 }

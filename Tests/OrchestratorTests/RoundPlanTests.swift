@@ -19,7 +19,9 @@ struct RoundPlanTests {
         workloads: [.client: TLSFiles(certificate: "/client.pem", privateKey: "/client-key.pem", caCertificate: "/ca.pem",
                                       bundle: "/client-b.pem"),
                     .server: TLSFiles(certificate: "/server.pem", privateKey: "/server-key.pem", caCertificate: "/ca.pem",
-                                      bundle: "/server-b.pem")])
+                                      bundle: "/server-b.pem"),
+                    .waypoint: TLSFiles(certificate: "/waypoint.pem", privateKey: "/waypoint-key.pem",
+                                        caCertificate: "/ca.pem", bundle: "/waypoint-b.pem")])
 
     static func scenario(_ path: PathName, hops: Int = 2, impl: SidecarSpec.Implementation = .swift,
                          features: [SidecarSpec.Feature] = [.metrics], faults: [FaultSpec] = [],
@@ -107,7 +109,7 @@ struct RoundPlanTests {
         for c in plan.components {
             switch c.role {
             case .server: #expect(c.cpus == [0, 1])
-            case .inboundSidecar, .outboundSidecar, .nodeProxy: #expect(c.cpus == [2])
+            case .inboundSidecar, .outboundSidecar, .nodeProxy, .waypoint: #expect(c.cpus == [2])
             case .load: #expect(c.cpus == [3])
             }
             #expect(c.logPath == "/runs/r1/logs/\(tag)-\(c.name).log")

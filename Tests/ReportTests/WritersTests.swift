@@ -291,8 +291,12 @@ struct WritersTests {
             try #require(rows.first { $0.figure == figure && $0.istioVersion == version && $0.path == path },
                          "no row \(figure) \(version) \(path ?? "nil")")
         }
-        // 8 sidecar figures × (sidecar, sidecar/nginx) + 4 ztunnel figures × ambient + 2 control plane rows.
-        #expect(rows.count == 8 * 2 + 4 + 2)
+        // 8 sidecar figures × (sidecar, sidecar/nginx) + 4 ztunnel figures × ambient + 2 control plane rows + 2
+        // waypoint figures, unmeasured (no ambient+waypoint path).
+        #expect(rows.count == 8 * 2 + 4 + 2 + 2)
+        #expect(rows.filter { $0.figure.hasPrefix("waypoint") }.allSatisfy {
+            $0.path == nil && $0.caveat.contains("no ambient path with a waypoint")
+        })
         let cpu = try row("sidecar vCPU per 1000 rps per proxy", "1.8-1.16", "sidecar")
         #expect(cpu.istioValue == 0.35 && cpu.measured == 0.07)
         #expect(abs((cpu.ratio ?? 0) - 0.2) < 1e-9)
@@ -337,7 +341,7 @@ struct WritersTests {
         let ztunnel = rows.filter { $0.figure.hasPrefix("ztunnel") || $0.figure.contains("ambient") }
         #expect(ztunnel.count == 4)
         #expect(ztunnel.allSatisfy { $0.path == nil && $0.measured == nil && $0.ratio == nil && $0.applicable })
-        #expect(ztunnel.allSatisfy { $0.caveat.contains("Not measured: this run has no ambient path with results") })
+        #expect(ztunnel.allSatisfy { $0.caveat.contains("Not measured: this run has no ambient path") })
     }
 
     @Test func pairLatencyIsNotComparedWithOneSidecar() throws {
