@@ -84,16 +84,20 @@ public struct HostDoctor {
                 needed)
         }
         // The pod topology: each piece tried in a scratch namespace the probe frees again.
+        // The ambient path runs only in pods, with Istio's in-pod rules; it needs neither tc programs nor the owner match.
+        let notForAmbient = ["tc BPF (tcx)", "nat REDIRECT + owner match"]
         for result in PodTopologyProbe.run() {
-            add("pods: \(result.name)", result.ok, result.detail + " (topology: pods)", [])
+            add("pods: \(result.name)", result.ok, result.detail + " (topology: pods)",
+                notForAmbient.contains(result.name) ? [] : [.ambient])
         }
     }
 
     /// Why `topology: pods` cannot run on this host, or nil when it can (checked by `PodTopologyProbe` in a scratch
     /// namespace). Interception (iptables) is needed only when the sidecar path runs.
-    public static func podTopologyUnavailableReason(interception: Bool) -> String? {
+    public static func podTopologyUnavailableReason(interception: Bool, ambient: Bool = false) -> String? {
         let needed = ["tool ip", "tool nsenter", "network namespace", "veth", "bridge"]
             + (interception ? ["tool iptables", "nat REDIRECT + owner match"] : [])
+            + (ambient ? ["tool iptables", "mark, connmark + REDIRECT"] : [])
         // A piece the probe could not reach (no namespace, no `ip`) is preceded by the failure that stopped it.
         let failed = PodTopologyProbe.run().filter { needed.contains($0.name) && !$0.ok }
         return failed.isEmpty ? nil : failed.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")

@@ -58,6 +58,12 @@ enum PodTopologyProbe {
                  "-j", "RETURN"],
                 [iptables, "-w", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15001"],
             ], what: "Istio's interception rules load (in the scratch namespace only)")
+            attempt("mark, connmark + REDIRECT", [
+                [iptables, "-w", "-t", "mangle", "-A", "PREROUTING", "-m", "mark", "--mark", AmbientInterception.mark,
+                 "-j", "CONNMARK", "--set-xmark", AmbientInterception.connectionMark],
+                [iptables, "-w", "-t", "nat", "-A", "OUTPUT", "!", "-d", "127.0.0.1/32", "-p", "tcp", "-m", "mark", "!",
+                 "--mark", AmbientInterception.mark, "-j", "REDIRECT", "--to-ports", "15001"],
+            ], what: "Istio ambient's in-pod rules load (in the scratch namespace only)")
         }
         do {
             let programs = try NodePrograms()

@@ -167,7 +167,7 @@ public final class ScenarioRunner {
         // sidecar-ebpf keeps istio-iptables' rules too: Merbridge leaves them for what it does not steer.
         // The ambient path's in-pod redirection is iptables too.
         if let missing = HostDoctor.podTopologyUnavailableReason(
-            interception: hasSidecars(scenario) || scenario.paths.contains(.ambient)) {
+            interception: hasSidecars(scenario), ambient: scenario.paths.contains(.ambient)) {
             return (.loopback, "topology: pods asked for, ran on loopback instead: \(missing)")
         }
         return (.pods, nil)

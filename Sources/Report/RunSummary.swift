@@ -130,6 +130,12 @@ public enum RunSummary {
                     "\($0.key) pod \($0.value.outboundRedirects) outbound, \($0.value.inboundRedirects) inbound"
                 }.joined(separator: "; ") + "\n"
             }
+            if let t = n.tunnels {
+                out += "    tunnels: " + t.sorted(by: { $0.key < $1.key }).map {
+                    "\($0.key) \($0.value.streamsOut) streams out over \($0.value.tunnelConnections) HTTP/2 "
+                        + "connection(s), \($0.value.streamsIn) in, \($0.value.failed) failed, \($0.value.denied) denied"
+                }.joined(separator: "; ") + "\n"
+            }
         }
         return out
     }
