@@ -53,6 +53,22 @@ struct AmbientTunnelTests {
         }
     }
 
+    /// Sends `messages` messages of about `size` bytes on `fd` and expects each echoed back whole and in order.
+    static func expectEchoes(on fd: Int32, messages: Int, size: Int) {
+        for i in 0..<messages {
+            let message = Array("message \(i) from the client pod ".utf8) + [UInt8](repeating: UInt8(i % 256), count: size)
+            _ = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var received: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while received.count < message.count {
+                let n = recv(fd, &chunk, chunk.count, 0)
+                guard n > 0 else { break }
+                received += chunk[0..<n]
+            }
+            #expect(received == message, "message \(i)")
+        }
+    }
+
     @Test func aPodsConnectionCrossesTheNodesInATunnel() async throws {
         if let reason = PodNetworkTests.cannotRun {
             print("skipped: \(reason)")
@@ -95,18 +111,7 @@ struct AmbientTunnelTests {
         let target = HostPort(host: network.address(of: .server), port: 8080)
         let fd = try Self.socket(in: client, connect: target)
         defer { close(fd) }
-        for i in 0..<50 {
-            let message = Array("message \(i) from the client pod ".utf8) + [UInt8](repeating: UInt8(i), count: 500)
-            _ = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            var received: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while received.count < message.count {
-                let n = recv(fd, &chunk, chunk.count, 0)
-                guard n > 0 else { break }
-                received += chunk[0..<n]
-            }
-            #expect(received == message, "message \(i)")
-        }
+        Self.expectEchoes(on: fd, messages: 50, size: 500)
         try await Task.sleep(for: .milliseconds(200))
         let c = clientNode.stats.counts
         let s = serverNode.stats.counts
@@ -157,18 +162,7 @@ struct AmbientTunnelTests {
         let target = HostPort(host: network.address(of: .server), port: 8080)
         let fd = try Self.socket(in: network.namespace(of: .client), connect: target)
         defer { close(fd) }
-        for i in 0..<20 {
-            let message = Array("message \(i) ".utf8) + [UInt8](repeating: UInt8(i), count: 1000)
-            _ = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            var received: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while received.count < message.count {
-                let n = recv(fd, &chunk, chunk.count, 0)
-                guard n > 0 else { break }
-                received += chunk[0..<n]
-            }
-            #expect(received == message, "message \(i)")
-        }
+        Self.expectEchoes(on: fd, messages: 20, size: 1000)
         try await Task.sleep(for: .milliseconds(200))
         let counts = node.stats.counts
         #expect(counts.outboundConnections == 1 && counts.outboundStreams == 1 && counts.inboundStreams == 1)
