@@ -80,13 +80,10 @@ final class RoundExecutor: FaultTarget {
                           executableCopy: sidecar.executableCopy)
             case .nodeProxy(let launch):
                 guard let pods else { throw LabError.runFailed("the ambient path runs only in topology: pods") }
-                let arguments = try launch.arguments(namespace: { pods.namespace(of: $0).path })
-                try start(component, arguments: arguments, display: Array(arguments.drop { $0 != launch.executable.path }),
-                          executableCopy: launch.executable)
+                try start(component, from: launch.executable,
+                          arguments: try launch.arguments(namespace: { pods.namespace(of: $0).path }))
             case .waypoint(let launch):
-                let arguments = try launch.arguments()
-                try start(component, arguments: arguments, display: Array(arguments.drop { $0 != launch.executable.path }),
-                          executableCopy: launch.executable)
+                try start(component, from: launch.executable, arguments: try launch.arguments())
             case .load(let launch): load = (component, launch)
             }
         }
@@ -106,6 +103,13 @@ final class RoundExecutor: FaultTarget {
             networkNamespace: namespace(of: component)?.path, user: component.user))
         started.append(running)
         return running
+    }
+
+    /// Starts a component that runs from its own copy of an executable (through `meshbench exec`); the report shows
+    /// its command from the copy on.
+    private func start(_ component: ComponentPlan, from copy: StagedExecutable, arguments: [String]) throws {
+        try start(component, arguments: arguments, display: Array(arguments.drop { $0 != copy.path }),
+                  executableCopy: copy)
     }
 
     /// Starts a long-running component and waits until it is ready.
