@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LabCore
+import LabSys
 import Orchestrator
 
 #if canImport(Glibc)
@@ -29,6 +30,12 @@ extension Meshbench {
             // This may not be the main thread (commands run in an async context): the thread that calls execv becomes
             // the process, and only the main thread asked for the death signal in `main`. Ask again on this one.
             ChildPlacement.armParentDeathSignal()
+            // The program starts with no signal blocked, as from a shell, whichever thread this is.
+            do {
+                try Signals.unblockAll()
+            } catch {
+                throw LabError.runFailed("cannot unblock signals before running \(program): \(error)")
+            }
             execv(program, &cArgs)
             throw LabError.runFailed("cannot run \(program): \(String(cString: strerror(errno)))")
         }
