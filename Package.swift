@@ -167,7 +167,7 @@ let package = Package(
             path: "Tests/LabTestSupport",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LabCoreTests", dependencies: ["LabCore"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabCoreTests", dependencies: ["LabCore", .product(name: "Yams", package: "Yams")], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LoadGenTests",
             dependencies: ["LoadGen", "Upstream", "LabCore", "LabTestSupport"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what meshbench needs on Debian/Ubuntu: the C libraries it links (libcurl with nghttp2, libbpf), the BPF
 # toolchain (clang, bpftool), the pod topology's tools (ip, iptables, nsenter), the real peers the benchmarks measure
-# against (nginx, haproxy, wrk, h2load), a headless Chromium that checks report.html, and Python's h2 (Debian's
+# against (nginx, haproxy, nghttpx, caddy, wrk, h2load), a headless Chromium that checks report.html, and Python's h2 (Debian's
 # python3-h2) that checks the node proxy's HTTP/2 CONNECT framing in the tests.
 # Idempotent, and silent when everything is already there.
 set -euo pipefail
@@ -10,7 +10,9 @@ packages=(
     pkg-config curl
     libcurl4-openssl-dev libnghttp2-dev      # load generator: libcurl multi + HTTP/2
     libbpf-dev libelf-dev bpftool clang      # eBPF paths: libbpf, and building/inspecting BPF programs
-    nginx haproxy                            # reference sidecars and benchmark targets
+    nginx haproxy                            # reference sidecars (dataplanes/) and benchmark targets
+    nghttp2-proxy caddy                      # more data planes measured as sidecars: nghttpx (C++), Caddy (Go)
+    socat                                    # tests: a data plane written from the README alone
     wrk nghttp2-client                       # benchmark peers: wrk, h2load
     chromium-headless-shell                  # checks report.html in a real browser
     iproute2 iptables util-linux             # topology: pods: ip (veth, bridge), iptables (interception), nsenter
@@ -56,7 +58,7 @@ DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recomme
 # The packages enable their services; meshbench runs its own nginx/haproxy in the foreground and never needs them,
 # so the ones installed just now do not start at the next boot. A host that already had them keeps its settings.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    for service in nginx haproxy; do
+    for service in nginx haproxy nghttpx caddy; do
         if printf '%s\n' "${missing[@]}" | grep -qx "$service"; then
             $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
         fi

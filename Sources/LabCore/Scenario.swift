@@ -34,6 +34,9 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var nodes: Int
     /// How the ambient path is built (its waypoint).
     public var ambient: AmbientSpec
+    /// The data planes `sidecar.impl` names, by name, as the loader found them (definition and binary). Empty for a
+    /// scenario built in code: the runner then looks them up in the standard catalog.
+    public var dataPlanes: [String: DataPlaneUse] = [:]
 
     public static let defaultRounds = 1
     public static let defaultOutput = "results"
@@ -63,6 +66,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case name, description, paths, rounds, load, server, cpus, output, sidecar, sweep, ebpf, faults, topology, nodes
         case ambient
+        case dataPlanes = "dataplanes"
     }
 
     // Written out so an absent description stays absent in report.json instead of appearing as null, and so older
@@ -103,6 +107,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         try c.encode(topology, forKey: .topology)
         if topology == .pods { try c.encode(nodes, forKey: .nodes) }
         if paths.contains(.ambient) { try c.encode(ambient, forKey: .ambient) }
+        if !dataPlanes.isEmpty { try c.encode(dataPlanes, forKey: .dataPlanes) }
     }
 
     /// The scenario at one point of its sweep: the load with the swept parameter set to `value`.
@@ -449,10 +454,8 @@ public struct CPUPlacement: Sendable, Equatable, Codable {
 /// The sidecar paths' proxies. Istio's published setup is two sidecars (client and server side) with mTLS and
 /// telemetry on, which is the default here.
 public struct SidecarSpec: Sendable, Equatable, Codable {
-    /// Which proxy plays the sidecar: the lab's own, or a production C proxy as the bar it is measured against.
-    public enum Implementation: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
-        case swift, nginx, haproxy
-    }
+    /// The lab's own sidecar's data-plane name, the default implementation.
+    public static let swift = "swift"
 
     /// Which CPUs the sidecars share. Istio's pods put each sidecar beside its own app: the outbound one with the
     /// client, the inbound one with the server, on different nodes.
@@ -471,10 +474,15 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
         case metrics
         case accessLog = "access_log"
         case retries
+        /// The outbound sidecar sends each connection to where the app meant it to go (`SO_ORIGINAL_DST`), where the
+        /// path intercepts the app's traffic (pods, `sidecar-ebpf`). A data plane that offers it uses it there
+        /// whether or not the scenario lists it; listing it refuses data planes that would use a fixed upstream.
+        case originalDst = "original-dst"
     }
 
-    /// One or more implementations; several run as separate variants of the path in the same interleaved rounds.
-    public var implementations: [Implementation]
+    /// One or more data planes (definition names; a definition given by path is known by its name); several run as
+    /// separate variants of the path in the same interleaved rounds.
+    public var implementations: [String]
     /// 2: outbound and inbound sidecar (Istio's topology); 1: the outbound one only.
     public var hops: Int
     public var features: [Feature]
@@ -485,7 +493,7 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
 
     public static let defaultFeatures: [Feature] = [.mtls, .metrics]
 
-    public init(implementations: [Implementation] = [.swift], hops: Int = 2,
+    public init(implementations: [String] = [SidecarSpec.swift], hops: Int = 2,
                 features: [Feature] = SidecarSpec.defaultFeatures, threads: Int = 1,
                 placements: [Placement] = [.serverSide]) {
         self.implementations = implementations
@@ -497,19 +505,41 @@ public struct SidecarSpec: Sendable, Equatable, Codable {
 
     public func has(_ feature: Feature) -> Bool { features.contains(feature) }
 
+    /// Features on only for the data planes that offer them (`metrics?` in the file): how one run compares proxies
+    /// of which only some have, say, a metrics endpoint. A data plane lacking one is not refused.
+    public var optionalFeatures: [Feature] = []
+
+    /// Whether `feature` is on for a data plane that offers what `offers` says: asked for (required or where
+    /// offered) and offered. (A loaded scenario never asks a data plane for a required feature it lacks.)
+    public func has(_ feature: Feature, offeredBy offers: (Feature) -> Bool) -> Bool {
+        (features.contains(feature) || optionalFeatures.contains(feature)) && offers(feature)
+    }
+
     enum CodingKeys: String, CodingKey {
         case implementations = "impl"
         case hops, features, threads
         case placements = "placement"
+        case optionalFeatures = "optional_features"
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        implementations = try c.decodeIfPresent([Implementation].self, forKey: .implementations) ?? [.swift]
+        implementations = try c.decodeIfPresent([String].self, forKey: .implementations) ?? [SidecarSpec.swift]
         hops = try c.decodeIfPresent(Int.self, forKey: .hops) ?? 2
         features = try c.decodeIfPresent([Feature].self, forKey: .features) ?? SidecarSpec.defaultFeatures
         threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 1
         placements = try c.decodeIfPresent([Placement].self, forKey: .placements) ?? [.serverSide]
+        optionalFeatures = try c.decodeIfPresent([Feature].self, forKey: .optionalFeatures) ?? []
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(implementations, forKey: .implementations)
+        try c.encode(hops, forKey: .hops)
+        try c.encode(features, forKey: .features)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(placements, forKey: .placements)
+        if !optionalFeatures.isEmpty { try c.encode(optionalFeatures, forKey: .optionalFeatures) }
     }
 }
 

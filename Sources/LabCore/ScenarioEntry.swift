@@ -4,6 +4,8 @@ import Yams
 struct ScenarioProblem: Equatable {
     var line: Int
     var message: String
+    /// The file it is in, when not the one being read (a data-plane definition a scenario names).
+    var file: String? = nil
 }
 
 /// A key found in a mapping, with where it was found, so any message about its value can point at it.

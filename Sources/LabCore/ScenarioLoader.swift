@@ -72,7 +72,8 @@ public enum ScenarioLoader {
     }
 
     /// Parses scenario YAML; `file` only names the source in messages.
-    public static func parse(yaml: String, file: String) throws -> Scenario {
+    /// - Parameter catalog: where `sidecar.impl` names are looked up.
+    public static func parse(yaml: String, file: String, catalog: DataPlaneCatalog = .standard) throws -> Scenario {
         try rejectAliases(yaml, file: file)
         let root: Node?
         do {
@@ -81,6 +82,8 @@ public enum ScenarioLoader {
             throw LabError.badInput(syntaxMessage(for: error, file: file, yaml: yaml))
         }
         var reader = ScenarioReader()
+        reader.catalog = catalog
+        reader.file = file
         let scenario = reader.scenario(from: root)
         guard reader.problems.isEmpty, let scenario else {
             throw LabError.badInput(reader.report(file: file))
@@ -98,19 +101,25 @@ public enum ScenarioLoader {
 /// assembled when every part of it came back.
 struct ScenarioReader {
     private(set) var problems: [ScenarioProblem] = []
+    /// The file being read (a scenario's definitions given by path are relative to its folder).
+    var file = ""
+    /// Where `sidecar.impl` names are looked up.
+    var catalog = DataPlaneCatalog(directories: [])
+    /// The line of each `sidecar.impl` word.
+    var implLines: [String: Int] = [:]
 
     /// More lines than this and the first ones, which matter most, scroll out of sight.
     static let maxReportedProblems = 20
 
-    mutating func fail(_ line: Int, _ message: String) {
-        problems.append(ScenarioProblem(line: line, message: message))
+    mutating func fail(_ line: Int, _ message: String, file: String? = nil) {
+        problems.append(ScenarioProblem(line: line, message: message, file: file))
     }
 
     /// All problems in document order, each on its own `FILE:LINE:` line.
     func report(file: String) -> String {
         let ordered = problems.enumerated()
-            .sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }
-            .map { "\(file):\($0.element.line): \($0.element.message)" }
+            .sorted { ($0.element.file ?? "", $0.element.line, $0.offset) < ($1.element.file ?? "", $1.element.line, $1.offset) }
+            .map { "\($0.element.file ?? file):\($0.element.line): \($0.element.message)" }
         guard ordered.count > Self.maxReportedProblems else { return ordered.joined(separator: "\n") }
         let rest = ordered.count - Self.maxReportedProblems
         return (ordered.prefix(Self.maxReportedProblems) + ["\(file): … and \(rest) more problems"])
@@ -143,7 +152,7 @@ struct ScenarioReader {
         let server = fields["server"].map { serverSpec($0) } ?? ServerSpec()
         let cpus = fields["cpus"].map { cpuPlacement($0) } ?? CPUPlacement()
         let output = fields["output"].map { text($0, allowed: "a folder path") } ?? Scenario.defaultOutput
-        let sidecar = fields["sidecar"].map { sidecarSpec($0) } ?? SidecarSpec()
+        var sidecar = fields["sidecar"].map { sidecarSpec($0) } ?? SidecarSpec()
         let sweep: Sweep?? = fields["sweep"].map { sweepSpec($0, load: load) } ?? .some(nil)
         let ebpf = fields["ebpf"].map { ebpfSpec($0) } ?? EBPFSpec()
         let ambient = fields["ambient"].map { ambientSpec($0) } ?? AmbientSpec()
@@ -163,13 +172,27 @@ struct ScenarioReader {
             fail(entry.keyLine, "path 'ambient' needs 'topology: pods': its node proxy serves pods from inside their "
                  + "network namespaces; add 'topology: pods' or remove 'ambient'")
         }
+        // The data planes named are always checked; where a sidecar path runs them their binaries must be here too.
+        var dataPlanes: [String: DataPlaneUse]? = [:]
+        let runsSidecars = paths?.contains(where: { $0 == .sidecar || $0 == .sidecarEBPF }) ?? false
+        if var spec = sidecar, runsSidecars || fields["sidecar"] != nil {
+            if let found = self.dataPlanes(spec, scenarioFile: file, binaries: runsSidecars) {
+                spec.implementations = found.names
+                sidecar = spec
+                dataPlanes = found.uses
+            } else {
+                dataPlanes = nil
+            }
+        }
         guard let name, let paths, let rounds, let load, let server, let cpus, let output, let sidecar,
-              let sweep, let ebpf, let faults, let topology, let nodes, let ambient else {
+              let sweep, let ebpf, let faults, let topology, let nodes, let ambient, let dataPlanes else {
             return nil
         }
-        return Scenario(name: name, description: description ?? nil, paths: paths, rounds: rounds, load: load,
-                        server: server, cpus: cpus, output: output, sidecar: sidecar, sweep: sweep, ebpf: ebpf,
-                        faults: faults, topology: topology, nodes: nodes, ambient: ambient)
+        var scenario = Scenario(name: name, description: description ?? nil, paths: paths, rounds: rounds, load: load,
+                                server: server, cpus: cpus, output: output, sidecar: sidecar, sweep: sweep, ebpf: ebpf,
+                                faults: faults, topology: topology, nodes: nodes, ambient: ambient)
+        scenario.dataPlanes = dataPlanes
+        return scenario
     }
 
     // MARK: - Mappings and keys

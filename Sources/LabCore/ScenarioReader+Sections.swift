@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// The readers of the scenario's sections other than `load`: ebpf, faults, sweep, name, paths, server, sidecar
@@ -237,10 +238,30 @@ extension ScenarioReader {
         if Self.isNull(entry.value) { return SidecarSpec() }
         guard let fields = fields(of: entry.value, label: "sidecar", line: entry.keyLine, valueLine: entry.valueLine,
                                   allowed: ScenarioLoader.sidecarKeys) else { return nil }
-        let impls = fields["impl"].map { wordList($0, of: SidecarSpec.Implementation.self, allowEmpty: false) }
-            ?? [.swift]
+        let impls = fields["impl"].map { implList($0) } ?? [SidecarSpec.swift]
         let hops = fields["hops"].map { integer($0, min: 1, max: 2) } ?? 2
-        let features = fields["features"].map { wordList($0, of: SidecarSpec.Feature.self, allowEmpty: true) }
+        // `metrics?`: on only for the data planes that offer it.
+        var optional: [SidecarSpec.Feature] = []
+        var featuresEntry = fields["features"]
+        if var entry = featuresEntry {
+            func strip(_ node: Node) -> Node {
+                guard case .scalar(var s) = node, s.string.hasSuffix("?"),
+                      let feature = SidecarSpec.Feature(rawValue: String(s.string.dropLast())) else { return node }
+                optional.append(feature)
+                s.string = String(s.string.dropLast())
+                return .scalar(s)
+            }
+            switch entry.value {
+            case .sequence(let items):
+                var seq = items
+                seq = Node.Sequence(items.map(strip), seq.tag, seq.style, seq.mark)
+                entry.value = .sequence(seq)
+            default:
+                entry.value = strip(entry.value)
+            }
+            featuresEntry = entry
+        }
+        let features = featuresEntry.map { wordList($0, of: SidecarSpec.Feature.self, allowEmpty: true) }
             ?? SidecarSpec.defaultFeatures
         let threads = fields["threads"].map { integer($0, min: 1, max: 64) } ?? 1
         let placements = fields["placement"].map { wordList($0, of: SidecarSpec.Placement.self, allowEmpty: false) }
@@ -253,8 +274,99 @@ extension ScenarioReader {
                  + "remove mtls or set hops to 2")
             return nil
         }
-        return SidecarSpec(implementations: impls, hops: hops, features: features, threads: threads,
-                           placements: placements)
+        var spec = SidecarSpec(implementations: impls, hops: hops, features: features.filter { !optional.contains($0) },
+                               threads: threads, placements: placements)
+        spec.optionalFeatures = optional
+        return spec
+    }
+
+    /// `sidecar.impl`: data-plane names or definition paths, without repeats; each word's line is kept so that a
+    /// problem with its definition is reported where the scenario names it.
+    mutating func implList(_ entry: ScenarioEntry) -> [String]? {
+        let allowed = "a data-plane name (\(catalog.available.map(\.name).joined(separator: ", "))) or a definition's "
+            + "path, or a list of them"
+        var nodes: [Node]
+        switch entry.value {
+        case .scalar(let s) where !Self.isNull(s): nodes = [entry.value]
+        case .sequence(let items) where !items.isEmpty: nodes = Array(items)
+        default:
+            fail(entry.valueLine, "'\(entry.label)' must be \(allowed), got \(Self.shown(entry.value))")
+            return nil
+        }
+        var words: [String] = []
+        for node in nodes {
+            let line = node.mark?.line ?? entry.valueLine
+            guard case .scalar(let s) = node, !Self.isNull(s), !s.string.isEmpty else {
+                fail(line, "'\(entry.label)' must be \(allowed), got \(Self.shown(node))")
+                return nil
+            }
+            guard !words.contains(s.string) else {
+                fail(line, "'\(entry.label)' lists '\(s.string)' twice")
+                return nil
+            }
+            words.append(s.string)
+            implLines[s.string] = line
+        }
+        return words
+    }
+
+    /// Loads the definitions `sidecar.impl` names and checks each against the scenario: its sidecar roles, the
+    /// features the scenario turns on, and its binary on this host. Returns the impl list by definition name.
+    /// - Parameter binaries: whether the binaries must be here (a sidecar path runs them); without, the definitions
+    ///   are only checked, and nothing is recorded to run.
+    mutating func dataPlanes(_ spec: SidecarSpec, scenarioFile: String,
+                             binaries: Bool) -> (names: [String], uses: [String: DataPlaneUse])? {
+        let directory = (scenarioFile as NSString).deletingLastPathComponent
+        var names: [String] = []
+        var uses: [String: DataPlaneUse] = [:]
+        var ok = true
+        for reference in spec.implementations {
+            let line = implLines[reference] ?? 1
+            let definition: DataPlaneDefinition
+            do {
+                definition = try catalog.definition(reference, relativeTo: directory)
+            } catch {
+                let text = (error as? LabError).map(\.message) ?? "\(error)"
+                if text.split(separator: "\n").count > 1 || text.range(of: #"^[^ ]+:\d+: "#, options: .regularExpression) != nil {
+                    fail(line, "'sidecar.impl' names '\(reference)', whose definition has problems:\n" + text)
+                } else {
+                    fail(line, "'sidecar.impl': \(text)")
+                }
+                ok = false
+                continue
+            }
+            let place = "'\(reference)' (\(definition.file))"
+            let roles: [DataPlaneDefinition.Role] = spec.hops == 2 ? [.sidecarOutbound, .sidecarInbound] : [.sidecarOutbound]
+            let lacking = roles.filter { !definition.offers($0) }
+            if !lacking.isEmpty {
+                fail(line, "'sidecar.impl' names \(place), which cannot be \(lacking.map(\.rawValue).joined(separator: " or "))"
+                     + "; its roles: \(definition.roles.map(\.rawValue).joined(separator: ", "))")
+                ok = false
+            }
+            let unsupported = spec.features.filter { !definition.offers($0) }
+            if !unsupported.isEmpty {
+                let offered = definition.features.isEmpty ? "none" : definition.features.map(\.rawValue).joined(separator: ", ")
+                fail(line, "'sidecar.impl' names \(place), which does not support "
+                     + "\(unsupported.map(\.rawValue).joined(separator: ", ")) that 'sidecar.features' asks for; it "
+                     + "supports: \(offered); remove the feature from 'sidecar.features' or pick another data plane")
+                ok = false
+            }
+            if let other = uses[definition.name] {
+                fail(line, "'sidecar.impl' names \(place) and \(other.definition.file), both named "
+                     + "'\(definition.name)'; variants are told apart by name, so rename one")
+                ok = false
+            }
+            names.append(definition.name)
+            guard binaries else { continue }
+            switch DataPlaneBinary.check(definition) {
+            case .success(let found):
+                uses[definition.name] = DataPlaneUse(definition: definition, binary: found)
+            case .failure(let problem):
+                fail(line, "'sidecar.impl' names '\(reference)': \(problem)")
+                ok = false
+            }
+        }
+        return ok ? (names, uses) : nil
     }
 
     /// One word or a list of words from an enum's raw values, without repeats.

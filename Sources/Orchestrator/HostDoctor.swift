@@ -73,8 +73,8 @@ public struct HostDoctor {
             CurlInfo.supportsHTTP2 ? "built with nghttp2" : "libcurl lacks HTTP/2: h2 scenarios cannot run", [])
 
         let path = environment["PATH"] ?? "/usr/bin:/bin"
-        for (tool, purpose, needed) in [("nginx", "reference sidecar (sidecar.impl nginx) and benchmark peer", [PathName]()),
-                                        ("haproxy", "reference sidecar (sidecar.impl haproxy)", []),
+        // The data planes' binaries are listed with their definitions (`meshbench doctor` prints them after these).
+        for (tool, purpose, needed) in [("nginx", "benchmark peer (scripts/bench-loadgen.sh)", [PathName]()),
                                         ("wrk", "benchmark peer (scripts/bench-loadgen.sh)", []),
                                         ("h2load", "HTTP/2 benchmark peer (scripts/bench-loadgen.sh)", []),
                                         ("clang", "compiles bpf/ into the binary at `swift build` time", []),

@@ -7,11 +7,13 @@ import Report
 import Glibc
 #endif
 
-/// Reads a component's Prometheus metrics where only its namespace reaches them (a node proxy's, on its node's
-/// loopback): a plain HTTP/1.1 `GET /metrics` from a socket made inside that namespace, bounded in time.
+/// Reads a component's metrics or statistics page where perhaps only its namespace reaches it (a node proxy's, on its
+/// node's loopback; a sidecar's, in its pod): a plain HTTP/1.0 `GET` from a socket made inside that namespace (or the
+/// host's, for nil), bounded in time. Also the readiness probe of a data plane whose definition waits on an HTTP path.
 enum MetricsScrape {
-    static func get(_ address: HostPort, in namespace: NetworkNamespace, seconds: Int = 2) throws -> String {
-        let fd = try namespace.run { () throws -> Int32 in
+    static func get(_ address: HostPort, path: String = "/metrics", in namespace: NetworkNamespace?,
+                    seconds: Int = 2) throws -> String {
+        let open = { () throws -> Int32 in
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw LabError.runFailed("socket: \(String(cString: strerror(errno)))") }
             var limit = timeval(tv_sec: seconds, tv_usec: 0)
@@ -29,14 +31,16 @@ enum MetricsScrape {
             guard rc == 0 else {
                 let message = String(cString: strerror(errno))
                 close(fd)
-                throw LabError.runFailed("cannot reach metrics on \(address): \(message)")
+                throw LabError.runFailed("cannot reach \(address): \(message)")
             }
             return fd
         }
+        let fd = try namespace.map { try $0.run(open) } ?? open()
         defer { close(fd) }
-        let request = Array("GET /metrics HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\n\r\n".utf8)
+        // HTTP/1.0, so that no server answers in chunks (which would split a sample line).
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: \(address)\r\nConnection: close\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
-            throw LabError.runFailed("cannot ask \(address) for its metrics")
+            throw LabError.runFailed("cannot ask \(address) for \(path)")
         }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -51,8 +55,9 @@ enum MetricsScrape {
             }
         }
         let text = String(decoding: response, as: UTF8.self)
-        guard text.hasPrefix("HTTP/1.1 200"), let body = text.range(of: "\r\n\r\n") else {
-            throw LabError.runFailed("\(address) did not answer GET /metrics with 200")
+        let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+        guard text.hasPrefix("HTTP/1."), (200..<300).contains(status), let body = text.range(of: "\r\n\r\n") else {
+            throw LabError.runFailed("\(address) did not answer GET \(path) with a 2xx status")
         }
         return String(text[body.upperBound...])
     }

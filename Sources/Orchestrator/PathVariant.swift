@@ -3,7 +3,8 @@ import LabCore
 /// One thing measured in a round: a path, and for sidecar paths which proxy plays the sidecar.
 struct PathVariant: Hashable {
     var path: PathName
-    var impl: SidecarSpec.Implementation?
+    /// The data plane's name on the sidecar paths.
+    var impl: String?
     /// Where the sidecars run; nil off the sidecar paths.
     var placement: SidecarSpec.Placement?
     /// Whether the name carries the placement: only when the scenario compares placements.
@@ -30,11 +31,11 @@ struct PathVariant: Hashable {
         }
     }
 
-    /// `sidecar` for the lab's own proxy, `sidecar/nginx` for a reference one; `sidecar/nginx+with-apps` when the
+    /// `sidecar` for the lab's own proxy, `sidecar/nginx` for any other data plane; `sidecar/nginx+with-apps` when the
     /// scenario runs more than one placement.
     var name: String {
         var name = path.rawValue
-        if let impl, impl != .swift { name += "/\(impl.rawValue)" }
+        if let impl, impl != SidecarSpec.swift { name += "/\(impl)" }
         if namesPlacement, let placement { name += "+\(placement.rawValue)" }
         if waypoint { name += "+waypoint" }
         return name

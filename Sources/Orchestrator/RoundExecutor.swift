@@ -34,6 +34,8 @@ final class RoundExecutor: FaultTarget {
     /// Each ready component's address.
     private var addresses: [String: String] = [:]
     private var placement: [String: ComponentPlacement] = [:]
+    /// The round's data-plane sidecars, by component name: how they were started and their definitions.
+    private var dataPlanes: [String: (launcher: SidecarLauncher, definition: DataPlaneDefinition)] = [:]
     private var ebpf: EBPFDataPath?
     /// The round's pods (`topology: pods`), freed after everything in them has stopped.
     private var pods: PodNetwork?
@@ -56,7 +58,17 @@ final class RoundExecutor: FaultTarget {
     func run() throws -> RoundOutcome {
         defer {
             ebpf?.stop()
-            for c in started.reversed() { c.stop(grace: Self.stopGraceSeconds) }
+            for c in started.reversed() {
+                // A data plane stops the way its definition says (its `stop.signal`, then SIGKILL after its grace).
+                if let definition = dataPlanes[c.name]?.definition, definition.stopSignal != SIGTERM, c.isRunning {
+                    c.signal(definition.stopSignal)
+                    if c.waitForExit(timeout: definition.stopGraceSeconds, interrupted: { false }) == nil {
+                        c.stop(grace: 1)
+                    }
+                } else {
+                    c.stop(grace: dataPlanes[c.name]?.definition.stopGraceSeconds ?? Self.stopGraceSeconds)
+                }
+            }
             pods?.close()
         }
         for component in plan.components {
@@ -76,6 +88,7 @@ final class RoundExecutor: FaultTarget {
             case .sidecar(let launch):
                 let sidecar = try SidecarLauncher(launch, upstream: try address(of: component.target))
                 if let user = component.user { try sidecar.grantFiles(to: user, launch: launch) }
+                dataPlanes[component.name] = (sidecar, launch.definition)
                 try start(component, arguments: sidecar.arguments, display: sidecar.displayCommand, sidecar: sidecar,
                           executableCopy: sidecar.executableCopy)
             case .nodeProxy(let launch):
@@ -127,9 +140,9 @@ final class RoundExecutor: FaultTarget {
                     address = HostPort(host: pods.address(of: pod), port: reported.port).description
                 }
                 addresses[component.name] = address
-            case .listeningPort:
-                guard let sidecar else { throw LabError.runFailed("internal: \(component.name) has no port to probe") }
-                addresses[component.name] = try sidecar.waitUntilReady(process, timeout: RoundPlan.readyTimeout,
+            case .dataPlane:
+                guard let sidecar else { throw LabError.runFailed("internal: \(component.name) has no data plane") }
+                addresses[component.name] = try sidecar.waitUntilReady(process,
                                                                        namespace: namespace(of: component))
             case .exit:
                 break
@@ -231,6 +244,7 @@ final class RoundExecutor: FaultTarget {
             outcome.interception = counters
         }
         outcome.tunnels = tunnelCounters()
+        outcome.proxyStats = proxyStatistics()
         return outcome
     }
 
@@ -292,6 +306,18 @@ final class RoundExecutor: FaultTarget {
             counters[component.name] = TunnelCounters(prometheusText: text)
         }
         return counters.isEmpty ? nil : counters
+    }
+
+    /// What each data-plane sidecar counted itself over the round (its definition's `stats.counters`, read once the
+    /// load has ended, warm-up included); nil when none has stats to read.
+    private func proxyStatistics() -> [String: [String: Double]]? {
+        var stats: [String: [String: Double]] = [:]
+        for component in plan.components {
+            guard let sidecar = dataPlanes[component.name]?.launcher,
+                  let values = sidecar.statistics(namespace: namespace(of: component)), !values.isEmpty else { continue }
+            stats[component.name] = values
+        }
+        return stats.isEmpty ? nil : stats
     }
 
     /// The resident set of each component but the load generator; a restarted server's replaces the killed one's.

@@ -21,6 +21,8 @@ struct RoundOutcome {
     var interception: [String: InterceptionCounters]? = nil
     /// On the ambient path: each node proxy's tunnel counters at the end of the round.
     var tunnels: [String: TunnelCounters]? = nil
+    /// What each data-plane sidecar counted itself (its definition's stats), by component.
+    var proxyStats: [String: [String: Double]]? = nil
 }
 
 /// The run was asked to stop (SIGINT/SIGTERM) while a round's load was running.

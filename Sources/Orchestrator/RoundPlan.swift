@@ -58,8 +58,9 @@ struct ComponentPlan: Equatable {
     enum Readiness: Equatable {
         /// It prints `<prefix><address>` on stdout once it listens.
         case line(prefix: String)
-        /// It accepts connections on the port the executor picked for it.
-        case listeningPort
+        /// As its data-plane definition says (a port, an HTTP path, a line of output), on the ports the executor
+        /// picked for it.
+        case dataPlane
         /// It runs to its end (the load generator).
         case exit
     }
@@ -140,7 +141,7 @@ extension RoundPlan {
     ///   - point: the sweep point's label, which the round's file names carry.
     ///   - tls: the run's mTLS files, when the sidecars talk mTLS.
     ///   - loadLogToTerminal: the load's stderr is the orchestrator's (a terminal, for its progress line).
-    ///   - proxyExecutable: `meshbench-proxy`, which each Swift sidecar runs a copy of.
+    ///   - proxyExecutable: `meshbench-proxy`, beside which `meshbench-node-proxy` is found.
     static func make(variant: PathVariant, scenario: Scenario, point: String?, round: Int,
                      cpus: ScenarioRunner.Placement, tls: LabTLSMaterial?, runDirectory: String,
                      loadLogToTerminal: Bool, proxyExecutable: String) -> RoundPlan {
@@ -151,8 +152,8 @@ extension RoundPlan {
             command: .server(ServerLaunch(server: scenario.server, responseSize: scenario.load.responseSize)),
             target: nil, cgroup: "server", cpus: cpus.server, logPath: "\(logs)/\(tag)-server.log",
             readiness: .line(prefix: ReadinessLine.prefix))
-        let sidecars = sidecars(variant: variant, spec: scenario.sidecar, tls: tls, tag: tag,
-                                runDirectory: runDirectory, cpus: cpus, proxyExecutable: proxyExecutable)
+        let sidecars = sidecars(variant: variant, scenario: scenario, tls: tls, tag: tag,
+                                runDirectory: runDirectory, cpus: cpus)
         // The front: what the load generator sends to without eBPF. The service's real address is the server side's
         // front: the inbound sidecar, or the app.
         let front = sidecars.last?.name ?? server.name
@@ -230,17 +231,9 @@ extension RoundPlan {
             // Outbound: to where the app meant to go (the server pod, where its inbound sidecar catches it);
             // inbound: to the app on its pod's loopback.
             c.target = .address(outbound ? plan.serverAddress : HostPort(host: "127.0.0.1", port: PodPorts.app))
-            if case .sidecar(let launch) = c.command {
-                let ports = PodPorts.forRole(outbound ? .outbound : .inbound, metrics: spec.has(.metrics))
-                switch launch {
-                case .swift(var proxy):
-                    proxy.listen = HostPort(host: outbound ? "127.0.0.1" : "0.0.0.0", port: ports.listen)
-                    proxy.originalDestination = outbound
-                    c.command = .sidecar(.swift(proxy))
-                case .reference(var proxy):
-                    proxy.podPorts = ports
-                    c.command = .sidecar(.reference(proxy))
-                }
+            if case .sidecar(var launch) = c.command {
+                launch.podPorts = PodPorts.forRole(outbound ? .outbound : .inbound, metrics: launch.metrics)
+                c.command = .sidecar(launch)
             }
         }
         return c
@@ -282,44 +275,64 @@ extension RoundPlan {
                          runDirectory: String, cpus: [Int], executable: String) -> ComponentPlan {
         let name = waypointName
         let spec = scenario.sidecar
+        // The waypoint is the Swift sidecar behind HBONE, which has every feature: `metrics?` is on for it.
+        let on = { spec.has($0) || spec.optionalFeatures.contains($0) }
         let launch = WaypointLaunch(
             executable: StagedExecutable(source: executable, component: name, runDirectory: runDirectory),
             destination: destination, identity: tls?.workloads[.waypoint], threads: spec.threads,
-            metrics: spec.has(.metrics),
-            accessLog: spec.has(.accessLog) ? "\(runDirectory)/logs/\(tag)-\(name)-access.log" : nil,
-            retries: spec.has(.retries))
+            metrics: on(.metrics),
+            accessLog: on(.accessLog) ? "\(runDirectory)/logs/\(tag)-\(name)-access.log" : nil,
+            retries: on(.retries))
         return ComponentPlan(name: name, role: .waypoint, command: .waypoint(launch), target: nil, cgroup: name,
                              cpus: cpus, logPath: "\(runDirectory)/logs/\(tag)-\(name).log",
                              readiness: .line(prefix: ReadinessLine.prefix), pod: .waypoint)
     }
 
     /// The path's sidecars, inbound first so the outbound one has somewhere to send; none off the sidecar paths.
-    static func sidecars(variant: PathVariant, spec: SidecarSpec, tls: LabTLSMaterial?, tag: String,
-                         runDirectory: String, cpus: ScenarioRunner.Placement,
-                         proxyExecutable: String) -> [ComponentPlan] {
+    static func sidecars(variant: PathVariant, scenario: Scenario, tls: LabTLSMaterial?, tag: String,
+                         runDirectory: String, cpus: ScenarioRunner.Placement) -> [ComponentPlan] {
         guard variant.path == .sidecar || variant.path == .sidecarEBPF, let impl = variant.impl else { return [] }
+        // A scenario built in code names its data planes only; the runner resolves (and checks) them before
+        // planning, and a plan made without it (a test's) looks the definition up here.
+        guard let dataPlane = scenario.dataPlanes[impl] ?? Self.lookUp(impl) else {
+            preconditionFailure("data plane '\(impl)' was not resolved before planning")
+        }
+        let spec = scenario.sidecar
         let roles: [SidecarRole] = spec.hops == 2 ? [.inbound, .outbound] : [.outbound]
+        // Where the app's connections reach the outbound sidecar by interception, it can send each where the app
+        // meant it to go, when its data plane can.
+        let intercepted = variant.path == .sidecarEBPF || scenario.topology == .pods
         var upstream = "server"
         return roles.map { role in
             let name = "sidecar-\(role.rawValue)"
             let fileTag = "\(tag)-\(name)"
-            let accessLog = spec.has(.accessLog) ? "\(runDirectory)/logs/\(fileTag)-access.log" : nil
-            let side = role == .inbound ? tls?.inbound : tls?.outbound
-            let launch: SidecarLaunch = impl == .swift
-                ? .swift(SwiftProxyLaunch(executable: StagedExecutable(source: proxyExecutable, component: name,
-                                                                       runDirectory: runDirectory),
-                                          role: role, spec: spec, tls: side, accessLog: accessLog,
-                                          originalDestination: variant.path == .sidecarEBPF && role == .outbound))
-                : .reference(ReferenceProxyLaunch(impl: impl, role: role, tls: side, threads: spec.threads,
-                                                  accessLog: accessLog, metrics: spec.has(.metrics),
-                                                  workDirectory: "\(runDirectory)/proxies/\(fileTag)"))
+            let on = { spec.has($0, offeredBy: dataPlane.definition.offers) }
+            let launch = SidecarLaunch(
+                dataPlane: dataPlane, role: role,
+                tls: on(.mtls) ? (role == .inbound ? tls?.inbound : tls?.outbound) : nil,
+                threads: spec.threads,
+                accessLog: on(.accessLog) ? "\(runDirectory)/logs/\(fileTag)-access.log" : nil,
+                metrics: on(.metrics), retries: on(.retries),
+                originalDestination: intercepted && role == .outbound && dataPlane.definition.offers(.originalDst),
+                workDirectory: "\(runDirectory)/proxies/\(fileTag)",
+                executable: dataPlane.definition.binary.stage
+                    ? StagedExecutable(source: dataPlane.binary.path, component: name, runDirectory: runDirectory)
+                    : nil)
             defer { upstream = name }
             // With its app (Istio's pods): the outbound sidecar on the client's CPUs, the inbound on the server's.
             let onCPUs = variant.placement == .withApps ? (role == .outbound ? cpus.load : cpus.server) : cpus.mesh
             return ComponentPlan(
                 name: name, role: role == .inbound ? .inboundSidecar : .outboundSidecar, command: .sidecar(launch),
                 target: .component(upstream), cgroup: name, cpus: onCPUs, logPath: "\(runDirectory)/logs/\(fileTag).log",
-                readiness: impl == .swift ? .line(prefix: ReadinessLine.prefix) : .listeningPort)
+                readiness: .dataPlane)
         }
+    }
+
+    /// A shipped definition and its binary, for a plan made from a scenario the runner has not resolved.
+    private static func lookUp(_ name: String) -> DataPlaneUse? {
+        guard let definition = try? DataPlaneCatalog.standard.definition(name) else { return nil }
+        let binary = (try? DataPlaneBinary.check(definition).get())
+            ?? DataPlaneBinary.Found(path: definition.binary.name, version: nil)
+        return DataPlaneUse(definition: definition, binary: binary)
     }
 }

@@ -54,7 +54,7 @@ struct RunReportBuilder {
         if let reason = progress.skipReason(variant) {
             var skipped = PathReport(name: variant.name, status: .skipped, reason: reason)
             skipped.path = variant.path.rawValue
-            skipped.impl = variant.impl?.rawValue
+            skipped.impl = variant.impl
             return skipped
         }
         let done = progress.rounds[key] ?? []
@@ -70,7 +70,7 @@ struct RunReportBuilder {
             },
             components: done.last?.placement ?? [:])
         report.path = variant.path.rawValue
-        report.impl = variant.impl?.rawValue
+        report.impl = variant.impl
         let bpfRounds = done.compactMap(\.bpf)
         if var bpf = bpfRounds.first {
             for more in bpfRounds.dropFirst() { bpf.add(more) }
@@ -131,6 +131,13 @@ struct RunReportBuilder {
             for (proxy, c) in counters { tunnels[proxy] = tunnels[proxy].map { $0.adding(c) } ?? c }
         }
         network.tunnels = tunnels.isEmpty ? nil : tunnels
+        var stats: [String: [String: Double]] = [:]
+        for round in rounds.compactMap(\.proxyStats) {
+            for (component, values) in round {
+                stats[component, default: [:]].merge(values, uniquingKeysWith: +)
+            }
+        }
+        network.proxyStats = stats.isEmpty ? nil : stats
         return network
     }
 

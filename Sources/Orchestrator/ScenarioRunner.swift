@@ -81,7 +81,8 @@ public final class ScenarioRunner {
     }
 
     public func run() throws -> Outcome {
-        let scenario = options.scenario
+        let scenario = try options.scenario.resolvingDataPlanes(
+            besides: [(options.executable as NSString).deletingLastPathComponent])
         let cpus = try Self.placement(for: scenario, available: ChildPlacement.currentCPUs())
         let runDirectory = try makeRunDirectory()
         try FileManager.default.createDirectory(atPath: runDirectory + "/logs", withIntermediateDirectories: true)
@@ -106,7 +107,8 @@ public final class ScenarioRunner {
         // TLS material for mTLS between sidecars: a CA and two identities made for this run; the private keys are
         // deleted when the run ends.
         // The ambient path's tunnels are always mutual TLS (HBONE), with a workload identity per pod.
-        let needsTLS = Self.hasSidecars(scenario) && scenario.sidecar.has(.mtls) && scenario.sidecar.hops == 2
+        let needsTLS = Self.hasSidecars(scenario) && scenario.sidecar.hops == 2
+            && (scenario.sidecar.has(.mtls) || scenario.sidecar.optionalFeatures.contains(.mtls))
             || scenario.paths.contains(.ambient)
         let tls = needsTLS ? try LabTLSMaterial.make(in: runDirectory + "/tls", runID: runID) : nil
         defer { tls?.removePrivateKeys() }

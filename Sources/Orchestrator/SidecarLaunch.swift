@@ -1,81 +1,46 @@
 import LabCore
-import Sidecar
 
-/// How one sidecar is started: everything but the address it forwards to, which is known once that has started.
-enum SidecarLaunch: Equatable {
-    /// The lab's own proxy, `meshbench-proxy`, which picks its port and reports it.
-    case swift(SwiftProxyLaunch)
-    /// nginx or haproxy, started through `meshbench exec` (which places it, then becomes it), configured through a
-    /// file and listening on a port the lab picks when it starts them.
-    case reference(ReferenceProxyLaunch)
-
-    var role: SidecarRole {
-        switch self {
-        case .swift(let proxy): return proxy.role
-        case .reference(let proxy): return proxy.role
-        }
-    }
-}
-
-/// `meshbench-proxy` (what `meshbench proxy` runs, as its own executable), started from this component's own copy
-/// through `meshbench exec`: its `SidecarConfiguration` writes its command line once the upstream is known.
-struct SwiftProxyLaunch: Equatable {
-    /// The copy of `meshbench-proxy` this sidecar runs, so its cgroup is charged for its own code.
-    var executable: StagedExecutable
+/// How one sidecar is started: a data plane from its definition, with everything but the address it forwards to,
+/// which is known once that has started. Every implementation (the lab's own `meshbench-proxy` included) is started
+/// the same way: the lab picks its ports, renders its definition's configuration file and command line, starts it
+/// through `meshbench exec` (which places it, then becomes it) and waits the way its definition says.
+struct SidecarLaunch: Equatable {
+    /// The definition and the binary the scenario's loader found for it.
+    var dataPlane: DataPlaneUse
     var role: SidecarRole
-    var spec: SidecarSpec
     /// This side's mTLS files, when the two sidecars talk mTLS.
-    var tls: TLSFiles?
-    var accessLog: String?
-    /// Route by SO_ORIGINAL_DST: the outbound sidecar of `sidecar-ebpf` (whose clients are steered to it) and of a
-    /// pod (whose app's connections iptables redirects to it).
-    var originalDestination: Bool
-    /// A fixed address to listen on (a pod's sidecar port); nil lets it pick a loopback port and report it.
-    var listen: HostPort? = nil
-
-    func arguments(upstream: HostPort) -> [String] {
-        let mtls = tls.map { SidecarTLS(certificate: $0.certificate, privateKey: $0.privateKey, trustRoots: $0.caCertificate) }
-        var configuration = SidecarConfiguration(spec: spec, role: role, upstream: upstream, tls: mtls,
-                                                 accessLog: accessLog, originalDestination: originalDestination)
-        if let listen { configuration.listen = listen }
-        return ["exec", "--", executable.path] + configuration.arguments
-    }
-}
-
-/// nginx or haproxy as a sidecar. They are configured with their upstream either way (no original-destination
-/// routing); the configuration file is written when they start, on ports picked then.
-struct ReferenceProxyLaunch: Equatable {
-    var impl: SidecarSpec.Implementation
-    var role: SidecarRole
     var tls: TLSFiles?
     var threads: Int
     var accessLog: String?
-    /// A second listener with the proxy's own status page.
+    /// A metrics listener, when the scenario turns metrics on.
     var metrics: Bool
-    /// Folder for its configuration, pid, error log and temporary files.
+    /// Retries (Envoy's default of 2), when the scenario turns them on.
+    var retries: Bool
+    /// Route by SO_ORIGINAL_DST: the outbound sidecar where the path intercepts the app (pods, `sidecar-ebpf`), when
+    /// its data plane can; one that cannot is configured with its upstream.
+    var originalDestination: Bool
+    /// Folder for its configuration, pid, logs and temporary files.
     var workDirectory: String
     /// Fixed ports in a pod (its sidecar and metrics ports); nil picks free loopback ports when it starts.
     var podPorts: PodPorts? = nil
+    /// A private copy of the binary (a definition with `stage: true`), so its cgroup is charged for its pages.
+    var executable: StagedExecutable?
 
-    /// The program to look for on this host.
-    var tool: String { impl.rawValue }
+    var definition: DataPlaneDefinition { dataPlane.definition }
 
-    var configurationPath: String { workDirectory + (impl == .nginx ? "/nginx.conf" : "/haproxy.cfg") }
+    /// The binary its command runs: its private copy, or where it is installed.
+    var binary: String { executable?.path ?? dataPlane.binary.path }
 
-    /// The proxy's own command line, `program` being where `tool` is installed.
-    func programArguments(program: String) -> [String] {
-        impl == .nginx
-            ? [program, "-c", configurationPath, "-p", workDirectory + "/", "-e", workDirectory + "/error.log"]
-            : [program, "-f", configurationPath, "-db"]
-    }
-
-    /// The configuration file's text, once the upstream's address and the ports are known.
-    func configuration(upstream: HostPort, listenPort: Int, metricsPort: Int?) -> String {
-        var settings = ReferenceSidecarSettings(
-            role: role, listenPort: listenPort, upstream: upstream, tls: tls,
-            threads: threads, accessLogPath: accessLog, metricsPort: metricsPort, workDirectory: workDirectory)
-        if podPorts != nil { settings.listenHost = role == .inbound ? "0.0.0.0" : "127.0.0.1" }
-        return impl == .nginx ? NginxSidecar.configuration(settings) : HAProxySidecar.configuration(settings)
+    /// The typed settings its templates are rendered with, once the upstream and the ports are known.
+    func settings(upstream: HostPort, listenPort: Int, metricsPort: Int?) -> DataPlaneSettings {
+        // In a pod the inbound sidecar is reached on the pod's address, where interception sends the peer's traffic.
+        let listenHost = podPorts != nil && role == .inbound ? "0.0.0.0" : "127.0.0.1"
+        return DataPlaneSettings(
+            role: role, listen: HostPort(host: listenHost, port: listenPort), upstream: upstream, tls: tls,
+            metrics: metricsPort.map { HostPort(host: "127.0.0.1", port: $0) }, threads: threads,
+            accessLog: accessLog, retries: retries ? 2 : nil, originalDestination: originalDestination,
+            pods: podPorts != nil, workDirectory: workDirectory, binary: binary,
+            configFile: definition.config.map { workDirectory + "/" + $0.fileName })
     }
 }
 

@@ -73,7 +73,7 @@ extension HTMLPage {
         h += "</table>"
         h += "<table class=\"kv\"><caption>Sidecar and placement</caption>"
         let sc = s.sidecar
-        h += row("sidecar impl", sc.implementations.enumerated().map { Mark.text("$.scenario.sidecar.impl.\($0.offset)", $0.element.rawValue) }.joined(separator: ", "))
+        h += row("sidecar impl", sc.implementations.enumerated().map { Mark.text("$.scenario.sidecar.impl.\($0.offset)", $0.element) }.joined(separator: ", "))
         h += row("hops", Mark.value("$.scenario.sidecar.hops", Double(sc.hops), .count)
                  + (sc.hops == 2 ? " (outbound and inbound sidecar, Istio's topology)" : " (outbound sidecar only)"))
         h += row("features", sc.features.isEmpty ? "none" : sc.features.enumerated().map { Mark.text("$.scenario.sidecar.features.\($0.offset)", $0.element.rawValue) }.joined(separator: ", "))

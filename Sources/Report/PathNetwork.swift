@@ -15,6 +15,9 @@ public struct PathNetwork: Codable, Sendable, Equatable {
     /// On the ambient path, per node proxy (`node-proxy-1`, ...): its tunnel counters over all rounds (warm-ups
     /// included).
     public var tunnels: [String: TunnelCounters]?
+    /// Per sidecar (`sidecar-outbound`, ...): the counters its data plane keeps itself (its definition's
+    /// `stats.counters`), summed over all rounds, warm-ups included, read when each round's load has ended.
+    public var proxyStats: [String: [String: Double]]?
 
     public init(topology: Topology, nodes: Int?, hops: [String], interceptionRules: [String]? = nil,
                 interception: [String: InterceptionCounters]? = nil, tunnels: [String: TunnelCounters]? = nil) {
@@ -30,6 +33,7 @@ public struct PathNetwork: Codable, Sendable, Equatable {
         case topology, nodes, hops
         case interceptionRules = "interception_rules"
         case interception, tunnels
+        case proxyStats = "proxy_stats"
     }
 
     /// The hops of `path` in `topology`.

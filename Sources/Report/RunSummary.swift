@@ -121,10 +121,10 @@ public enum RunSummary {
         guard let first = paths.first?.network else { return "" }
         var out = "network: \(first.topology.rawValue)" + (first.nodes.map { ", \($0) node\($0 == 1 ? "" : "s")" } ?? "")
             + "\n"
-        guard first.topology == .pods else { return out }
         for p in paths {
             guard let n = p.network else { continue }
-            out += "  \(p.key): " + n.hops.joined(separator: "; ") + "\n"
+            if first.topology == .pods { out += "  \(p.key): " + n.hops.joined(separator: "; ") + "\n" }
+            else if n.proxyStats != nil { out += "  \(p.key):\n" }
             if let c = n.interception {
                 out += "    intercepted connections: " + c.sorted(by: { $0.key < $1.key }).map {
                     "\($0.key) pod \($0.value.outboundRedirects) outbound, \($0.value.inboundRedirects) inbound"
@@ -134,6 +134,12 @@ public enum RunSummary {
                 out += "    tunnels: " + t.sorted(by: { $0.key < $1.key }).map {
                     "\($0.key) \($0.value.streamsOut) streams out over \($0.value.tunnelConnections) HTTP/2 "
                         + "connection(s), \($0.value.streamsIn) in, \($0.value.failed) failed, \($0.value.denied) denied"
+                }.joined(separator: "; ") + "\n"
+            }
+            if let stats = n.proxyStats {
+                out += "    proxy's own counters (all rounds, warm-ups included): " + stats.sorted(by: { $0.key < $1.key }).map {
+                    "\($0.key) " + $0.value.sorted(by: { $0.key < $1.key }).map { "\($0.key) \(Int($0.value))" }
+                        .joined(separator: ", ")
                 }.joined(separator: "; ") + "\n"
             }
         }

@@ -1,4 +1,5 @@
 import Accounting
+import Foundation
 import ArgumentParser
 import LabCore
 import Orchestrator
@@ -30,6 +31,14 @@ extension Meshbench {
             let width = doctor.checks.map(\.name.count).max() ?? 0
             for c in doctor.checks {
                 print("\(c.ok ? "ok  " : "FAIL") \(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.detail)")
+            }
+            print("")
+            // Every data-plane definition found: a missing binary only rules out scenarios that name it.
+            let catalog = DataPlaneCatalog.standard
+            print("data planes (sidecar.impl; looked in \(catalog.directories.joined(separator: ", "))):")
+            for line in DataPlaneListing.lines(
+                catalog: catalog, besides: [(HostProbe.ownExecutable() as NSString).deletingLastPathComponent]) {
+                print("  " + line)
             }
             print("")
             for path in PathName.allCases {

@@ -46,7 +46,11 @@ import Testing
             server: ServerSpec(delay: .exponential(mean: .milliseconds(2)), threads: 2),
             cpus: CPUPlacement(load: [0], server: [1, 2], mesh: [3]),
             output: "out/lab")
-        #expect(scenario == expected)
+        // The data planes it names were looked up (the model compares the scenario as written without them).
+        #expect(scenario.dataPlanes["swift"]?.definition.name == "swift")
+        var written = scenario
+        written.dataPlanes = [:]
+        #expect(written == expected)
     }
 
     static let minimalFile = """
@@ -654,7 +658,9 @@ import Testing
         let cpus = try #require(object["cpus"] as? [String: Any])
         #expect(cpus["server"] as? [Int] == [1, 2])
 
-        #expect(try JSONDecoder().decode(Scenario.self, from: data) == scenario)
+        var written = scenario
+        written.dataPlanes = [:]
+        #expect(try JSONDecoder().decode(Scenario.self, from: data) == written)
     }
 
     @Test func closedLoopEncodesAsMaxAndRoundTrips() throws {
@@ -683,21 +689,30 @@ struct SidecarScenarioTests {
 
     @Test func defaultsAreIstiosSetup() throws {
         let s = try ScenarioLoader.parse(yaml: base, file: "s.yaml")
-        #expect(s.sidecar == SidecarSpec(implementations: [.swift], hops: 2, features: [.mtls, .metrics], threads: 1))
+        #expect(s.sidecar == SidecarSpec(implementations: ["swift"], hops: 2, features: [.mtls, .metrics], threads: 1))
+        #expect(s.dataPlanes["swift"]?.definition.file.hasSuffix("dataplanes/swift.yaml") == true)
     }
 
     @Test func listsAndSingleWordsBothWork() throws {
         let s = try ScenarioLoader.parse(yaml: base + """
             sidecar:
               impl: [swift, nginx, haproxy]
-              features: [mtls, metrics, access_log, retries]
+              features: [mtls, metrics, access_log]
               threads: 2
             """, file: "s.yaml")
-        #expect(s.sidecar.implementations == [.swift, .nginx, .haproxy])
-        #expect(s.sidecar.features == [.mtls, .metrics, .accessLog, .retries])
+        #expect(s.sidecar.implementations == ["swift", "nginx", "haproxy"])
+        #expect(s.sidecar.features == [.mtls, .metrics, .accessLog])
         #expect(s.sidecar.threads == 2)
+        #expect(Set(s.dataPlanes.keys) == ["swift", "nginx", "haproxy"])
         let one = try ScenarioLoader.parse(yaml: base + "sidecar:\n  impl: nginx\n  features: []\n", file: "s.yaml")
-        #expect(one.sidecar.implementations == [.nginx] && one.sidecar.features.isEmpty)
+        #expect(one.sidecar.implementations == ["nginx"] && one.sidecar.features.isEmpty)
+        // A feature some data planes lack can be asked for where they have it: `metrics?`.
+        let optional = try ScenarioLoader.parse(yaml: base + "sidecar:\n  impl: [swift, nghttpx]\n  features: [mtls, metrics?]\n",
+                                                file: "s.yaml")
+        #expect(optional.sidecar.features == [.mtls] && optional.sidecar.optionalFeatures == [.metrics])
+        let swift = try #require(optional.dataPlanes["swift"]?.definition)
+        let nghttpx = try #require(optional.dataPlanes["nghttpx"]?.definition)
+        #expect(optional.sidecar.has(.metrics, offeredBy: swift.offers) && !optional.sidecar.has(.metrics, offeredBy: nghttpx.offers))
     }
 
     @Test func oneHopDropsTheDefaultMTLSAndRefusesAnExplicitOne() throws {
@@ -709,7 +724,13 @@ struct SidecarScenarioTests {
     }
 
     @Test(arguments: [
-        ("sidecar:\n  impl: envoy\n", "s.yaml:8:", "'impl' must be one of swift, nginx, haproxy"),
+        ("sidecar:\n  impl: envy\n", "s.yaml:8:", "no data-plane definition named 'envy' (did you mean 'envoy'?)"),
+        ("sidecar:\n  impl: [swift, nghttpx]\n", "s.yaml:8:",
+         "'sidecar.impl' names 'nghttpx' (" ),
+        ("sidecar:\n  impl: [swift, nghttpx]\n", "s.yaml:8:",
+         "which does not support metrics that 'sidecar.features' asks for; it supports: mtls, access_log"),
+        ("sidecar:\n  impl: [nginx]\n  features: [retries]\n", "s.yaml:8:", "does not support retries"),
+        ("sidecar:\n  impl: /nonexistent/meshbench/x.yaml\n", "s.yaml:8:", "no such data-plane definition"),
         ("sidecar:\n  impl: [nginx, nginx]\n", "s.yaml:8:", "twice"),
         ("sidecar:\n  hops: 3\n", "s.yaml:8:", "'hops' must be an integer from 1 to 2"),
         ("sidecar:\n  features: [mtsl]\n", "s.yaml:8:", "did you mean 'mtls'"),
@@ -732,6 +753,8 @@ struct SidecarScenarioTests {
         let data = try JSONEncoder().encode(s)
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"impl\":[\"haproxy\"]"))
-        #expect(try JSONDecoder().decode(Scenario.self, from: data) == s)
+        // The report records which definition and binary each data plane was.
+        #expect(text.contains("\"dataplanes\":{\"haproxy\":{") && text.contains("haproxy.yaml"), "\(text)")
+        #expect(try JSONDecoder().decode(Scenario.self, from: data).sidecar == s.sidecar)
     }
 }

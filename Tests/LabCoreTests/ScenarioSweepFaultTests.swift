@@ -48,7 +48,9 @@ import Testing
         let data = try JSONEncoder().encode(s)
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"sweep\":{\"qps\":[10,100]}"))
-        #expect(try JSONDecoder().decode(Scenario.self, from: data) == s)
+        var written = s
+        written.dataPlanes = [:]
+        #expect(try JSONDecoder().decode(Scenario.self, from: data) == written)
     }
 
     @Test func badSweepsPointAtTheLine() {

@@ -281,6 +281,9 @@ extension MeshbenchCLITests {
         let proxy = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("meshbench-proxy").path
         try FileManager.default.copyItem(atPath: proxy, toPath: dir + "/meshbench-proxy")
         chmod(dir + "/meshbench-proxy", 0o755)
+        // The data-plane definitions, found in ./dataplanes (the copy is outside the repository's tree).
+        try FileManager.default.copyItem(atPath: FileManager.default.currentDirectoryPath + "/dataplanes",
+                                         toPath: dir + "/dataplanes")
         let file = dir + "/nonroot.yaml"
         try "name: nonroot\npaths: [direct, sidecar, ebpf, sidecar-ebpf]\nload:\n  qps: 100\n  connections: 2\n  duration: 1s\n"
             .write(toFile: file, atomically: true, encoding: .utf8)

@@ -84,10 +84,9 @@ struct ComponentMemoryTests {
         let binary = try #require(BuiltMeshbench.path)
         let proxySource = StagedExecutable.sibling(of: binary, named: "meshbench-proxy")
         let directory = try TemporaryDirectory(prefix: "meshbench-memory")
-        let launch = SidecarLaunch.swift(SwiftProxyLaunch(
-            executable: StagedExecutable(source: proxySource, component: "sidecar-outbound",
-                                         runDirectory: directory.path),
-            role: .outbound, spec: SidecarSpec(), tls: nil, accessLog: nil, originalDestination: false))
+        let swift = try #require(try DataPlaneFixtures.use("swift", besides: [(binary as NSString).deletingLastPathComponent]).use)
+        #expect(swift.binary.path == proxySource)
+        let launch = DataPlaneFixtures.launch(swift, role: .outbound, runDirectory: directory.path)
         let measured = try Self.measure(launch, runDirectory: directory.path)
         let sidecar = measured.memory
         let rssPeak = try #require(sidecar.rssPeak) * PathAccounting.bytesPerMB
@@ -114,14 +113,13 @@ struct ComponentMemoryTests {
             print("skipped: \(reason)")
             return
         }
-        guard (try? SidecarLauncher.locate("nginx")) != nil else {
-            print("skipped: nginx is not installed (scripts/setup.sh installs it)")
+        let (nginx, skip) = try DataPlaneFixtures.use("nginx")
+        guard let nginx else {
+            print("skipped: \(skip ?? "nginx cannot run here")")
             return
         }
         let directory = try TemporaryDirectory(prefix: "meshbench-memory")
-        let launch = SidecarLaunch.reference(ReferenceProxyLaunch(
-            impl: .nginx, role: .outbound, tls: nil, threads: 1, accessLog: nil, metrics: false,
-            workDirectory: directory.path + "/nginx"))
+        let launch = DataPlaneFixtures.launch(nginx, role: .outbound, runDirectory: directory.path)
         let measured = try Self.measure(launch, runDirectory: directory.path)
         try Self.expectCgroupHoldsTheResidentSet(measured.memory, readAhead: 0, what: "nginx", ownsItsFiles: false)
     }

@@ -56,7 +56,7 @@ struct PlacementTests {
     @Test func variantsNameTheReferenceProxies() {
         let s = Scenario(name: "t", paths: [.direct, .sidecar],
                          load: LoadSpec(qps: .rate(100), connections: 1, stop: .duration(.seconds(1))),
-                         sidecar: SidecarSpec(implementations: [.swift, .nginx, .haproxy]))
+                         sidecar: SidecarSpec(implementations: ["swift", "nginx", "haproxy"]))
         let v = PathVariant.all(for: s)
         #expect(v.map(\.name) == ["direct", "sidecar", "sidecar/nginx", "sidecar/haproxy"])
         #expect(v.map(\.fileTag) == ["direct", "sidecar", "sidecar-nginx", "sidecar-haproxy"])

@@ -8,7 +8,7 @@ import Testing
 /// In pods the plan puts each component in its pod: the app and the load dial and listen on pod addresses, the
 /// sidecars sit beside their apps under uid 1337 on Istio's ports, and only the sidecar path is intercepted.
 struct PodPlanTests {
-    static func plan(_ path: PathName, nodes: Int, impl: SidecarSpec.Implementation = .swift) -> RoundPlan {
+    static func plan(_ path: PathName, nodes: Int, impl: String = SidecarSpec.swift) -> RoundPlan {
         var scenario = RoundPlanTests.scenario(path, impl: impl)
         scenario.topology = .pods
         scenario.nodes = nodes
@@ -26,8 +26,8 @@ struct PodPlanTests {
         #expect(load.pod == .client && load.target == .address(server))
     }
 
-    @Test(arguments: [SidecarSpec.Implementation.swift, .nginx, .haproxy])
-    func sidecarsSitBesideTheirAppsAndAreIntercepted(impl: SidecarSpec.Implementation) throws {
+    @Test(arguments: ["swift", "nginx", "haproxy", "nghttpx", "caddy"])
+    func sidecarsSitBesideTheirAppsAndAreIntercepted(impl: String) throws {
         let plan = Self.plan(.sidecar, nodes: 2, impl: impl)
         let server = HostPort(host: "198.18.2.20", port: 8080)
         #expect(plan.pods?.interception == true)
@@ -39,20 +39,28 @@ struct PodPlanTests {
         #expect(outbound.user == 1337 && inbound.user == 1337)
         #expect(outbound.target == .address(server), "the outbound sidecar sends where the app meant to go")
         #expect(inbound.target == .address(HostPort(host: "127.0.0.1", port: 8080)), "the inbound one to its app")
-        switch (outbound.command, inbound.command) {
-        case (.sidecar(.swift(let o)), .sidecar(.swift(let i))):
-            #expect(o.listen == HostPort(host: "127.0.0.1", port: 15001) && o.originalDestination)
-            #expect(i.listen == HostPort(host: "0.0.0.0", port: 15006) && !i.originalDestination)
-            let args = o.arguments(upstream: server)
-            #expect(RoundPlanTests.value(args, after: "--listen") == "127.0.0.1:15001")
-            #expect(args.contains("--original-dst"))
-        case (.sidecar(.reference(let o)), .sidecar(.reference(let i))):
-            #expect(o.podPorts == PodPorts(listen: 15001, metrics: 15090))
-            #expect(i.podPorts == PodPorts(listen: 15006, metrics: 15090))
-            #expect(i.configuration(upstream: HostPort(host: "127.0.0.1", port: 8080), listenPort: 15006, metricsPort: 15090)
-                .contains("0.0.0.0:15006"), "the inbound proxy listens on the pod's address, where it is redirected")
-        default:
+        guard case .sidecar(let o) = outbound.command, case .sidecar(let i) = inbound.command else {
             Issue.record("unexpected sidecar commands")
+            return
+        }
+        let metrics = o.definition.offers(.metrics) ? 15090 : nil
+        #expect(o.podPorts == PodPorts(listen: 15001, metrics: metrics))
+        #expect(i.podPorts == PodPorts(listen: 15006, metrics: metrics))
+        // Routing by the original destination where the data plane can; a fixed upstream (the server pod) otherwise.
+        #expect(o.originalDestination == o.definition.offers(.originalDst) && !i.originalDestination)
+        let outSettings = o.settings(upstream: server, listenPort: 15001, metricsPort: metrics)
+        let inSettings = i.settings(upstream: HostPort(host: "127.0.0.1", port: 8080), listenPort: 15006,
+                                    metricsPort: metrics)
+        #expect(outSettings.listen == HostPort(host: "127.0.0.1", port: 15001) && outSettings.pods)
+        #expect(inSettings.listen == HostPort(host: "0.0.0.0", port: 15006),
+                "the inbound proxy listens on the pod's address, where it is redirected")
+        let rendered = inSettings.render(i.definition)
+        let text = rendered.command.joined(separator: " ") + (rendered.configuration ?? "")
+        #expect(text.contains("0.0.0.0:15006") || (text.contains("0.0.0.0") && text.contains("15006")))
+        if impl == "swift" {
+            let args = outSettings.render(o.definition).command
+            #expect(RoundPlanTests.value(args, after: "--listen") == "127.0.0.1:15001")
+            #expect(args.contains("--original-dst") && args.contains("--allow-remote"))
         }
     }
 

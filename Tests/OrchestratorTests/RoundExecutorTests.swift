@@ -70,12 +70,12 @@ struct RoundExecutorTests {
 
     static let sidecarOrder = ["server", "sidecar-inbound", "sidecar-outbound", "load"]
 
-    static func swiftProxy(_ component: ComponentPlan) throws -> SwiftProxyLaunch {
-        guard case .sidecar(.swift(let proxy)) = component.command else {
-            Issue.record("\(component.name) is not a Swift sidecar")
-            throw LabError.runFailed("not a Swift sidecar")
+    static func sidecar(_ component: ComponentPlan) throws -> SidecarLaunch {
+        guard case .sidecar(let launch) = component.command else {
+            Issue.record("\(component.name) is not a sidecar")
+            throw LabError.runFailed("not a sidecar")
         }
-        return proxy
+        return launch
     }
 
     static func server(_ component: ComponentPlan) throws -> ServerLaunch {
@@ -111,14 +111,22 @@ struct RoundExecutorTests {
             #expect(launch.spec.stderrPath == planned.logPath)
         }
         let server = try Self.server(try round.component("server"))
-        let inbound = try Self.swiftProxy(try round.component("sidecar-inbound"))
-        let outbound = try Self.swiftProxy(try round.component("sidecar-outbound"))
+        let inbound = try Self.sidecar(try round.component("sidecar-inbound"))
+        let outbound = try Self.sidecar(try round.component("sidecar-outbound"))
         let load = try Self.load(try round.component("load"))
         let (serverAddress, inboundAddress) = (try round.reported("server"), try round.reported("sidecar-inbound"))
         let front = try round.reported("sidecar-outbound")
         #expect(launches[0].spec.arguments == server.arguments(listen: ServerLaunch.anyPort))
-        #expect(launches[1].spec.arguments == inbound.arguments(upstream: serverAddress))
-        #expect(launches[2].spec.arguments == outbound.arguments(upstream: inboundAddress))
+        // Each sidecar is its data plane's command line (through the placing trampoline) with the address the one
+        // behind it reported as its upstream, listening where it then reported.
+        for (launch, sidecar, upstream) in [(launches[1], inbound, serverAddress), (launches[2], outbound, inboundAddress)] {
+            let args = launch.spec.arguments
+            #expect(Array(args.prefix(3)) == ["exec", "--", sidecar.binary])
+            #expect(RoundPlanTests.value(args, after: "--upstream") == upstream.description)
+            #expect(RoundPlanTests.value(args, after: "--role") == sidecar.role.rawValue)
+            #expect(launch.spec.executableCopy == sidecar.executable && sidecar.executable != nil)
+        }
+        #expect(RoundPlanTests.value(launches[1].spec.arguments, after: "--listen") == inboundAddress.description)
         #expect(launches[3].spec.arguments == load.arguments(url: LoadLaunch.url(address: front.description)))
         let loadCommand = try FakeLoadCommandLine.parse(Array(launches[3].spec.arguments.dropFirst()))
         #expect(loadCommand.settings.url == "http://\(front)/", "the load is sent to the front the outbound reported")

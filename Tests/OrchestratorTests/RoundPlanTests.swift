@@ -23,7 +23,7 @@ struct RoundPlanTests {
                     .waypoint: TLSFiles(certificate: "/waypoint.pem", privateKey: "/waypoint-key.pem",
                                         caCertificate: "/ca.pem", bundle: "/waypoint-b.pem")])
 
-    static func scenario(_ path: PathName, hops: Int = 2, impl: SidecarSpec.Implementation = .swift,
+    static func scenario(_ path: PathName, hops: Int = 2, impl: String = SidecarSpec.swift,
                          features: [SidecarSpec.Feature] = [.metrics], faults: [FaultSpec] = [],
                          load: LoadSpec? = nil) -> Scenario {
         Scenario(name: "t", paths: [path], rounds: 3,
@@ -165,10 +165,10 @@ struct RoundPlanTests {
         if protocolKind == .h2 { #expect(Self.value(args, after: "--streams") == "4") }
     }
 
-    @Test(arguments: [PathName.sidecar, .sidecarEBPF], [SidecarSpec.Implementation.swift, .nginx, .haproxy])
-    func sidecarsByImplementation(path: PathName, impl: SidecarSpec.Implementation) {
+    @Test(arguments: [PathName.sidecar, .sidecarEBPF], ["swift", "nginx", "haproxy", "nghttpx", "caddy"])
+    func sidecarsByImplementation(path: PathName, impl: String) throws {
         let plan = Self.plan(Self.scenario(path, impl: impl, features: [.mtls, .metrics, .accessLog]), tls: Self.tls)
-        let tag = "round1-" + (impl == .swift ? path.rawValue : "\(path.rawValue)-\(impl.rawValue)")
+        let tag = "round1-" + (impl == "swift" ? path.rawValue : "\(path.rawValue)-\(impl)")
         for role in [SidecarRole.inbound, .outbound] {
             let name = "sidecar-\(role.rawValue)"
             guard let component = plan.component(name), case .sidecar(let launch) = component.command else {
@@ -177,35 +177,35 @@ struct RoundPlanTests {
             }
             let files = role == .inbound ? Self.tls.inbound : Self.tls.outbound
             let accessLog = "/runs/r1/logs/\(tag)-\(name)-access.log"
-            #expect(launch.role == role)
-            switch launch {
-            case .swift(let proxy):
-                #expect(impl == .swift)
-                #expect(component.readiness == .line(prefix: "listening on "))
-                let args = proxy.arguments(upstream: HostPort(host: "127.0.0.1", port: 7))
-                // Through the placing trampoline, from this sidecar's own copy of meshbench-proxy in the run folder.
-                #expect(Array(args.prefix(3)) == ["exec", "--", "/runs/r1/bin/\(name)/meshbench-proxy"])
-                #expect(proxy.executable.source == Self.proxyExecutable)
+            let definition = launch.definition
+            #expect(definition.name == impl && launch.role == role && component.readiness == .dataPlane)
+            #expect(launch.workDirectory == "/runs/r1/proxies/\(tag)-\(name)")
+            // mTLS and the access log only where the data plane offers them (every shipped one does); metrics too.
+            #expect(launch.tls == files && launch.accessLog == accessLog)
+            #expect(launch.metrics == definition.offers(.metrics))
+            // Only the outbound sidecar of the steered path routes by the original destination, where it can.
+            #expect(launch.originalDestination
+                    == (path == .sidecarEBPF && role == .outbound && definition.offers(.originalDst)))
+            // A staged binary runs from this sidecar's own copy in the run folder.
+            #expect((launch.executable?.path == "/runs/r1/bin/\(name)/\(URL(fileURLWithPath: launch.dataPlane.binary.path).lastPathComponent)")
+                    == definition.binary.stage)
+            let settings = launch.settings(upstream: HostPort(host: "127.0.0.1", port: 7), listenPort: 8, metricsPort: 9)
+            let rendered = settings.render(definition)
+            let text = rendered.command.joined(separator: " ") + "\n" + (rendered.configuration ?? "")
+            #expect(text.contains("7") && text.contains("8"), "upstream and listen port in \(impl)'s command or file")
+            #expect(text.contains(files.certificate) || text.contains(files.bundle), "\(impl) gets its certificate")
+            #expect(!text.contains("{{"), "\(impl): every placeholder rendered")
+            if impl == "swift" {
+                let args = rendered.command
+                #expect(args.first == launch.binary)
                 #expect(Self.value(args, after: "--role") == role.rawValue)
-                #expect(Self.value(args, after: "--listen") == "127.0.0.1:0")
+                #expect(Self.value(args, after: "--listen") == "127.0.0.1:8")
                 #expect(Self.value(args, after: "--upstream") == "127.0.0.1:7")
                 #expect(Self.value(args, after: "--tls-cert") == files.certificate)
                 #expect(Self.value(args, after: "--tls-key") == files.privateKey)
-                #expect(args.contains("--metrics") && Self.value(args, after: "--access-log") == accessLog)
-                // Only the outbound sidecar of the steered path routes by the original destination.
-                #expect(args.contains("--original-dst") == (path == .sidecarEBPF && role == .outbound))
-            case .reference(let proxy):
-                #expect(proxy.impl == impl)
-                #expect(component.readiness == .listeningPort)
-                #expect(proxy.tls == files && proxy.accessLog == accessLog && proxy.metrics)
-                #expect(proxy.workDirectory == "/runs/r1/proxies/\(tag)-\(name)")
-                let line = proxy.programArguments(program: "/usr/sbin/\(impl.rawValue)")
-                #expect(line.first == "/usr/sbin/\(impl.rawValue)")
-                #expect(line.contains(proxy.configurationPath))
-                #expect(proxy.configurationPath.hasPrefix(proxy.workDirectory + "/"))
-                let config = proxy.configuration(upstream: HostPort(host: "127.0.0.1", port: 7), listenPort: 8,
-                                                 metricsPort: 9)
-                #expect(config.contains("127.0.0.1:7") && config.contains("127.0.0.1:8"))
+                #expect(Self.value(args, after: "--metrics") == "127.0.0.1:9")
+                #expect(Self.value(args, after: "--access-log") == accessLog)
+                #expect(args.contains("--original-dst") == launch.originalDestination)
             }
         }
     }
@@ -213,12 +213,14 @@ struct RoundPlanTests {
     @Test func withoutMTLSTheSidecarsCarryNoCertificates() {
         let plan = Self.plan(Self.scenario(.sidecar, features: []))
         for name in ["sidecar-inbound", "sidecar-outbound"] {
-            guard case .sidecar(.swift(let proxy))? = plan.component(name)?.command else {
+            guard case .sidecar(let launch)? = plan.component(name)?.command else {
                 Issue.record("no \(name)")
                 continue
             }
-            let args = proxy.arguments(upstream: HostPort(host: "127.0.0.1", port: 7))
-            #expect(!args.contains("--tls-cert") && !args.contains("--metrics") && !args.contains("--access-log"))
+            #expect(launch.tls == nil && !launch.metrics && launch.accessLog == nil)
+            let args = launch.settings(upstream: HostPort(host: "127.0.0.1", port: 7), listenPort: 8, metricsPort: nil)
+                .render(launch.definition).command
+            #expect(!args.contains { $0.hasPrefix("--tls-cert") || $0.hasPrefix("--metrics") || $0.hasPrefix("--access-log") })
         }
     }
 

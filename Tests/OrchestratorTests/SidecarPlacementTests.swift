@@ -6,7 +6,7 @@ import Testing
 /// Where the sidecars run: beside the server (the lab's default) or each with its own app, as Istio's pods put them.
 struct SidecarPlacementTests {
     static func scenario(_ placements: [SidecarSpec.Placement]) -> Scenario {
-        var s = RoundPlanTests.scenario(.sidecar, impl: .nginx)
+        var s = RoundPlanTests.scenario(.sidecar, impl: "nginx")
         s.paths = [.direct, .sidecar]
         s.sidecar.placements = placements
         return s

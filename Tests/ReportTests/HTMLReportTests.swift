@@ -135,7 +135,7 @@ enum HTMLFixture {
                                 paths: [.direct, .sidecar, .ebpf, .sidecarEBPF], rounds: 3,
                                 load: LoadSpec(qps: .rate(1000), connections: 16, stop: .duration(.seconds(20)),
                                                warmup: .seconds(5)),
-                                sidecar: SidecarSpec(implementations: [.swift, .nginx]))
+                                sidecar: SidecarSpec(implementations: ["swift", "nginx"]))
         // 450,000 requests: the percentile axis runs to 99.9999%, its widest label at the edge.
         let direct = path("direct", base: 180, spread: 60, weight: 50)
         var sidecar = path("sidecar", base: 420, spread: 110, events: ["killed the server at 2.0s", "restarted <server> & resumed"])

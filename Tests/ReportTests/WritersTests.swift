@@ -52,7 +52,7 @@ struct WritersTests {
 
     /// direct, sidecar (Swift), sidecar/nginx, ebpf, and a skipped sidecar-ebpf; two rounds; Istio's 1.10 setup.
     func fixture(hops: Int = 2, ebpf: Bool = true, ambient: Bool = false) -> RunReport {
-        let sidecarSpec = SidecarSpec(implementations: [.swift, .nginx], hops: hops, features: [.mtls, .metrics],
+        let sidecarSpec = SidecarSpec(implementations: ["swift", "nginx"], hops: hops, features: [.mtls, .metrics],
                                       threads: 2)
         let scenario = Scenario(
             name: "istio-like",
