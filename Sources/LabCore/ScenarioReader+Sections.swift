@@ -319,6 +319,8 @@ extension ScenarioReader {
         let directory = (scenarioFile as NSString).deletingLastPathComponent
         var names: [String] = []
         var uses: [String: DataPlaneUse] = [:]
+        /// Each definition's file by name: two files with one name would make two variants of one name.
+        var files: [String: String] = [:]
         var ok = true
         for reference in spec.implementations {
             let line = implLines[reference] ?? 1
@@ -351,11 +353,12 @@ extension ScenarioReader {
                      + "supports: \(offered); remove the feature from 'sidecar.features' or pick another data plane")
                 ok = false
             }
-            if let other = uses[definition.name] {
-                fail(line, "'sidecar.impl' names \(place) and \(other.definition.file), both named "
+            if let other = files[definition.name] {
+                fail(line, "'sidecar.impl' names \(place) and \(other), both named "
                      + "'\(definition.name)'; variants are told apart by name, so rename one")
                 ok = false
             }
+            files[definition.name] = definition.file
             names.append(definition.name)
             guard binaries else { continue }
             switch DataPlaneBinary.check(definition) {

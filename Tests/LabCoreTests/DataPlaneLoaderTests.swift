@@ -246,3 +246,18 @@ struct DataPlaneDocumentationTests {
         for key in DataPlaneLoader.rootKeys { #expect(text.contains("`\(key)`"), "README lacks the key `\(key)`") }
     }
 }
+
+extension DataPlaneScenarioTests {
+    @Test func twoDefinitionsOfOneNameAreRefused() throws {
+        let dir = try Self.write(["mine/proxy.yaml": DataPlaneLoaderTests.yaml().replacingOccurrences(of: "name: probe", with: "name: nginx"),
+                                  "s.yaml": Self.scenario + "sidecar:\n  impl: [nginx, mine/proxy.yaml]\n  features: [mtls]\n"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: LabError.self) { try ScenarioLoader.load(file: dir + "/s.yaml") }
+        do {
+            _ = try ScenarioLoader.load(file: dir + "/s.yaml")
+        } catch let error as LabError {
+            #expect(error.message.contains("\(dir)/s.yaml:5: 'sidecar.impl' names 'mine/proxy.yaml'")
+                    && error.message.contains("both named 'nginx'"), "\(error.message)")
+        }
+    }
+}
