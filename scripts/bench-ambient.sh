@@ -9,11 +9,11 @@
 # Output: results/bench-ambient/<date>.txt and the run's report.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab-run.sh
 bin=$(scripts/build.sh)
 work=$(mktemp -d /tmp/meshbench-bench-ambient.XXXXXX)
 chmod 755 "$work"   # the sidecars run as uid 1337 in pods and must reach their files in the run folder
 trap 'rm -rf "$work"' EXIT
-steal() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 before=$(steal)
 run=$("$bin" run scenarios/ambient.yaml --out "$work" --quiet) || { echo "bench: the run failed" >&2; exit 1; }
 after=$(steal)

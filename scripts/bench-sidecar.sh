@@ -8,12 +8,12 @@
 # Environment: SCENARIO (default scenarios/istio-reference.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab-run.sh
 scenario=${SCENARIO:-scenarios/istio-reference.yaml}
 bin=$(scripts/build.sh)
 work=$(mktemp -d /tmp/meshbench-bench-sidecar.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # What the hypervisor took from this VM during the run (steal): a noisy neighbour shows there.
-steal() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 before=$(steal)
 run_dir=$("$bin" run "$scenario" --out "$work" --quiet) || { echo "bench: the run failed; see $work" >&2; exit 1; }
 after=$(steal)

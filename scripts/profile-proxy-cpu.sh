@@ -8,22 +8,15 @@
 # Usage: scripts/profile-proxy-cpu.sh [LABEL]   (writes results/profiles/<stamp>-proxy-cpu[-LABEL].txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab-run.sh
 label=${1:+-$1}
 bin=$(scripts/build.sh)
 work=$(mktemp -d /tmp/meshbench-profile-cpu.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/s.yaml" <<YAML
-name: proxy-cpu
-paths: [sidecar]
-rounds: 1
-load: {qps: max, connections: 16, duration: 12s, warmup: 2s, protocol: http1, response_size: 1k}
-sidecar: {impl: [swift], features: [mtls, metrics]}
-YAML
-"$bin" run "$work/s.yaml" --out "$work" --quiet > "$work/run-dir" &
-runner=$!
+start_sidecar_run max 12s
 sleep 6
-procs=$(ls -d /sys/fs/cgroup/unified/meshbench/*/sidecar/sidecar-outbound/cgroup.procs 2>/dev/null | head -1)
-pid=$(head -1 "$procs")
+pid=$(outbound_sidecar_pid)
+[ -n "$pid" ] || { echo "profile: no outbound sidecar in the lab's cgroup v2 tree (root?)" >&2; exit 1; }
 perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep 5 > /dev/null 2>&1
 wait "$runner"
 mkdir -p results/profiles

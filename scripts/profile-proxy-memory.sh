@@ -9,23 +9,15 @@
 # Usage: scripts/profile-proxy-memory.sh [LABEL]   (writes results/profiles/<stamp>-proxy-memory[-LABEL].txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab-run.sh
 label=${1:+-$1}
 bin=$(scripts/build.sh)
 work=$(mktemp -d /tmp/meshbench-profile-memory.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/s.yaml" <<YAML
-name: proxy-memory
-paths: [sidecar]
-rounds: 1
-load: {qps: 1000, connections: 16, duration: 10s, warmup: 2s, protocol: http1, response_size: 1k}
-sidecar: {impl: [swift], features: [mtls, metrics]}
-YAML
-"$bin" run "$work/s.yaml" --out "$work" --quiet > "$work/run-dir" &
-runner=$!
+start_sidecar_run 1000 10s
 # The middle of the measured window: 2 s warm-up plus 5 s.
 sleep 9
-procs=$(ls -d /sys/fs/cgroup/unified/meshbench/*/sidecar/sidecar-outbound/cgroup.procs 2>/dev/null | head -1)
-pid=$(head -1 "$procs" 2>/dev/null || true)
+pid=$(outbound_sidecar_pid)
 mkdir -p results/profiles
 out="results/profiles/$(date -u +%Y%m%d-%H%M%S)-proxy-memory$label.txt"
 {

@@ -87,10 +87,10 @@ extension Scenario {
         var resolved = self
         for name in sidecar.implementations where resolved.dataPlanes[name] == nil {
             let definition = try catalog.definition(name)
-            let lacking = sidecar.features.filter { !definition.offers($0) }
-            guard lacking.isEmpty else {
-                throw LabError.badInput("data plane '\(name)' (\(definition.file)) does not support "
-                    + lacking.map(\.rawValue).joined(separator: ", ") + " that the scenario's sidecar features ask for")
+            let unmet = definition.unmet(by: sidecar)
+            guard unmet.roles.isEmpty, unmet.features.isEmpty else {
+                throw LabError.badInput("data plane '\(name)' (\(definition.file)) lacks what the scenario's sidecars ask "
+                    + "for: " + (unmet.roles.map(\.rawValue) + unmet.features.map(\.rawValue)).joined(separator: ", "))
             }
             switch DataPlaneBinary.check(definition, besides: besides) {
             case .success(let found): resolved.dataPlanes[name] = DataPlaneUse(definition: definition, binary: found)

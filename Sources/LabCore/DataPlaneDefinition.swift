@@ -120,6 +120,13 @@ public struct DataPlaneDefinition: Sendable, Equatable {
 
     public func offers(_ role: Role) -> Bool { roles.contains(role) }
     public func offers(_ feature: SidecarSpec.Feature) -> Bool { features.contains(feature) }
+
+    /// What a scenario's sidecars ask of this data plane that it lacks: the sidecar roles its hops need, and the
+    /// features it must have (`metrics?`-style optional ones are not asked of it).
+    public func unmet(by spec: SidecarSpec) -> (roles: [Role], features: [SidecarSpec.Feature]) {
+        let roles: [Role] = spec.hops == 2 ? [.sidecarOutbound, .sidecarInbound] : [.sidecarOutbound]
+        return (roles.filter { !offers($0) }, spec.features.filter { !offers($0) })
+    }
 }
 
 /// The names a definition's templates may use. Values are text put in place; switches only open sections

@@ -41,8 +41,18 @@ public enum DataPlaneLoader {
 
     /// Parses definition YAML; `file` names it in messages, and a `template_file` is read relative to its folder.
     public static func parse(yaml: String, file: String) throws -> DataPlaneDefinition {
+        if let line = YAMLAliasScan.firstAliasLine(in: yaml) {
+            throw LabError.badInput("\(file):\(line): YAML aliases (*name) are not allowed in a data-plane definition; "
+                                    + "write the value out")
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw LabError.badInput(ScenarioLoader.syntaxMessage(for: error, file: file, yaml: yaml))
+        }
         var reader = ScenarioReader()
-        guard let definition = reader.dataPlane(yaml: yaml, file: file) else {
+        guard let definition = reader.dataPlane(from: root, file: file) else {
             throw LabError.badInput(reader.report(file: file))
         }
         return definition
@@ -50,22 +60,8 @@ public enum DataPlaneLoader {
 }
 
 extension ScenarioReader {
-    /// The definition in `yaml`, or nil with its problems recorded.
-    mutating func dataPlane(yaml: String, file: String) -> DataPlaneDefinition? {
-        if let line = YAMLAliasScan.firstAliasLine(in: yaml) {
-            fail(line, "YAML aliases (*name) are not allowed in a data-plane definition; write the value out")
-            return nil
-        }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            // The syntax message already carries the file and line.
-            let message = ScenarioLoader.syntaxMessage(for: error, file: file, yaml: yaml)
-            let parts = message.split(separator: ":", maxSplits: 2)
-            fail(parts.count == 3 ? Int(parts[1]) ?? 1 : 1, parts.count == 3 ? String(parts[2].dropFirst()) : message)
-            return nil
-        }
+    /// The definition in the composed document `root` (read from `file`), or nil with its problems recorded.
+    mutating func dataPlane(from root: Node?, file: String) -> DataPlaneDefinition? {
         let keys = DataPlaneLoader.rootKeys.joined(separator: ", ")
         guard let root, case .mapping = root else {
             fail(root?.mark?.line ?? 1, "a data-plane definition must be a mapping with the keys \(keys)")

@@ -329,23 +329,21 @@ extension ScenarioReader {
                 definition = try catalog.definition(reference, relativeTo: directory)
             } catch {
                 let text = (error as? LabError).map(\.message) ?? "\(error)"
-                if text.split(separator: "\n").count > 1 || text.range(of: #"^[^ ]+:\d+: "#, options: .regularExpression) != nil {
-                    fail(line, "'sidecar.impl' names '\(reference)', whose definition has problems:\n" + text)
-                } else {
-                    fail(line, "'sidecar.impl': \(text)")
-                }
+                // A file that is there but wrong brings its own FILE:LINE problems; one that is not, a sentence.
+                let found = catalog.file(for: reference, relativeTo: directory)
+                    .map { FileManager.default.fileExists(atPath: $0) } ?? false
+                fail(line, found ? "'sidecar.impl' names '\(reference)', whose definition has problems:\n" + text
+                                 : "'sidecar.impl': \(text)")
                 ok = false
                 continue
             }
             let place = "'\(reference)' (\(definition.file))"
-            let roles: [DataPlaneDefinition.Role] = spec.hops == 2 ? [.sidecarOutbound, .sidecarInbound] : [.sidecarOutbound]
-            let lacking = roles.filter { !definition.offers($0) }
+            let (lacking, unsupported) = definition.unmet(by: spec)
             if !lacking.isEmpty {
                 fail(line, "'sidecar.impl' names \(place), which cannot be \(lacking.map(\.rawValue).joined(separator: " or "))"
                      + "; its roles: \(definition.roles.map(\.rawValue).joined(separator: ", "))")
                 ok = false
             }
-            let unsupported = spec.features.filter { !definition.offers($0) }
             if !unsupported.isEmpty {
                 let offered = definition.features.isEmpty ? "none" : definition.features.map(\.rawValue).joined(separator: ", ")
                 fail(line, "'sidecar.impl' names \(place), which does not support "

@@ -43,8 +43,11 @@ protocol RunningComponent: AnyObject {
     func waitForExit(timeout: TimeInterval, interrupted: () -> Bool) -> Int32?
     /// Sends `signal`; a component that has just exited is not an error.
     func signal(_ signal: Int32)
-    /// SIGTERM, then SIGKILL after `grace` seconds if it still runs.
-    func stop(grace: TimeInterval)
+    /// `signal` (its stop signal: SIGTERM, or a data plane's own), then SIGKILL after `grace` seconds if it still
+    /// runs.
+    /// - Returns: false when it had to be killed.
+    @discardableResult
+    func stop(signal: Int32, grace: TimeInterval) -> Bool
     /// The CPUs it may run on now; empty when they cannot be read (it has gone).
     var allowedCPUs: [Int] { get }
     /// Its resident set now; nil when it has gone.
@@ -67,4 +70,9 @@ struct ComponentNotReady: Error, Equatable, CustomStringConvertible {
         case .silent(let prefix, let seconds): return "\(name) did not report '\(prefix)' within \(Int(seconds))s"
         }
     }
+}
+
+extension RunningComponent {
+    /// SIGTERM, then SIGKILL after `grace` seconds if it still runs.
+    func stop(grace: TimeInterval) { stop(signal: SIGTERM, grace: grace) }
 }

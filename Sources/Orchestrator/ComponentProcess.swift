@@ -124,15 +124,20 @@ public final class ComponentProcess {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    /// SIGTERM, then SIGKILL after `grace` seconds; by PID, and only this child.
-    public func stop(grace: TimeInterval = 5) {
-        guard process.isRunning else { return }
+    /// `signal` (SIGTERM unless the component stops on another), then SIGKILL after `grace` seconds; by PID, and
+    /// only this child.
+    /// - Returns: false when it had to be killed.
+    @discardableResult
+    public func stop(signal stopSignal: Int32 = SIGTERM, grace: TimeInterval = 5) -> Bool {
+        guard process.isRunning else { return true }
         // A failure means the child has just exited (ESRCH); waiting below then returns at once.
-        signal(SIGTERM)
+        signal(stopSignal)
         if waitForExit(timeout: grace) == nil {
             signal(SIGKILL)
             waitForExit(timeout: 5)
+            return false
         }
+        return true
     }
 
     public var stdoutText: String { output.text() }

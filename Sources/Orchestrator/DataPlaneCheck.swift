@@ -45,14 +45,10 @@ public struct DataPlaneCheck {
         func stopAll() -> Bool {
             var clean = true
             for entry in started.reversed() where entry.process.isRunning {
-                if entry.role != nil {
-                    entry.process.signal(definition.stopSignal)
-                    if entry.process.waitForExit(timeout: definition.stopGraceSeconds) == nil {
-                        clean = false
-                        entry.process.stop(grace: 1)
-                    }
-                } else {
+                if entry.role == nil {
                     entry.process.stop()
+                } else if !entry.process.stop(signal: definition.stopSignal, grace: definition.stopGraceSeconds) {
+                    clean = false
                 }
             }
             return clean

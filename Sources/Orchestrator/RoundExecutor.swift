@@ -60,14 +60,9 @@ final class RoundExecutor: FaultTarget {
             ebpf?.stop()
             for c in started.reversed() {
                 // A data plane stops the way its definition says (its `stop.signal`, then SIGKILL after its grace).
-                if let definition = dataPlanes[c.name]?.definition, definition.stopSignal != SIGTERM, c.isRunning {
-                    c.signal(definition.stopSignal)
-                    if c.waitForExit(timeout: definition.stopGraceSeconds, interrupted: { false }) == nil {
-                        c.stop(grace: 1)
-                    }
-                } else {
-                    c.stop(grace: dataPlanes[c.name]?.definition.stopGraceSeconds ?? Self.stopGraceSeconds)
-                }
+                let definition = dataPlanes[c.name]?.definition
+                c.stop(signal: definition?.stopSignal ?? SIGTERM,
+                       grace: definition?.stopGraceSeconds ?? Self.stopGraceSeconds)
             }
             pods?.close()
         }

@@ -74,6 +74,7 @@ struct SidecarLauncher {
         which == .listen ? settings.listen.port : settings.metrics?.port
     }
 
+    /// Whether the port or HTTP path the definition waits on answers (a `log` readiness is waited for as a line).
     private func isReady(_ process: RunningComponent, namespace: NetworkNamespace?) throws -> Bool {
         switch definition.readiness {
         case .port(let which):
@@ -83,8 +84,8 @@ struct SidecarLauncher {
             guard let port = port(which) else { return false }
             return (try? MetricsScrape.get(HostPort(host: "127.0.0.1", port: port), path: path, in: namespace,
                                            seconds: 1)) != nil
-        case .log(let prefix):
-            return process.stdoutLines.contains { $0.hasPrefix(prefix) }
+        case .log:
+            return false
         }
     }
 

@@ -199,14 +199,17 @@ final class FakeComponent: RunningComponent {
         }
     }
 
-    func stop(grace: TimeInterval) {
+    @discardableResult
+    func stop(signal stopSignal: Int32, grace: TimeInterval) -> Bool {
         launcher.record(.stopped(name, pid: pid))
-        // What `ComponentProcess.stop` does: SIGTERM, SIGKILL for what is still there after the grace.
-        guard isRunning else { return }
-        signal(SIGTERM)
+        // What `ComponentProcess.stop` does: the stop signal, SIGKILL for what is still there after the grace.
+        guard isRunning else { return true }
+        signal(stopSignal)
         if waitForExit(timeout: grace, interrupted: { false }) == nil {
             signal(SIGKILL)
+            return false
         }
+        return true
     }
 
     var allowedCPUs: [Int] { status == nil ? spec.cpus : [] }
