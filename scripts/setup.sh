@@ -17,6 +17,7 @@ packages=(
     chromium-headless-shell                  # checks report.html in a real browser
     iproute2 iptables util-linux             # topology: pods: ip (veth, bridge), iptables (interception), nsenter
     python3-h2                               # tests: a second HTTP/2 implementation checks the node proxy's CONNECT
+    valgrind linux-perf                      # profiles: callgrind's instruction counts, perf's samples (scripts/profile-*)
 )
 
 missing=()
