@@ -7,7 +7,10 @@
 # nginx runs on CPU 0 and the generators on CPU 1 (when the host has two CPUs), one tool at a time, in interleaved
 # rounds; medians are reported. Output: a text report on stdout and in results/bench-loadgen/<date>.txt.
 #
-# Environment: ROUNDS (default 3), DURATION seconds per measurement (default 10).
+# With BEFORE=PATH (a meshbench binary built before a change), that binary runs tests 1 and 2 too, as
+# `meshbench-before`, in the same rounds, so the report holds the run before the change beside the run after it.
+#
+# Environment: ROUNDS (default 3), DURATION seconds per measurement (default 10), BEFORE (unset for none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -17,6 +20,11 @@ for tool in nginx wrk h2load python3 taskset; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || { echo "bench: $tool missing (scripts/setup.sh)" >&2; exit 1; }
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+before=${BEFORE:-}
+if [ -n "$before" ]; then
+    [ -x "$before" ] || { echo "bench: BEFORE=$before is not an executable file" >&2; exit 2; }
+    before=$(realpath "$before")
+fi
 
 work=$(mktemp -d /tmp/meshbench-bench.XXXXXX)
 nginx_pid=""
@@ -109,9 +117,17 @@ for round in $(seq "$ROUNDS"); do
     row "$(wrk_row h1-closed "$work/wrk.txt")"
     gen "$bin" load "$url1" --qps max -c 16 -d "${DURATION}s" --json "$work/mb.json" -q
     row "$(mb_row h1-closed meshbench "$work/mb.json" latency_uncorrected_us)"
+    if [ -n "$before" ]; then
+        gen "$before" load "$url1" --qps max -c 16 -d "${DURATION}s" --json "$work/mb.json" -q
+        row "$(mb_row h1-closed meshbench-before "$work/mb.json" latency_uncorrected_us)"
+    fi
     # 2. and 3. open loop: own CPU at 1000 rps, rate held at 10,000 rps.
     gen "$bin" load "$url1" --qps 1000 -c 16 -d "${DURATION}s" --json "$work/mb.json" -q
     row "$(mb_row h1-1000rps meshbench "$work/mb.json" latency_us)"
+    if [ -n "$before" ]; then
+        gen "$before" load "$url1" --qps 1000 -c 16 -d "${DURATION}s" --json "$work/mb.json" -q
+        row "$(mb_row h1-1000rps meshbench-before "$work/mb.json" latency_us)"
+    fi
     gen "$bin" load "$url1" --qps 10000 -c 16 -d "${DURATION}s" --json "$work/mb.json" -q
     row "$(mb_row h1-10000rps meshbench "$work/mb.json" latency_us)"
     # 4. HTTP/2: fixed 2000 rps over 16 connections (h2load's --rps is per client), then closed loop.
@@ -127,10 +143,10 @@ done
 
 mkdir -p results/bench-loadgen
 out="results/bench-loadgen/$(date -u +%Y%m%d-%H%M%S).txt"
-python3 - "$work/rows.jsonl" "$ROUNDS" "$DURATION" "$pinning" "$bin" > "$out" <<'EOF'
+python3 - "$work/rows.jsonl" "$ROUNDS" "$DURATION" "$pinning" "$bin" "$before" > "$out" <<'EOF'
 import json, platform, statistics, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-rounds, duration, pinning, binary = sys.argv[2:6]
+rounds, duration, pinning, binary, before = sys.argv[2:7]
 
 def med(test, tool, key):
     vals = [r[key] for r in rows if r["test"] == test and r["tool"] == tool and r.get(key) is not None]
@@ -148,6 +164,8 @@ print(f"host: {platform.node()}, {model}, {subprocess.getoutput('nproc')} CPUs, 
 print(f"peers: {cmd('wrk', '-v').splitlines()[0] if cmd('wrk', '-v') else 'wrk ?'}; "
       f"h2load {subprocess.getoutput('h2load --version').split()[-1]}; {subprocess.getoutput('nginx -v 2>&1')}")
 print(f"meshbench: {binary} (release); {subprocess.getoutput(binary + ' doctor | grep libcurl | head -1').split(None, 2)[-1][:60]}")
+if before:
+    print(f"meshbench-before: {before} (the binary before the change, in the same rounds for tests 1 and 2)")
 print(f"method: {rounds} interleaved rounds x {duration}s per measurement, medians; {pinning}; 1 KiB responses; "
       "16 connections; one generator thread")
 print()
@@ -156,17 +174,21 @@ def fmt(v, unit=""):
 
 print("1. HTTP/1.1 closed loop (max rate)")
 print(f"   {'tool':10} {'rps':>10} {'p50':>9} {'p99':>9}")
-for tool in ("wrk", "meshbench"):
-    print(f"   {tool:10} {fmt(med('h1-closed', tool, 'rps')):>10} {fmt(med('h1-closed', tool, 'p50_us'), 'us'):>9} "
+tools = ("meshbench-before", "meshbench") if before else ("meshbench",)
+for tool in ("wrk",) + tools:
+    print(f"   {tool:16} {fmt(med('h1-closed', tool, 'rps')):>10} {fmt(med('h1-closed', tool, 'p50_us'), 'us'):>9} "
           f"{fmt(med('h1-closed', tool, 'p99_us'), 'us'):>9}")
-w, m = med("h1-closed", "wrk", "rps"), med("h1-closed", "meshbench", "rps")
-ratio = m / w if w and m else None
-print(f"   throughput ratio meshbench/wrk: {ratio:.2f} (target >= 0.90: {'met' if ratio and ratio >= 0.9 else 'NOT met'})")
+w = med("h1-closed", "wrk", "rps")
+for tool in tools:
+    m = med("h1-closed", tool, "rps")
+    ratio = m / w if w and m else None
+    print(f"   throughput ratio {tool}/wrk: {ratio:.2f} (target >= 0.95: {'met' if ratio and ratio >= 0.95 else 'NOT met'})")
 print()
-v = med("h1-1000rps", "meshbench", "vcpu")
-print("2. HTTP/1.1 open loop at 1000 rps: meshbench's own CPU")
-print(f"   {v:.3f} vCPU (target <= 0.05: {'met' if v is not None and v <= 0.05 else 'NOT met'}); "
-      f"corrected p50 {fmt(med('h1-1000rps', 'meshbench', 'p50_us'), 'us')}, p99 {fmt(med('h1-1000rps', 'meshbench', 'p99_us'), 'us')}")
+print("2. HTTP/1.1 open loop at 1000 rps: the load generator's own CPU")
+for tool in tools:
+    v = med("h1-1000rps", tool, "vcpu")
+    print(f"   {tool:16} {v:.3f} vCPU (target <= 0.05: {'met' if v is not None and v <= 0.05 else 'NOT met'}); "
+          f"corrected p50 {fmt(med('h1-1000rps', tool, 'p50_us'), 'us')}, p99 {fmt(med('h1-1000rps', tool, 'p99_us'), 'us')}")
 print()
 r = med("h1-10000rps", "meshbench", "rps")
 late = med("h1-10000rps", "meshbench", "late")
