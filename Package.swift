@@ -16,14 +16,24 @@ let nioHTTP: [Target.Dependency] = [
 
 // The Swift runtime and Foundation linked into an executable statically. The modules it links were compiled against
 // the shared runtime, whose Foundation names none of the libraries the static one needs, so they are named here (and
-// grouped: they refer to each other). Linked as a position-dependent executable (--no-pie): a PIE's loader reads
-// all 2.8 MB of its relative relocations and dirties every page of pointers it fixes up, which the proxy's resident
-// set carried (results/profiles/: 24.3 MiB peak under Istio's load as a PIE, 21.7 MiB without).
+// grouped: they refer to each other). What keeps the proxies' resident set small (results/profiles/README.md):
+// - position-dependent (--no-pie): a PIE's loader reads all 2.8 MB of its relative relocations and dirties every page
+//   of pointers it fixes up (24.3 -> 21.7 MiB RSS peak under Istio's load);
+// - no dynamic symbol table of its own (--no-export-dynamic; the runtime's static-stdlib arguments export every
+//   symbol): glibc's lookups for libc and libstdc++ searched its 33,000 exports first, touching 1.2 MB of tables;
+// - libstdc++ from its static archive: linker/static/libstdc++.so is a linker script that makes the toolchain's
+//   -lstdc++ find libstdc++.a, so only the parts the runtime calls are in the executable, next to its other code;
+// - a link order (linker/meshbench-proxy.order, written by scripts/profile-proxy-instructions.sh --order): every
+//   function the sidecars executed in a profiled run, most used first, placed together, so that the pages they
+//   touch (and the 64 KiB the kernel maps around each fault) hold code that runs. It needs one section per function,
+//   which scripts/build.sh asks for in release builds; debug builds link in the default order.
 let staticRuntime: [LinkerSetting] = [.unsafeFlags([
     "-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationInternationalization",
     "-lFoundationEssentials", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
     "-l_FoundationCollections", "-lswiftSynchronization", "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime",
-    "-Xlinker", "--end-group", "-lstdc++", "-Xlinker", "--no-pie",
+    "-Xlinker", "--end-group", "-lstdc++", "-L\(Context.packageDirectory)/linker/static",
+    "-Xlinker", "--no-pie", "-Xlinker", "--no-export-dynamic",
+    "-Xlinker", "--section-ordering-file=\(Context.packageDirectory)/linker/meshbench-proxy.order",
 ])]
 
 let package = Package(
