@@ -92,3 +92,26 @@ CURLcode CCurlShim_easy_setopt_closesocket(CURL *handle, curl_closesocket_callba
     if (rc != CURLE_OK) return rc;
     return curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, clientp);
 }
+
+// MARK: - Pre-parsed URL
+
+CURLcode CCurlShim_easy_set_parsed_url(CURL *handle, const char *url, CURLU **out) {
+    CURLU *u = curl_url();
+    if (u == NULL) return CURLE_OUT_OF_MEMORY;
+    // The flags libcurl parses CURLOPT_URL with (url.c, parseurlandfillconn), so the request is the same.
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        return CURLE_URL_MALFORMAT;
+    }
+    CURLcode rc = curl_easy_setopt(handle, CURLOPT_CURLU, u);
+    if (rc != CURLE_OK) {
+        curl_url_cleanup(u);
+        return rc;
+    }
+    *out = u;
+    return CURLE_OK;
+}
+
+void CCurlShim_url_cleanup(CURLU *url) {
+    curl_url_cleanup(url);
+}

@@ -48,3 +48,9 @@ int CCurlShim_multi_next_message(CURLM *multi, CCurlShim_message *out);
 /// libcurl's version and feature bits, for `meshbench doctor`.
 const char *CCurlShim_version(void);
 int CCurlShim_has_http2(void);
+
+/// Parses `url` once into a CURLU and hands it to the easy handle (CURLOPT_CURLU), so libcurl copies the parsed URL
+/// for each transfer instead of parsing CURLOPT_URL's string again. The caller owns `*out` (CCurlShim_url_cleanup)
+/// and keeps it alive as long as the handle. CURLE_URL_MALFORMAT when libcurl cannot parse it.
+CURLcode CCurlShim_easy_set_parsed_url(CURL *handle, const char *url, CURLU **out);
+void CCurlShim_url_cleanup(CURLU *url);
