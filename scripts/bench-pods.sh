@@ -9,6 +9,7 @@
 # Output: results/bench-pods/<date>.txt and the three report.json files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/lab-run.sh
 bin=$(scripts/build.sh)
 work=$(mktemp -d /tmp/meshbench-bench-pods.XXXXXX)
 chmod 755 "$work"   # the sidecars run as uid 1337 in pods and must reach their files in the run folders
@@ -17,21 +18,26 @@ sed 's/^nodes: 2$/nodes: 1/; s/^name: pods$/name: pods-1node/' scenarios/pods.ya
 # On loopback without ambient, which runs only in pods.
 sed '/^topology: pods$/d; /^nodes: 2$/d; s/^name: pods$/name: pods-loopback/; s/, ambient\]/]/' scenarios/pods.yaml \
     > "$work/loopback.yaml"
+# What the hypervisor took from this VM during the three runs (steal): a noisy neighbour shows there.
+before=$(steal)
 one=$("$bin" run "$work/pods-1node.yaml" --out "$work" --quiet) || { echo "bench: the 1-node run failed" >&2; exit 1; }
 two=$("$bin" run scenarios/pods.yaml --out "$work" --quiet) || { echo "bench: the 2-node run failed" >&2; exit 1; }
 loop=$("$bin" run "$work/loopback.yaml" --out "$work" --quiet) || { echo "bench: the loopback run failed" >&2; exit 1; }
+after=$(steal)
 mkdir -p results/bench-pods
 stamp=$(date -u +%Y%m%d-%H%M%S)
 cp "$one/report.json" "results/bench-pods/$stamp-pods-1node-report.json"
 cp "$two/report.json" "results/bench-pods/$stamp-pods-2nodes-report.json"
 cp "$loop/report.json" "results/bench-pods/$stamp-loopback-report.json"
-python3 - "$one/report.json" "$two/report.json" "$loop/report.json" > "results/bench-pods/$stamp.txt" <<'PY'
+python3 - "$one/report.json" "$two/report.json" "$loop/report.json" "$before" "$after" > "results/bench-pods/$stamp.txt" <<'PY'
 import json, sys
 runs = [("pods, 1 node", json.load(open(sys.argv[1]))), ("pods, 2 nodes", json.load(open(sys.argv[2]))),
         ("loopback", json.load(open(sys.argv[3])))]
+(s0, t0), (s1, t1) = [tuple(map(int, a.split())) for a in sys.argv[4:6]]
 h = runs[0][1]["host"]
 print("meshbench pod topology: Istio's setup (HTTP/1.1, 1 kB, 1000 rps, 16 connections, mTLS + metrics)")
 print(f"host: {h['hostname']}, {h.get('cpu_model', '?')}, {h['cpus']} CPUs, kernel {h['kernel']}, cgroups {h['cgroup_layout']}")
+print(f"steal (CPU time the hypervisor gave to others) during the three runs: {100 * (s1 - s0) / max(1, t1 - t0):.1f}% of this VM's CPU time")
 def get(p, *keys):
     for k in keys:
         p = p.get(k) if isinstance(p, dict) else None
