@@ -19,10 +19,14 @@ struct StagedExecutable: Equatable {
     /// The folder of a run's copies.
     static func directory(runDirectory: String) -> String { runDirectory + "/bin" }
 
-    /// `source`'s copy for `component` in the run folder.
+    /// `source`'s copy for `component` in the run folder. Copies of different sources never share a path, even with
+    /// one file name (two builds of meshbench-proxy as two data planes in one run): the folder is named after a hash
+    /// of the source's path.
     init(source: String, component: String, runDirectory: String) {
         self.source = source
-        path = "\(Self.directory(runDirectory: runDirectory))/\(component)/"
+        var hash = SplitMix64(seed: 0, label: source)
+        let folder = String(hash.next() >> 32, radix: 16)
+        path = "\(Self.directory(runDirectory: runDirectory))/\(component)/\(folder)/"
             + URL(fileURLWithPath: source).lastPathComponent
     }
 

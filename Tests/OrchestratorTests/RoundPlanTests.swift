@@ -187,8 +187,10 @@ struct RoundPlanTests {
             #expect(launch.originalDestination
                     == (path == .sidecarEBPF && role == .outbound && definition.offers(.originalDst)))
             // A staged binary runs from this sidecar's own copy in the run folder.
-            #expect((launch.executable?.path == "/runs/r1/bin/\(name)/\(URL(fileURLWithPath: launch.dataPlane.binary.path).lastPathComponent)")
-                    == definition.binary.stage)
+            let copy = StagedExecutable(source: launch.dataPlane.binary.path, component: name, runDirectory: "/runs/r1")
+            #expect((launch.executable?.path == copy.path) == definition.binary.stage)
+            #expect(copy.path.hasPrefix("/runs/r1/bin/\(name)/")
+                    && copy.path.hasSuffix("/" + URL(fileURLWithPath: launch.dataPlane.binary.path).lastPathComponent))
             let settings = launch.settings(upstream: HostPort(host: "127.0.0.1", port: 7), listenPort: 8, metricsPort: 9)
             let rendered = settings.render(definition)
             let text = rendered.command.joined(separator: " ") + "\n" + (rendered.configuration ?? "")
