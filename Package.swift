@@ -70,7 +70,7 @@ let package = Package(
         // cgroup, which loaded them first), so its cgroup holds its whole resident set.
         .executableTarget(
             name: "MeshbenchProxy",
-            dependencies: ["Sidecar", "LabCore"],
+            dependencies: ["Sidecar", "LabBase"],
             swiftSettings: swiftSettings,
             linkerSettings: staticRuntime
         ),
@@ -83,10 +83,17 @@ let package = Package(
         ),
         // The only module that imports CYaml (libyaml, reached through the Yams product).
         .target(name: "LabYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+        // What the Swift sidecar shares with the rest of the lab, without Foundation (LabCore re-exports it): errors,
+        // units and addresses, readiness lines, the command entry point, the service signal handling.
+        .target(
+            name: "LabBase",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "LabCore",
             dependencies: [
-                "LabYAML",
+                "LabBase", "LabYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -125,17 +132,28 @@ let package = Package(
             ] + nioHTTP,
             swiftSettings: swiftSettings
         ),
+        // The Swift sidecar links no Foundation (nor Yams, libcurl, libbpf, swift-crypto or swift-certificates): its
+        // executable holds only what it runs (results/profiles/README.md).
         .target(
             name: "Sidecar",
             dependencies: [
-                "LabCore", "LabHTTP",
+                "LabBase", "LabHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ] + nioHTTP,
+            swiftSettings: swiftSettings
+        ),
+        // The lab's certificate authority (the run's CA and the sidecars' and node proxies' certificates, as SidecarTLS).
+        .target(
+            name: "LabPKI",
+            dependencies: [
+                "LabCore", "Sidecar",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The per-node proxy of the ambient path (Istio's ztunnel): HBONE tunnels between nodes.
@@ -165,6 +183,7 @@ let package = Package(
             name: "Orchestrator",
             dependencies: [
                 "LabCore", "LoadGen", "Upstream", "Sidecar", "NodeProxy", "KernelPath", "Accounting", "Report", "LabSys",
+                "LabPKI",
             ],
             swiftSettings: swiftSettings
         ),
@@ -196,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "NodeProxyTests",
             dependencies: [
-                "NodeProxy", "Sidecar", "LabCore", "LabTestSupport", "Upstream",
+                "NodeProxy", "Sidecar", "LabCore", "LabPKI", "LabTestSupport", "Upstream",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ] + nioHTTP,
             exclude: ["Fixtures"],
@@ -205,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "SidecarTests",
             dependencies: [
-                "Sidecar", "Upstream", "LabCore", "LabHTTP", "LabTestSupport",
+                "Sidecar", "Upstream", "LabCore", "LabPKI", "LabHTTP", "LabTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ] + nioHTTP,
@@ -230,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "OrchestratorTests",
             dependencies: [
-                "NodeProxy",
+                "NodeProxy", "LabPKI",
                 "Orchestrator", "LabCore", "LoadGen", "Upstream", "Sidecar", "Accounting", "LabSys", "Report",
                 "LabTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +18,7 @@ public enum CommandMain {
             }
             exit(0)
         } catch let error as LabError {
-            FileHandle.standardError.write(Data("\(name): error: \(error.message)\n".utf8))
+            fputs("\(name): error: \(error.message)\n", stderr)
             exit(error.exitCode)
         } catch {
             let code = Root.exitCode(for: error)
@@ -28,7 +27,7 @@ public enum CommandMain {
                 print(message)
                 exit(0)
             }
-            if !message.isEmpty { FileHandle.standardError.write(Data("\(message)\n".utf8)) }
+            if !message.isEmpty { fputs("\(message)\n", stderr) }
             if code == .validationFailure { exit(2) }
             exit(code.rawValue)
         }

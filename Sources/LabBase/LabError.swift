@@ -1,4 +1,3 @@
-import Foundation
 
 /// An error a user can act on: what went wrong and, for bad input, what is allowed instead.
 ///

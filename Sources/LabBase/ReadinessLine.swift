@@ -1,4 +1,3 @@
-import Foundation
 
 /// How a long-running component (`meshbench serve`, `meshbench proxy`) tells whoever started it that it serves: once
 /// its listening socket accepts connections it prints exactly one line `listening on HOST:PORT` to standard output
@@ -19,6 +18,6 @@ public enum ReadinessLine {
     /// The address in a readiness line, or nil when `line` is not one.
     public static func address(in line: String) -> HostPort? {
         guard line.hasPrefix(prefix) else { return nil }
-        return HostPort.parse(String(line.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces))
+        return HostPort.parse(Text.trimmingSpaces(line.dropFirst(prefix.count)))
     }
 }

@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -57,7 +56,7 @@ public enum ServiceCommandSupport {
             source.resume()
             return source
         }
-        if let parent = ProcessInfo.processInfo.environment[parentVariable].flatMap({ Int32($0) }), getppid() != parent {
+        if let parent = getenv(parentVariable).flatMap({ Int32(String(cString: $0)) }), getppid() != parent {
             sources.forEach { $0.cancel() }
             return
         }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): a tiny seeded generator the lab uses wherever it draws at random —
 /// bootstrap resamples (the same report always gets the same intervals), service times and fault draws in the
@@ -45,6 +49,6 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public mutating func nextGaussian() -> Double {
         let u1 = 1 - nextUnit()  // (0, 1]: log stays finite
         let u2 = nextUnit()
-        return (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 
 /// Durations as users write them (`10s`, `500ms`, `250us`, `2m`, `1.5s`), kept in nanoseconds.
 public struct LabDuration: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
@@ -21,7 +20,7 @@ public struct LabDuration: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Parses `<number><unit>` with unit one of ns, us, ms, s, m, h. A bare number is rejected: a duration without a
     /// unit is the classic way to ask for ten seconds and get ten milliseconds.
     public static func parse(_ text: String) -> LabDuration? {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = Text.trimmingSpaces(text)
         // Longest suffix first so "ms" is not read as "m" + "s".
         for (suffix, scale) in units.sorted(by: { $0.suffix.count > $1.suffix.count }) where t.hasSuffix(suffix) {
             let number = t.dropLast(suffix.count)
@@ -62,7 +61,7 @@ public struct LabDuration: Hashable, Comparable, Sendable, CustomStringConvertib
 /// `-payload-size` and Istio's "1 kB payload" (1024 bytes) use them.
 public enum ByteSize {
     public static func parse(_ text: String) -> Int? {
-        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let t = Text.trimmingSpaces(text).lowercased()
         let table: [(String, Int)] = [("kib", 1024), ("mib", 1 << 20), ("kb", 1024), ("mb", 1 << 20),
                                       ("k", 1024), ("m", 1 << 20), ("b", 1)]
         for (suffix, scale) in table where t.hasSuffix(suffix) {
@@ -109,7 +108,10 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
 
     /// True for 127.0.0.0/8, ::1 and localhost: the only places the lab sends traffic or listens by default.
     public static func isLoopback(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        var bare = Substring(host)
+        while bare.first == "[" || bare.first == "]" { bare = bare.dropFirst() }
+        while bare.last == "[" || bare.last == "]" { bare = bare.dropLast() }
+        let h = bare.lowercased()
         if h == "localhost" || h == "::1" { return true }
         let octets = h.split(separator: ".", omittingEmptySubsequences: false)
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }

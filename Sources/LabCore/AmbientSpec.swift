@@ -1,3 +1,5 @@
+import LabBase
+
 /// How the `ambient` path is built: whether its traffic crosses an L7 waypoint between the node proxies (Istio's
 /// waypoint proxy). `both` runs the path twice in the same interleaved rounds, as `ambient` and `ambient+waypoint`.
 public struct AmbientSpec: Sendable, Equatable, Codable {

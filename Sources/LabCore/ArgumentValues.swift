@@ -1,13 +1,7 @@
+import LabBase
 import ArgumentParser
 import Foundation
 
-/// Why a command-line value was refused, in the words the scenario loader uses for the same value. argument-parser
-/// prints it after "The value 'x' is invalid for '--flag <value>': ", so the flag and the value are named already.
-public struct ArgumentValueError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-
-    public init(_ description: String) { self.description = description }
-}
 
 // The lab's value types parse from the command line exactly as they parse from a scenario file: the same forms,
 // the same limits. `init?(argument:)` serves argument-parser's generic paths (defaults shown in help, arrays);
@@ -30,35 +24,7 @@ extension QPS: ExpressibleByArgument {
     public var defaultValueDescription: String { description }
 }
 
-extension LabDuration: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let value = LabDuration.parse(argument) else { return nil }
-        self = value
-    }
 
-    public static func argument(_ text: String) throws -> LabDuration {
-        guard let value = LabDuration.parse(text) else { throw ArgumentValueError("must be \(allowedForm)") }
-        return value
-    }
-
-    public var defaultValueDescription: String { description }
-}
-
-extension HostPort: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let value = HostPort.parse(argument) else { return nil }
-        self = value
-    }
-
-    public static func argument(_ text: String) throws -> HostPort {
-        guard let value = HostPort.parse(text) else {
-            throw ArgumentValueError("must be HOST:PORT, for example 127.0.0.1:8080")
-        }
-        return value
-    }
-
-    public var defaultValueDescription: String { description }
-}
 
 extension DelayDistribution: ExpressibleByArgument {
     public init?(argument: String) {
@@ -76,13 +42,6 @@ extension DelayDistribution: ExpressibleByArgument {
     public var defaultValueDescription: String { description }
 }
 
-extension ByteSize {
-    /// A byte count on the command line (`1k`, `64k`, `1024`).
-    public static func argument(_ text: String) throws -> Int {
-        guard let value = parse(text) else { throw ArgumentValueError("must be \(allowedForm)") }
-        return value
-    }
-}
 
 extension HTTPMethod: ExpressibleByArgument {
     /// Methods are case-insensitive on the command line (`--method post`) and sent upper-case.
@@ -106,7 +65,6 @@ extension PathName: ExpressibleByArgument {
         return chosen
     }
 }
-extension SidecarRole: ExpressibleByArgument {}
 
 extension ParsableArguments {
     /// Parses command-line words into the type, turning argument-parser's refusal into the lab's bad-input error with

@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 /// Finds a definition's binary on this host and checks its version.

@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 /// Where data-plane definitions are found: a scenario names one by name (`nginx`, looked up as `nginx.yaml` in these

@@ -1,3 +1,5 @@
+import LabBase
+
 /// A data plane the lab can run, described by a definition file (`dataplanes/<name>.yaml`) instead of code: which
 /// roles it fills, the command line and configuration file it is started with (templates with named placeholders),
 /// how the lab knows it is ready, how it is stopped, which scenario features it offers, where its own statistics are,

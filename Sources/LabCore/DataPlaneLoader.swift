@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 import LabYAML
 import Yams

@@ -1,3 +1,5 @@
+import LabBase
+
 /// Everything one data-plane process is started with: the typed settings its definition's templates are rendered
 /// from. The orchestrator fills it once the upstream's address and the ports are known.
 public struct DataPlaneSettings: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import LabBase
+
 /// One series a definition's `stats.counters` names: a metric name, and optionally labels that must match exactly
 /// (`haproxy_frontend_http_requests_total{proxy="sidecar"}`). Every series that matches is summed.
 public struct StatsSelector: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import LabBase
+
 /// A data plane's configuration or command text with named placeholders, in a small subset of Mustache:
 /// `{{name}}` is replaced by a value, `{{#name}}…{{/name}}` keeps its text only when `name` is on (a feature, a role,
 /// a value that is set), `{{^name}}…{{/name}}` only when it is off, and `{{! … }}` is a comment. Nothing is escaped:

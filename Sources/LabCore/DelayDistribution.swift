@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 /// An injected service time for the upstream server.

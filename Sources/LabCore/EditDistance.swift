@@ -1,3 +1,5 @@
+import LabBase
+
 /// How far one word is from another in typing mistakes, and the "did you mean" candidates that follow from it.
 ///
 /// One measure for every suggestion meshbench makes (scenario keys and values, `compare` metric names), so the same

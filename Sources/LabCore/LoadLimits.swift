@@ -1,3 +1,5 @@
+import LabBase
+
 /// The bounds of a load run, in one place: the scenario loader checks a file against them (FILE:LINE, exit 2) and
 /// `LoadSettings` checks the command line against the same numbers, so a scenario can never ask for a load that its
 /// own load generator then refuses halfway through a run.

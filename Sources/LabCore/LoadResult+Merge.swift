@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 extension LoadResult {

@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 /// How a request ended when it did not end with a 2xx/3xx response. Every request the schedule issued lands in

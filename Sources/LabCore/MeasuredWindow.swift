@@ -1,3 +1,5 @@
+import LabBase
+
 /// The interval a load run measured, in CLOCK_MONOTONIC nanoseconds: from the end of the warm-up to the end of the
 /// last measured request. The orchestrator reads CPU and memory over the same interval (see `MeasurementLine`).
 public struct MeasuredWindow: Codable, Sendable, Equatable {

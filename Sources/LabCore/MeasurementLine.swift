@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 /// How the load generator tells the orchestrator where its measured window lies, so that CPU, memory and kernel

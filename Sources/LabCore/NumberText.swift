@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 /// Every way meshbench writes a number as text, as named styles of one type, so a value reads the same wherever the

@@ -1,3 +1,4 @@
+import LabBase
 import Foundation
 
 /// One benchmark as a user describes it: which data-plane paths to compare, the load to drive through each, the

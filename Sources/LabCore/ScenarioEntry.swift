@@ -1,3 +1,4 @@
+import LabBase
 import Yams
 
 /// One thing wrong with a scenario, before the file name is put in front of it.

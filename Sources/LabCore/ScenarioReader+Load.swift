@@ -1,3 +1,4 @@
+import LabBase
 import Yams
 
 /// The `load` section: rate, connections, how the run stops, protocol and request shape.

@@ -1,3 +1,4 @@
+import LabBase
 import Yams
 
 /// Scalar readers: one value of one kind (text, integer, fraction, boolean, duration, size, word), each

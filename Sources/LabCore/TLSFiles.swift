@@ -1,3 +1,5 @@
+import LabBase
+
 /// PEM files for one side of the mTLS link.
 public struct TLSFiles: Sendable, Equatable {
     public var certificate: String

@@ -9,6 +9,7 @@ import Crypto
 import Foundation
 import LabCore
 import NIOConcurrencyHelpers
+import Sidecar
 import X509
 
 /// The lab's own certificate authority, made at run time: a P-256 ECDSA CA that issues the sidecars' mTLS

@@ -1,5 +1,5 @@
 import ArgumentParser
-import LabCore
+import LabBase
 import Sidecar
 
 /// The Swift sidecar on its own: what `meshbench run` starts for every Swift proxy. Its options, output and exit

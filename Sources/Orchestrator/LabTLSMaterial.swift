@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabPKI
 import Sidecar
 
 /// The certificates of one run: a CA made for it, a server identity for the inbound sidecar and a client identity

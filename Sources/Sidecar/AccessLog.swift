@@ -5,7 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import LabCore
+import LabBase
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1

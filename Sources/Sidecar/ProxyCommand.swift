@@ -1,7 +1,6 @@
 import ArgumentParser
 import Dispatch
-import Foundation
-import LabCore
+import LabBase
 
 #if canImport(Glibc)
 import Glibc
@@ -42,9 +41,8 @@ public struct ProxyCommand: AsyncParsableCommand {
         await ServiceCommandSupport.waitForStopSignal()
         try await proxy.stop()
         let s = await proxy.stats()
-        FileHandle.standardError.write(Data(
-            ("proxied \(s.requests) requests on \(s.downstreamConnections) downstream connections, "
-             + "\(s.originalDestinationConnections) routed by original destination; "
-             + "\(s.upstreamConnectionsOpened) upstream connections opened\n").utf8))
+        fputs("proxied \(s.requests) requests on \(s.downstreamConnections) downstream connections, "
+              + "\(s.originalDestinationConnections) routed by original destination; "
+              + "\(s.upstreamConnectionsOpened) upstream connections opened\n", stderr)
     }
 }

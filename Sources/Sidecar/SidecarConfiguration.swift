@@ -1,4 +1,4 @@
-import LabCore
+import LabBase
 
 /// What `meshbench proxy` runs: one sidecar proxy, either beside the client (outbound) or beside the server (inbound).
 ///

@@ -1,5 +1,5 @@
 import ArgumentParser
-import LabCore
+import LabBase
 
 /// The flags of `meshbench proxy`, typed, and how they become a `SidecarConfiguration`. The orchestrator builds the
 /// configuration and asks it for `arguments`; `SidecarOptions.parse(configuration.arguments).configuration()`
@@ -129,16 +129,5 @@ extension SidecarConfiguration {
         let addresses = [listen] + upstreams + (metricsListen.map { [$0] } ?? [])
         if addresses.contains(where: { !$0.isLoopback }) { args.append("--allow-remote") }
         return args
-    }
-
-    /// A sidecar of a scenario's sidecar paths, in front of `upstream`, with the features the scenario turns on.
-    /// Retries are Envoy's default (2) when the scenario asks for them.
-    public init(spec: SidecarSpec, role: SidecarRole, upstream: HostPort, tls: SidecarTLS?, accessLog: String?,
-                originalDestination: Bool) {
-        self.init(listen: HostPort(host: "127.0.0.1", port: 0), upstreams: [upstream], role: role,
-                  retries: spec.has(.retries) ? RetryPolicy() : nil, tls: tls,
-                  metricsListen: spec.has(.metrics) ? HostPort(host: "127.0.0.1", port: 0) : nil,
-                  accessLog: accessLog.map { .file($0) }, threads: spec.threads)
-        useOriginalDestination = originalDestination
     }
 }

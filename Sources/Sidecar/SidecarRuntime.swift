@@ -1,4 +1,4 @@
-import LabCore
+import LabBase
 import LabHTTP
 import NIOCore
 import NIOSSL

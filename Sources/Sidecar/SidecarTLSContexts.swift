@@ -1,4 +1,4 @@
-import LabCore
+import LabBase
 import NIOSSL
 
 /// Builds the proxy's TLS contexts from `SidecarTLS` PEM files, once at start: a context is expensive to make and

@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabPKI
 import LabSys
 import LabTestSupport
 import NIOCore

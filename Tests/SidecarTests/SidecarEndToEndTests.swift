@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+import LabPKI
 import LabTestSupport
 import NIOCore
 import NIOHTTP1

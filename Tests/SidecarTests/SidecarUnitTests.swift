@@ -1,5 +1,6 @@
 import Foundation
 import LabCore
+@testable import LabPKI
 import LabTestSupport
 import NIOCore
 import NIOEmbedded
