@@ -67,9 +67,9 @@ for block in open(samples_path).read().split("\n\n"):
     if frames:
         samples.append((head, frames))
 def owner(frames):
-    """The copy of meshbench-node-proxy the sample ran in (each proxy runs its own: bin/<component>/...)."""
+    """The copy of meshbench-node-proxy the sample ran in (each proxy runs its own: bin/<component>/<hash>/...)."""
     for _, dso in frames:
-        m = re.search(r"/bin/(node-proxy-\d|waypoint)/meshbench-node-proxy", dso)
+        m = re.search(r"/bin/(node-proxy-\d|waypoint)/(?:[0-9a-f]+/)?meshbench-node-proxy", dso)
         if m:
             return m.group(1)
     return None
