@@ -14,7 +14,8 @@ let nioHTTP: [Target.Dependency] = [
     .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
 ]
 
-// The Swift runtime and Foundation linked into an executable statically. The modules it links were compiled against
+// The Swift runtime (and Foundation, where the executable uses it: the node proxy) linked into an executable
+// statically. The modules it links were compiled against
 // the shared runtime, whose Foundation names none of the libraries the static one needs, so they are named here (and
 // grouped: they refer to each other). What keeps the proxies' resident set small (results/profiles/README.md):
 // - position-dependent (--no-pie): a PIE's loader reads all 2.8 MB of its relative relocations and dirties every page
@@ -65,7 +66,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Swift sidecar alone, as the orchestrator starts it: with the Swift runtime and Foundation linked in
+        // The Swift sidecar alone, as the orchestrator starts it (no Foundation): with the Swift runtime linked in
         // statically, its file-backed pages are its own (shared libraries would be charged to the orchestrator's
         // cgroup, which loaded them first), so its cgroup holds its whole resident set.
         .executableTarget(
