@@ -101,7 +101,8 @@ def run(folder):
 
 def part(fn):
     ob = objects.get(fn, "")
-    if fn in ("malloc", "free", "realloc", "calloc", "cfree") or fn.startswith("_int_"):
+    if fn in ("malloc", "free", "realloc", "calloc", "cfree") or fn.startswith("_int_") or re.match(
+            r"swift_(allocObject|deallocObject|slowAlloc|slowDealloc|deallocClassInstance)", fn):
         return "allocation"
     if ob.startswith("lib") and ".so" in ob:
         return ob.split(".so")[0] + " (shared library)"
@@ -116,9 +117,6 @@ def part(fn):
     if (fn.startswith("CNIOBoringSSL") or fn.startswith("_ZN4bssl") or fn.startswith("_ZL") and "bssl" in fn
             or re.match(r"_?(aesni|ecp_nistz|sha256|gcm|fe_|x25519|bn_)", fn)):
         return "BoringSSL (TLS)"
-    if fn in ("malloc", "free", "realloc", "calloc") or fn.startswith("_int_") or re.match(
-            r"swift_(allocObject|deallocObject|slowAlloc|slowDealloc|deallocClassInstance)", fn):
-        return "allocation"
     if fn.startswith("c_nio_llhttp"):
         return "llhttp (HTTP/1 parser)"
     m = re.match(r"\$s(\d+)(\w+)", fn)
